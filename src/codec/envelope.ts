@@ -1,0 +1,66 @@
+/**
+ * The wire envelope and its msgpackr codec. Everything decoded from the wire is validated here before the
+ * runtime sees it: garbage bytes, a wrong version or a malformed field become a typed `CodecError`.
+ */
+import { Packr } from 'msgpackr';
+import { CodecError } from '../errors.js';
+import { findNonPlainData } from './plain-data.js';
+
+export const ENVELOPE_VERSION = 1;
+
+export interface Envelope {
+  readonly v: number;
+  /** Unique per message; JetStream drops duplicate publishes by it (`Nats-Msg-Id`). */
+  readonly id: string;
+  readonly to: string;
+  readonly from?: string;
+  readonly type: string;
+  readonly payload: unknown;
+  readonly correlationId?: string;
+  readonly replyTo?: string;
+  readonly traceId?: string;
+  /** Epoch ms when the message was built. */
+  readonly ts: number;
+}
+
+// Records off: the wire format stays self-describing and readable by other msgpack implementations.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+export function encode(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+export function decode(bytes: Uint8Array): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch (error) {
+    throw new CodecError(`undecodable bytes (${bytes.byteLength} B)`, { cause: error });
+  }
+}
+
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  return encode(envelope);
+}
+
+/** Decodes and validates an envelope; throws `CodecError` naming what is wrong. */
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  const value = decode(bytes);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CodecError('envelope is not a map');
+  const e = value as Record<string, unknown>;
+  if (e['v'] !== ENVELOPE_VERSION) throw new CodecError(`unsupported envelope version ${JSON.stringify(e['v'])} (expected ${ENVELOPE_VERSION})`);
+  for (const field of ['id', 'to', 'type'] as const) {
+    if (typeof e[field] !== 'string' || (e[field] as string).length === 0) throw new CodecError(`envelope.${field} must be a non-empty string`);
+  }
+  for (const field of ['from', 'correlationId', 'replyTo', 'traceId'] as const) {
+    if (e[field] !== undefined && typeof e[field] !== 'string') throw new CodecError(`envelope.${field} must be a string`);
+  }
+  if (typeof e['ts'] !== 'number') throw new CodecError('envelope.ts must be a number');
+  const problem = findNonPlainData(e['payload']);
+  if (problem) throw new CodecError(`envelope.payload is not plain data at ${problem.path}: ${problem.reason}`);
+  return e as unknown as Envelope;
+}
+
+/** The full codec round trip of a message: what a remote node would receive. */
+export function roundTrip<T>(value: T): T {
+  return decode(encode(value)) as T;
+}
