@@ -1,0 +1,89 @@
+/**
+ * How a pure machine talks to the Troupe runtime. Troupe actors are separate XState roots, not XState
+ * children, so a machine cannot `sendTo` them; it emits plain events that the runtime picks up with
+ * `actor.on()` and routes: `tellTo` sends to an address, `reply` answers the message being handled.
+ *
+ * @example
+ * setup({}).createMachine({
+ *   on: {
+ *     ping: { actions: reply(() => ({ type: 'pong' })) },
+ *     forward: { actions: tellTo('support/audit', ({ event }) => ({ type: 'seen', what: event.type })) },
+ *   },
+ * });
+ */
+import { emit, type ActionFunction, type AnyEventObject, type EventObject, type MachineContext } from 'xstate';
+
+export const TELL_EMITTED = 'troupe.tell';
+export const REPLY_EMITTED = 'troupe.reply';
+
+/** Emitted by `tellTo`: the runtime tells `event` to `to` (an address, `system/path`), from this actor. */
+export interface TellEmitted {
+  readonly type: typeof TELL_EMITTED;
+  readonly to: string;
+  readonly event: EventObject;
+}
+
+/** Emitted by `reply`: the runtime answers the `ask` whose message is being handled. */
+export interface ReplyEmitted {
+  readonly type: typeof REPLY_EMITTED;
+  readonly payload: unknown;
+}
+
+export type TroupeEmitted = TellEmitted | ReplyEmitted;
+
+type Args<TContext extends MachineContext, TEvent extends EventObject> = { context: TContext; event: TEvent };
+type ValueOrExpr<T, TContext extends MachineContext, TEvent extends EventObject> = T | ((args: Args<TContext, TEvent>) => T);
+
+function resolve<T, TContext extends MachineContext, TEvent extends EventObject>(
+  value: ValueOrExpr<T, TContext, TEvent>,
+  args: Args<TContext, TEvent>,
+): T {
+  return typeof value === 'function' ? (value as (a: Args<TContext, TEvent>) => T)(args) : value;
+}
+
+/** The action type both helpers return; generic so it fits any machine's context, events and emitted types. */
+export type TroupeAction<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TEvent extends EventObject,
+  TEmitted extends AnyEventObject,
+> = ActionFunction<TContext, TExpressionEvent, TEvent, undefined, never, never, never, never, TEmitted>;
+
+/** Tell `event` to the actor at `to`. Both may be expressions of `{ context, event }`. */
+export function tellTo<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TEvent extends EventObject = TExpressionEvent,
+  TEmitted extends AnyEventObject = AnyEventObject,
+>(
+  to: ValueOrExpr<string, TContext, TExpressionEvent>,
+  event: ValueOrExpr<EventObject, TContext, TExpressionEvent>,
+): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted> {
+  return emit(({ context, event: current }: Args<TContext, TExpressionEvent>) => {
+    const args = { context, event: current };
+    return { type: TELL_EMITTED, to: resolve(to, args), event: resolve(event, args) } satisfies TellEmitted as unknown as TEmitted;
+  });
+}
+
+/**
+ * Answer the `ask` being handled with `payload` (plain data). Only valid while the asked message is being
+ * handled; for a deferred answer, carry an address in the event and use `tellTo`.
+ */
+export function reply<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TEvent extends EventObject = TExpressionEvent,
+  TEmitted extends AnyEventObject = AnyEventObject,
+>(payload: (args: Args<TContext, TExpressionEvent>) => unknown): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted>;
+export function reply<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TEvent extends EventObject = TExpressionEvent,
+  TEmitted extends AnyEventObject = AnyEventObject,
+>(payload: string | number | boolean | null | object): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted>;
+export function reply(payload: unknown): TroupeAction<MachineContext, EventObject, EventObject, AnyEventObject> {
+  return emit(({ context, event }: Args<MachineContext, EventObject>) => ({
+    type: REPLY_EMITTED,
+    payload: resolve(payload, { context, event }),
+  }) satisfies ReplyEmitted);
+}
