@@ -15,6 +15,8 @@ import { emit, type ActionFunction, type AnyEventObject, type EventObject, type 
 
 export const TELL_EMITTED = 'troupe.tell';
 export const REPLY_EMITTED = 'troupe.reply';
+export const ASK_EMITTED = 'troupe.ask';
+export const TRACE_EMITTED = 'troupe.trace';
 
 /** Emitted by `tellTo`: the runtime tells `event` to `to` (an address, `system/path`), from this actor. */
 export interface TellEmitted {
@@ -29,7 +31,30 @@ export interface ReplyEmitted {
   readonly payload: unknown;
 }
 
-export type TroupeEmitted = TellEmitted | ReplyEmitted;
+/**
+ * Emitted by `askTo`: the runtime asks `to` and sends the answer back to this actor as
+ * `{ type: replyType, ok: true, payload }` or `{ type: replyType, ok: false, error: PlainError }`.
+ */
+export interface AskEmitted {
+  readonly type: typeof ASK_EMITTED;
+  readonly to: string;
+  readonly event: EventObject;
+  readonly replyType: string;
+  readonly timeoutMs?: number;
+}
+
+/** The event an `askTo` answer arrives as. */
+export type AskAnswer<TType extends string = string> =
+  | { readonly type: TType; readonly ok: true; readonly payload: unknown }
+  | { readonly type: TType; readonly ok: false; readonly error: import('../src/errors.js').PlainError };
+
+/** Emitted by workflow machines: one execution-trace entry; the runtime appends it to the trace store. */
+export interface TraceEmitted {
+  readonly type: typeof TRACE_EMITTED;
+  readonly entry: { readonly workflowId: string } & Record<string, unknown>;
+}
+
+export type TroupeEmitted = TellEmitted | ReplyEmitted | AskEmitted | TraceEmitted;
 
 type Args<TContext extends MachineContext, TEvent extends EventObject> = { context: TContext; event: TEvent };
 type ValueOrExpr<T, TContext extends MachineContext, TEvent extends EventObject> = T | ((args: Args<TContext, TEvent>) => T);
@@ -62,6 +87,24 @@ export function tellTo<
   return emit(({ context, event: current }: Args<TContext, TExpressionEvent>) => {
     const args = { context, event: current };
     return { type: TELL_EMITTED, to: resolve(to, args), event: resolve(event, args) } satisfies TellEmitted as unknown as TEmitted;
+  });
+}
+
+/** Ask the actor at `to`; the answer comes back as an event of type `replyType` (see `AskAnswer`). */
+export function askTo<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TEvent extends EventObject = TExpressionEvent,
+  TEmitted extends AnyEventObject = AnyEventObject,
+>(
+  to: ValueOrExpr<string, TContext, TExpressionEvent>,
+  event: ValueOrExpr<EventObject, TContext, TExpressionEvent>,
+  options: { replyType: string; timeoutMs?: number },
+): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted> {
+  return emit(({ context, event: current }: Args<TContext, TExpressionEvent>) => {
+    const args = { context, event: current };
+    const emitted: AskEmitted = { type: ASK_EMITTED, to: resolve(to, args), event: resolve(event, args), ...options };
+    return emitted as unknown as TEmitted;
   });
 }
 
