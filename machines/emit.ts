@@ -11,50 +11,21 @@
  *   },
  * });
  */
+import { ASK_EMITTED, REPLY_EMITTED, TELL_EMITTED, type AskEmitted, type ReplyEmitted, type TellEmitted } from '../src/protocol.js';
 import { emit, type ActionFunction, type AnyEventObject, type EventObject, type MachineContext } from 'xstate';
 
-export const TELL_EMITTED = 'troupe.tell';
-export const REPLY_EMITTED = 'troupe.reply';
-export const ASK_EMITTED = 'troupe.ask';
-export const TRACE_EMITTED = 'troupe.trace';
-
-/** Emitted by `tellTo`: the runtime tells `event` to `to` (an address, `system/path`), from this actor. */
-export interface TellEmitted {
-  readonly type: typeof TELL_EMITTED;
-  readonly to: string;
-  readonly event: EventObject;
-}
-
-/** Emitted by `reply`: the runtime answers the `ask` whose message is being handled. */
-export interface ReplyEmitted {
-  readonly type: typeof REPLY_EMITTED;
-  readonly payload: unknown;
-}
-
-/**
- * Emitted by `askTo`: the runtime asks `to` and sends the answer back to this actor as
- * `{ type: replyType, ok: true, payload }` or `{ type: replyType, ok: false, error: PlainError }`.
- */
-export interface AskEmitted {
-  readonly type: typeof ASK_EMITTED;
-  readonly to: string;
-  readonly event: EventObject;
-  readonly replyType: string;
-  readonly timeoutMs?: number;
-}
-
-/** The event an `askTo` answer arrives as. */
-export type AskAnswer<TType extends string = string> =
-  | { readonly type: TType; readonly ok: true; readonly payload: unknown }
-  | { readonly type: TType; readonly ok: false; readonly error: import('../src/errors.js').PlainError };
-
-/** Emitted by workflow machines: one execution-trace entry; the runtime appends it to the trace store. */
-export interface TraceEmitted {
-  readonly type: typeof TRACE_EMITTED;
-  readonly entry: { readonly workflowId: string } & Record<string, unknown>;
-}
-
-export type TroupeEmitted = TellEmitted | ReplyEmitted | AskEmitted | TraceEmitted;
+export {
+  TELL_EMITTED,
+  REPLY_EMITTED,
+  ASK_EMITTED,
+  TRACE_EMITTED,
+  type TellEmitted,
+  type ReplyEmitted,
+  type AskEmitted,
+  type AskAnswer,
+  type TraceEmitted,
+  type TroupeEmitted,
+} from '../src/protocol.js';
 
 type Args<TContext extends MachineContext, TEvent extends EventObject> = { context: TContext; event: TEvent };
 type ValueOrExpr<T, TContext extends MachineContext, TEvent extends EventObject> = T | ((args: Args<TContext, TEvent>) => T);
