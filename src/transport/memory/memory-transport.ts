@@ -1,6 +1,8 @@
 /**
  * The embedded default transport: an in-process subject bus with NATS matching rules. Delivery is
  * asynchronous (a microtask), like a network hop, so code that works here does not rely on re-entrancy.
+ * Behaviour follows the NATS transport where the contract suite (test/contract/transport.case.ts) checks it:
+ * no delivery after unsubscribe (even of a message already queued), and close fails requests in flight.
  */
 import { DeadLetterError, TimeoutError } from '../../errors.js';
 import { subjectMatches, type SubscribeOptions, type Transport, type TransportMessage, type TransportStatus, type TransportSubscription } from '../transport.js';
@@ -14,6 +16,8 @@ interface Subscriber {
 export function createMemoryTransport(): Transport {
   const subscribers = new Set<Subscriber>();
   const statusListeners = new Set<(status: TransportStatus) => void>();
+  /** Rejecters of requests in flight, so close() can fail them at once as the NATS client does. */
+  const pending = new Set<() => void>();
   let inboxCounter = 0;
   let roundRobin = 0;
   let closed = false;
@@ -27,8 +31,35 @@ export function createMemoryTransport(): Transport {
       else groups.set(sub.queue, [...(groups.get(sub.queue) ?? []), sub]);
     }
     for (const members of groups.values()) plain.push(members[roundRobin++ % members.length]!);
-    for (const sub of plain) queueMicrotask(() => sub.handler(message));
+    // Re-checked at delivery: a subscriber removed meanwhile (unsubscribe, close) gets nothing.
+    for (const sub of plain) queueMicrotask(() => subscribers.has(sub) && sub.handler(message));
     return plain.length;
+  }
+
+  function subscribe(pattern: string, handler: (message: TransportMessage) => void, options?: SubscribeOptions): TransportSubscription {
+    const sub: Subscriber = { pattern, handler, queue: options?.queue };
+    subscribers.add(sub);
+    return { unsubscribe: () => void subscribers.delete(sub) };
+  }
+
+  function request(subject: string, data: Uint8Array, timeoutMs: number): Promise<TransportMessage> {
+    if (closed) return Promise.reject(new DeadLetterError(subject, 'transport is closed'));
+    const inbox = `_INBOX.memory.${++inboxCounter}`;
+    return new Promise<TransportMessage>((resolve, reject) => {
+      const finish = (error: Error | undefined, message?: TransportMessage) => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        pending.delete(onClose);
+        if (error) reject(error);
+        else resolve(message!);
+      };
+      const fail = (error: Error) => finish(error);
+      const onClose = () => fail(new DeadLetterError(subject, 'transport is closed'));
+      const timer = setTimeout(() => fail(new TimeoutError(`request to ${subject} timed out after ${timeoutMs} ms`, timeoutMs)), timeoutMs);
+      const sub = subscribe(inbox, (message) => finish(undefined, message));
+      pending.add(onClose);
+      if (deliver({ subject, data, reply: inbox }) === 0) fail(new DeadLetterError(subject, 'no responders'));
+    });
   }
 
   return {
@@ -37,31 +68,8 @@ export function createMemoryTransport(): Transport {
       if (closed) return;
       deliver(reply === undefined ? { subject, data } : { subject, data, reply });
     },
-    subscribe(pattern, handler, options?: SubscribeOptions): TransportSubscription {
-      const sub: Subscriber = { pattern, handler, queue: options?.queue };
-      subscribers.add(sub);
-      return { unsubscribe: () => void subscribers.delete(sub) };
-    },
-    request(subject, data, { timeoutMs }) {
-      if (closed) return Promise.reject(new DeadLetterError(subject, 'transport is closed'));
-      const inbox = `_INBOX.memory.${++inboxCounter}`;
-      return new Promise<TransportMessage>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          sub.unsubscribe();
-          reject(new TimeoutError(`request to ${subject} timed out after ${timeoutMs} ms`, timeoutMs));
-        }, timeoutMs);
-        const sub = this.subscribe(inbox, (message) => {
-          clearTimeout(timer);
-          sub.unsubscribe();
-          resolve(message);
-        });
-        if (deliver({ subject, data, reply: inbox }) === 0) {
-          clearTimeout(timer);
-          sub.unsubscribe();
-          reject(new DeadLetterError(subject, 'no responders'));
-        }
-      });
-    },
+    subscribe,
+    request: (subject, data, { timeoutMs }) => request(subject, data, timeoutMs),
     onStatus(listener) {
       statusListeners.add(listener);
       return () => void statusListeners.delete(listener);
@@ -70,8 +78,20 @@ export function createMemoryTransport(): Transport {
       if (closed) return;
       closed = true;
       subscribers.clear();
-      for (const listener of statusListeners) listener({ type: 'closed' });
+      for (const onClose of [...pending]) onClose();
+      for (const listener of statusListeners) isolate(() => listener({ type: 'closed' }));
       statusListeners.clear();
     },
   };
+}
+
+/** Runs a user callback; a throw is rethrown on a fresh macrotask so it cannot break close() (STYLE §6). */
+function isolate(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    setTimeout(() => {
+      throw error;
+    });
+  }
 }
