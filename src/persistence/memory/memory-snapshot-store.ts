@@ -1,5 +1,12 @@
-/** The embedded default snapshot store: a Map with the same revision semantics as NATS KV. */
+/**
+ * The embedded default snapshot store: a Map with the same revision semantics as NATS KV, and the same
+ * key rules, so code that runs here does not fail on its first NATS deployment (contract suite:
+ * test/contract/snapshot-store.case.ts). Values are copied in and out, as bytes over a wire would be.
+ */
+import { InvalidAddressError } from '../../errors.js';
 import type { PutResult, SnapshotStore, StoredValue } from '../snapshot-store.js';
+
+const KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 export function createMemorySnapshotStore(): SnapshotStore {
   const entries = new Map<string, StoredValue>();
@@ -8,9 +15,12 @@ export function createMemorySnapshotStore(): SnapshotStore {
   return {
     kind: 'memory',
     async get(key) {
-      return entries.get(key);
+      checkKey(key);
+      const entry = entries.get(key);
+      return entry && { value: entry.value.slice(), revision: entry.revision };
     },
     async put(key, value, expectedRevision): Promise<PutResult> {
+      checkKey(key);
       const current = entries.get(key);
       if (expectedRevision !== undefined) {
         const matches = expectedRevision === null ? current === undefined : current?.revision === expectedRevision;
@@ -21,14 +31,21 @@ export function createMemorySnapshotStore(): SnapshotStore {
       return { ok: true, revision };
     },
     async delete(key) {
+      checkKey(key);
       entries.delete(key);
     },
     async keys(prefix) {
       const all = [...entries.keys()];
-      return prefix === undefined ? all : all.filter((k) => k === prefix || k.startsWith(`${prefix}.`));
+      if (prefix === undefined) return all;
+      checkKey(prefix);
+      return all.filter((k) => k === prefix || k.startsWith(`${prefix}.`));
     },
     async close() {
       entries.clear();
     },
   };
+}
+
+function checkKey(key: string): void {
+  if (!KEY.test(key)) throw new InvalidAddressError(key, 'snapshot keys are dot-separated tokens of [A-Za-z0-9_-]');
 }
