@@ -1,0 +1,27 @@
+/**
+ * Troupe: an actor-model runtime with supervision trees for orchestrating AI agents and workflows.
+ * The public entry: explicit named exports only.
+ */
+export {
+  createSystem,
+  type CreateSystemOptions,
+  type SpawnOptions,
+  type SupervisorOptions,
+  type SupervisorRef,
+  type Termination,
+  type TroupeSystem,
+} from './runtime.js';
+export type { ActorRef, AskOptions, Subscription } from './system/actor-ref.js';
+export type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
+export type { RestartType } from './system/parent.js';
+export type { RuntimeEvent, RuntimeEventType, Directive } from './system/events.js';
+export type { DeadLetter } from './system/dead-letters.js';
+export type { TraceEntry } from './system/trace-store.js';
+export { createManualClock, systemClock, type Clock, type ManualClock } from './system/clock.js';
+export type { PolicyOptions, Decider } from './supervision/policy.js';
+export type { Strategy } from './supervision/strategies.js';
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+export { defaultConfig, type RuntimeConfig, type ConfigOverrides, type MessageCheck } from './config.js';
+export type { Logger, LogLevel } from './log/index.js';
+export * from './errors.js';
+export * from './protocol.js';

@@ -1,0 +1,258 @@
+/**
+ * The composition root (L4): the only module that names pino (and, later, the NATS and JetStream
+ * implementations). It wires the actor core to supervision under a root supervisor whose failure shuts
+ * the system down with a report.
+ */
+import { pino } from 'pino';
+import type { AnyActorLogic } from 'xstate';
+import { resolveConfig, type ConfigOverrides, type MessageCheck, type RuntimeConfig } from './config.js';
+import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError, type PlainError } from './errors.js';
+import type { Logger, LogLevel } from './log/index.js';
+import { resolvePolicy, type PolicyOptions } from './supervision/policy.js';
+import { Supervisor } from './supervision/supervisor.js';
+import type { ActorRef } from './system/actor-ref.js';
+import { ActorSystemCore } from './system/actor-system.js';
+import { childAddress, validateSegment } from './system/address.js';
+import { systemClock, type Clock } from './system/clock.js';
+import type { DeadLetter } from './system/dead-letters.js';
+import type { RuntimeEventListener } from './system/events.js';
+import type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
+import type { Child, ExitReason, Parent, RestartType } from './system/parent.js';
+import type { TraceEntry } from './system/trace-store.js';
+
+export interface CreateSystemOptions extends ConfigOverrides {
+  readonly name: string;
+  /** Time source for the runtime and every actor's timers; `createManualClock()` in tests. */
+  readonly clock?: Clock;
+  /** A Logger to use as is; otherwise pino at `logLevel` (default: env TROUPE_LOG_LEVEL, else 'info'). */
+  readonly logger?: Logger;
+  readonly logLevel?: LogLevel;
+  /** Where pino writes (default stdout); anything with `write(string)`. */
+  readonly logDestination?: { write(line: string): void };
+  /** The root supervisor's policy. */
+  readonly rootPolicy?: PolicyOptions;
+}
+
+export interface SpawnOptions {
+  /** The actor's id within its parent: `[A-Za-z0-9_-]+`. */
+  readonly id: string;
+  /** A supervisor (ref or address); default: the root supervisor. */
+  readonly parent?: SupervisorRef | string;
+  readonly input?: unknown;
+  /** Default 'transient': restarted after a failure, not after it completes. */
+  readonly restart?: RestartType;
+  /** How long a stop may take, ms (default: config.shutdownTimeoutMs). */
+  readonly shutdownMs?: number;
+  /** Default: config.mailboxCapacity. */
+  readonly mailboxCapacity?: number;
+}
+
+export interface SupervisorOptions {
+  readonly parent?: SupervisorRef | string;
+  /** Default 'permanent': a supervisor is restarted whenever its parent's strategy says so. */
+  readonly restart?: RestartType;
+  readonly shutdownMs?: number;
+}
+
+export interface SupervisorRef {
+  readonly address: string;
+  readonly id: string;
+  /** Child addresses in start order. */
+  children(): string[];
+  /** Restarts performed by this supervisor. */
+  readonly restarts: number;
+  /** Stops the subtree (children right to left); a normal exit. */
+  stop(): Promise<void>;
+}
+
+export type Termination = { readonly reason: 'shutdown' } | { readonly reason: 'failed'; readonly report: PlainError };
+
+export interface TroupeSystem {
+  readonly name: string;
+  readonly config: RuntimeConfig;
+  readonly clock: Clock;
+  /** The root supervisor: parent of everything spawned without one. */
+  readonly root: SupervisorRef;
+  register<TLogic extends AnyActorLogic>(name: string, logic: TLogic, options?: RegisterOptions): LogicHandle<TLogic>;
+  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic>;
+  supervisor(id: string, policy?: PolicyOptions, options?: SupervisorOptions): SupervisorRef;
+  lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic>;
+  /** Runtime events (`rt.*`); returns the unsubscribe function. */
+  subscribe(listener: RuntimeEventListener): () => void;
+  readonly deadLetters: { count(reason?: string): number; recent(): readonly DeadLetter[] };
+  /** The execution trace of one workflow, oldest first. */
+  trace(workflowId: string): readonly TraceEntry[];
+  /** Stops every actor (right to left, waiting for each), then the transports. Idempotent. */
+  shutdown(options?: { timeoutMs?: number }): Promise<void>;
+  /** Settles when the system has stopped: by shutdown, or because the root supervisor failed. */
+  readonly terminated: Promise<Termination>;
+}
+
+/**
+ * Creates an actor system. With no transport options it runs on the embedded default (memory transport
+ * and store, one process, nothing installed).
+ * @example
+ * const system = await createSystem({ name: 'support' });
+ * const counter = system.register('counter', counterMachine);
+ * const ref = system.spawn(counter, { id: 'c1' });
+ * ref.tell({ type: 'inc' });
+ */
+export async function createSystem(options: CreateSystemOptions): Promise<TroupeSystem> {
+  return new Runtime(options);
+}
+
+class Runtime implements TroupeSystem {
+  readonly config: RuntimeConfig;
+  readonly clock: Clock;
+  readonly root: SupervisorRef;
+  readonly terminated: Promise<Termination>;
+  private readonly core: ActorSystemCore;
+  private readonly rootSupervisor: Supervisor;
+  private readonly supervisors = new Map<string, Supervisor>();
+  private readonly log: Logger;
+  private settle!: (termination: Termination) => void;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: CreateSystemOptions) {
+    validateSegment(options.name, 'system name');
+    const resolved = resolveConfig({ ...options, messageCheck: options.messageCheck ?? envMessageCheck() });
+    if ('reason' in resolved) throw new InvalidConfigError(resolved.field, resolved.reason);
+    this.config = resolved;
+    this.clock = options.clock ?? systemClock;
+    this.log = options.logger ?? createPinoLogger(options, resolved.name);
+    this.core = new ActorSystemCore(resolved, this.clock, this.log);
+    this.terminated = new Promise((resolve) => (this.settle = resolve));
+    const guardian: Parent = {
+      address: `${resolved.name}/$guardian`,
+      childFailed: (_child: Child, error: ActorFailedError) => this.rootFailed(error),
+      childExited: (_child: Child, _reason: ExitReason) => {},
+    };
+    this.rootSupervisor = this.createSupervisor(resolved.name, guardian, options.rootPolicy, 'permanent', resolved.shutdownTimeoutMs);
+    this.root = this.supervisorRef(this.rootSupervisor);
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get deadLetters() {
+    return this.core.deadLetters;
+  }
+
+  register<TLogic extends AnyActorLogic>(name: string, logic: TLogic, options?: RegisterOptions): LogicHandle<TLogic> {
+    this.core.logics.register(name, logic, options);
+    return { name };
+  }
+
+  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic> {
+    this.assertRunning();
+    if (typeof options !== 'object' || options === null) throw new InvalidChildSpecError(String(logic), 'options', 'must be an object with an id');
+    const parent = this.parentOf(options.parent);
+    const cell = this.core.spawnCell({
+      logic: typeof logic === 'string' ? logic : logic.name,
+      id: options.id,
+      parent,
+      input: options.input,
+      restart: options.restart,
+      shutdownMs: options.shutdownMs,
+      mailboxCapacity: options.mailboxCapacity,
+    });
+    parent.addChild(cell);
+    return this.core.lookup<TLogic>(cell.address);
+  }
+
+  supervisor(id: string, policy?: PolicyOptions, options: SupervisorOptions = {}): SupervisorRef {
+    this.assertRunning();
+    validateSegment(id, 'supervisor id');
+    const parent = this.parentOf(options.parent);
+    const supervisor = this.createSupervisor(childAddress(parent.address, id), parent, policy, options.restart ?? 'permanent', options.shutdownMs ?? Infinity);
+    parent.addChild(supervisor);
+    return this.supervisorRef(supervisor);
+  }
+
+  lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic> {
+    return this.core.lookup<TLogic>(address);
+  }
+
+  subscribe(listener: RuntimeEventListener): () => void {
+    return this.core.events.subscribe(listener);
+  }
+
+  trace(workflowId: string): readonly TraceEntry[] {
+    return this.core.traces.get(workflowId);
+  }
+
+  shutdown(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.stopAll(options.timeoutMs ?? this.config.shutdownTimeoutMs, { reason: 'shutdown' });
+    return this.stopping;
+  }
+
+  private async stopAll(timeoutMs: number, termination: Termination): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The overall bound uses real time: shutdown must end even when a test's manual clock stands still.
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.rootSupervisor.stop(false), deadline]);
+    clearTimeout(timer);
+    this.core.markStopped();
+    this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });
+    this.settle(termination);
+  }
+
+  private rootFailed(error: ActorFailedError): void {
+    const report = toPlainError(error);
+    this.log.fatal({ system: this.name, report }, 'root supervisor failed: shutting the system down');
+    this.core.events.publish({ type: 'rt.system.failed', system: this.name, report, ts: this.clock.now() });
+    this.stopping ??= this.stopAll(this.config.shutdownTimeoutMs, { reason: 'failed', report });
+  }
+
+  private createSupervisor(address: string, parent: Parent, policy: PolicyOptions | undefined, restartType: RestartType, shutdownMs: number): Supervisor {
+    const resolved = resolvePolicy(policy, this.config.supervision, `supervisor(${address}).policy`);
+    this.core.reserve(address);
+    const supervisor = new Supervisor(this.core, { address, parent, policy: resolved, restartType, shutdownMs });
+    this.supervisors.set(address, supervisor);
+    if (this.core.events.active) {
+      this.core.events.publish({ type: 'rt.supervisor.started', address, parent: parent.address, strategy: resolved.strategy, ts: this.clock.now() });
+    }
+    return supervisor;
+  }
+
+  private parentOf(parent: SupervisorRef | string | undefined): Supervisor {
+    if (parent === undefined) return this.rootSupervisor;
+    const address = typeof parent === 'string' ? parent : parent.address;
+    const supervisor = this.supervisors.get(address);
+    if (!supervisor || supervisor.state === 'stopped') throw new InvalidChildSpecError(address, 'parent', 'is not a running supervisor of this system');
+    return supervisor;
+  }
+
+  private supervisorRef(supervisor: Supervisor): SupervisorRef {
+    const supervisors = this.supervisors;
+    return {
+      address: supervisor.address,
+      id: supervisor.address.slice(supervisor.address.lastIndexOf('/') + 1),
+      children: () => supervisor.childList.map((c) => c.address),
+      get restarts() {
+        return supervisor.restarts;
+      },
+      stop: async () => {
+        await supervisor.stop(true);
+        supervisors.delete(supervisor.address);
+      },
+    };
+  }
+
+  private assertRunning(): void {
+    if (this.stopping || this.core.isStopped) throw new SystemStoppedError(this.name);
+  }
+}
+
+function envMessageCheck(): MessageCheck | undefined {
+  const value = process.env['TROUPE_MESSAGE_CHECK'];
+  return value === 'roundtrip' || value === 'plain' ? value : undefined;
+}
+
+function createPinoLogger(options: CreateSystemOptions, name: string): Logger {
+  const level = options.logLevel ?? (process.env['TROUPE_LOG_LEVEL'] as LogLevel | undefined) ?? 'info';
+  const base = { systemId: name };
+  const instance = options.logDestination ? pino({ level, base }, options.logDestination as never) : pino({ level, base });
+  return instance as unknown as Logger;
+}

@@ -1,0 +1,316 @@
+/**
+ * An actor cell: one Troupe actor. It owns a bounded mailbox and the current incarnation, an XState root
+ * actor of its own (never an XState child: a parent copies its whole children map on every spawn, which
+ * is quadratic). The cell keeps its address and mailbox across incarnations, so a restart loses nothing:
+ * while it is held, messages queue (bounded) and the new incarnation gets them in order.
+ *
+ * Every way an XState root can fail reaches `fail()` and then the parent, never an uncaught exception:
+ * the error observer (throwing actions, unhandled invoke/spawn errors, duplicate systemId, a throwing
+ * start), a throwing listener of ours (isolated, then reported), and a throwing `createActor`.
+ */
+import { createActor, type AnyActor, type AnyActorLogic, type EventObject, type Snapshot } from 'xstate';
+import { ActorFailedError, DeadLetterError, toPlainError, type FailureKind } from '../errors.js';
+import { lazyChild, type Logger } from '../log/index.js';
+import type { CellHost } from './cell-host.js';
+import { Mailbox } from './mailbox.js';
+import type { Message, ReplyTarget } from './message.js';
+import type { Child, Parent, RestartMode, RestartType } from './parent.js';
+import type { RegisteredLogic } from './logic-registry.js';
+import { isTroupeEmitted, routeEmitted } from './emitted.js';
+
+export type CellState = 'running' | 'held' | 'stopped';
+export type SnapshotListener = (snapshot: Snapshot<unknown>) => void;
+export type EmittedListener = (event: EventObject) => void;
+
+export interface CellOptions {
+  readonly address: string;
+  readonly id: string;
+  readonly logic: RegisteredLogic;
+  readonly input: unknown;
+  readonly parent: Parent;
+  readonly restartType: RestartType;
+  readonly shutdownMs: number;
+  readonly mailboxCapacity: number;
+}
+
+export class ActorCell implements Child {
+  readonly address: string;
+  readonly id: string;
+  readonly logic: RegisteredLogic;
+  readonly restartType: RestartType;
+  readonly shutdownMs: number;
+  readonly parent: Parent;
+  state: CellState = 'running';
+  incarnation = 0;
+  /** Messages rejected because the mailbox was full. */
+  dropped = 0;
+
+  private readonly input: unknown;
+  private readonly mailbox: Mailbox<Message>;
+  private actor: AnyActor | undefined;
+  private scheduled = false;
+  private current: Message | undefined;
+  private replied = false;
+  private awaiting: ReplyTarget[] | undefined;
+  private lastGood: Snapshot<unknown> | undefined;
+  private listeners: Set<SnapshotListener> | undefined;
+  private emittedListeners: Map<string, Set<EmittedListener>> | undefined;
+  private readonly logger: () => Logger;
+
+  constructor(
+    private readonly host: CellHost,
+    options: CellOptions,
+  ) {
+    this.address = options.address;
+    this.id = options.id;
+    this.logic = options.logic;
+    this.input = options.input;
+    this.parent = options.parent;
+    this.restartType = options.restartType;
+    this.shutdownMs = options.shutdownMs;
+    this.mailbox = new Mailbox(options.mailboxCapacity);
+    this.logger = lazyChild(host.log, () => ({ actorId: this.address, parentId: this.parent.address }));
+  }
+
+  get log(): Logger {
+    return this.logger();
+  }
+
+  /** Starts the first incarnation. */
+  start(): void {
+    this.startIncarnation(undefined);
+  }
+
+  /** Queues a message; false when the mailbox is full (the caller reports it). */
+  enqueue(message: Message): boolean {
+    if (!this.mailbox.push(message)) {
+      this.dropped++;
+      return false;
+    }
+    if (this.state === 'running' && !this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.drain);
+    }
+    return true;
+  }
+
+  get queued(): number {
+    return this.mailbox.size;
+  }
+
+  getSnapshot(): Snapshot<unknown> | undefined {
+    return this.actor?.getSnapshot() ?? this.lastGood;
+  }
+
+  /** Persisted form of the current snapshot (for durable stores and the inspector). */
+  getPersistedSnapshot(): unknown {
+    return this.actor?.getPersistedSnapshot();
+  }
+
+  subscribe(listener: SnapshotListener): () => void {
+    (this.listeners ??= new Set()).add(listener);
+    return () => void this.listeners?.delete(listener);
+  }
+
+  /** Listens to events the machine emits that are not Troupe's own (`troupe.*`). */
+  on(type: string, listener: EmittedListener): () => void {
+    this.emittedListeners ??= new Map();
+    let set = this.emittedListeners.get(type);
+    if (!set) this.emittedListeners.set(type, (set = new Set()));
+    set.add(listener);
+    return () => void set.delete(listener);
+  }
+
+  terminate(): void {
+    if (this.state !== 'running') return;
+    this.state = 'held';
+    this.endIncarnation();
+    this.rejectAwaiting(new DeadLetterError(this.address, 'actor restarted before answering'));
+  }
+
+  restart(mode: RestartMode): void {
+    if (this.state === 'stopped') return;
+    const snapshot = mode === 'last-good' && this.lastGood ? this.persist(this.lastGood) : undefined;
+    if (mode === 'initial') this.lastGood = undefined;
+    this.incarnation++;
+    this.state = 'running';
+    const held = this.mailbox.size;
+    this.startIncarnation(snapshot);
+    if (this.host.events.active) {
+      this.host.events.publish({ type: 'rt.actor.restarted', address: this.address, incarnation: this.incarnation, mode, redelivered: held, ts: this.host.clock.now() });
+    }
+    if (this.state === 'running' && this.mailbox.size > 0 && !this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.drain);
+    }
+  }
+
+  async stop(notifyParent: boolean): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.endIncarnation();
+    for (const message of this.mailbox.drain()) {
+      this.host.deadLetter(this.address, message, 'stopped');
+      message.reply?.reject(new DeadLetterError(this.address, 'actor stopped'));
+    }
+    this.rejectAwaiting(new DeadLetterError(this.address, 'actor stopped before answering'));
+    this.host.cellStopped(this.address);
+    if (this.host.events.active) this.host.events.publish({ type: 'rt.actor.stopped', address: this.address, reason: notifyParent ? 'stopped' : 'supervisor', ts: this.host.clock.now() });
+    if (notifyParent) this.parent.childExited(this, 'stopped');
+  }
+
+  private startIncarnation(snapshot: Snapshot<unknown> | undefined): void {
+    let actor: AnyActor;
+    try {
+      actor = createActor(this.logic.logic as AnyActorLogic, { input: this.input, clock: this.host.clock, snapshot, id: this.id });
+    } catch (error) {
+      this.fail('start-error', error);
+      return;
+    }
+    this.actor = actor;
+    actor.subscribe({
+      next: (s: Snapshot<unknown>) => actor === this.actor && this.notify(s),
+      error: (error: unknown) => actor === this.actor && this.fail('actor-error', error),
+      complete: () => actor === this.actor && this.completed(actor),
+    });
+    actor.on('*', (event: EventObject) => actor === this.actor && this.onEmitted(event));
+    try {
+      actor.start();
+    } catch (error) {
+      this.fail('start-error', error);
+    }
+  }
+
+  /** Detaches the incarnation first, so its stop callbacks are ignored. */
+  private endIncarnation(): void {
+    const actor = this.actor;
+    this.actor = undefined;
+    if (actor && actor.getSnapshot().status === 'active') {
+      try {
+        actor.stop();
+      } catch (error) {
+        this.log.warn({ err: error }, 'stopping an incarnation threw');
+      }
+    }
+  }
+
+  private readonly drain = (): void => {
+    this.scheduled = false;
+    let budget = this.host.config.drainBatch;
+    while (this.state === 'running' && budget-- > 0) {
+      const message = this.mailbox.shift();
+      if (message === undefined) return;
+      this.handle(message);
+    }
+    // Yield to the event loop (I/O, timers, other actors) between batches.
+    if (this.state === 'running' && this.mailbox.size > 0) {
+      this.scheduled = true;
+      setImmediate(this.drain);
+    }
+  };
+
+  private handle(message: Message): void {
+    const actor = this.actor;
+    if (actor === undefined) return;
+    if (actor.getSnapshot().status !== 'active') {
+      this.host.deadLetter(this.address, message, 'actor finished');
+      message.reply?.reject(new DeadLetterError(this.address, 'actor finished'));
+      return;
+    }
+    this.current = message;
+    this.replied = false;
+    actor.send(message.event);
+    this.current = undefined;
+    if (actor !== this.actor) return; // it failed or finished while handling
+    const snapshot = actor.getSnapshot();
+    if (snapshot.status === 'active') this.lastGood = snapshot;
+    if (message.reply && !this.replied && !message.reply.settled) (this.awaiting ??= []).push(message.reply);
+  }
+
+  private notify(snapshot: Snapshot<unknown>): void {
+    if (this.listeners === undefined || this.listeners.size === 0) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(snapshot);
+      } catch (error) {
+        // A throwing listener is a failure of this actor, handled by its supervisor (never an uncaught throw).
+        this.listeners.delete(listener);
+        queueMicrotask(() => this.fail('listener-error', error));
+      }
+    }
+  }
+
+  private onEmitted(event: EventObject): void {
+    try {
+      if (isTroupeEmitted(event)) {
+        routeEmitted(event, this.host, this.address, {
+          reply: (payload) => this.answer(payload),
+          answerSelf: (answer) => this.enqueue({ event: answer, from: undefined, reply: undefined }),
+        });
+        return;
+      }
+      const set = this.emittedListeners?.get(event.type) ?? this.emittedListeners?.get('*');
+      if (set) for (const listener of set) listener(event);
+    } catch (error) {
+      queueMicrotask(() => this.fail('listener-error', error));
+    }
+  }
+
+  /** A reply answers the ask being handled, or else the oldest ask still waiting (a deferred reply). */
+  private answer(payload: unknown): void {
+    const target = this.current?.reply && !this.replied ? this.current.reply : this.awaiting?.shift();
+    if (target === undefined) {
+      this.log.warn('reply emitted with no ask waiting');
+      return;
+    }
+    if (target === this.current?.reply) this.replied = true;
+    try {
+      target.resolve(this.host.checkPayload(payload));
+    } catch (error) {
+      target.reject(error as Error);
+    }
+  }
+
+  private completed(actor: AnyActor): void {
+    const snapshot = actor.getSnapshot() as Snapshot<unknown> & { output?: unknown };
+    this.actor = undefined;
+    this.lastGood = snapshot;
+    if (snapshot.status !== 'done') return;
+    const output = snapshot.output;
+    if (this.current?.reply && !this.replied) this.current.reply.resolve(output);
+    for (const target of this.awaiting ?? []) target.resolve(output);
+    this.awaiting = undefined;
+    this.state = 'held';
+    this.parent.childExited(this, 'completed');
+  }
+
+  private fail(kind: FailureKind, cause: unknown): void {
+    if (this.state !== 'running') return;
+    this.state = 'held';
+    this.endIncarnation();
+    const error = new ActorFailedError(this.address, kind, { cause });
+    const current = this.current;
+    if (current) {
+      // Akka's rule: the message that failed is not redelivered; it is dead-lettered and its ask answered.
+      this.host.deadLetter(this.address, current, 'handler-failed');
+      current.reply?.reject(error);
+    }
+    this.rejectAwaiting(error);
+    if (this.host.events.active) {
+      this.host.events.publish({ type: 'rt.actor.failed', address: this.address, kind, error: toPlainError(error), ts: this.host.clock.now() });
+    }
+    this.log.error({ err: cause, kind, incarnation: this.incarnation }, 'actor failed');
+    this.parent.childFailed(this, error);
+  }
+
+  private rejectAwaiting(error: Error): void {
+    const awaiting = this.awaiting;
+    this.awaiting = undefined;
+    for (const target of awaiting ?? []) target.reject(error);
+  }
+
+  private persist(snapshot: Snapshot<unknown>): Snapshot<unknown> {
+    const logic = this.logic.logic as AnyActorLogic;
+    return logic.getPersistedSnapshot(snapshot) as Snapshot<unknown>;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * ActorRef: the location-transparent handle users hold. It names an address, not an incarnation: a ref
+ * stays valid across restarts, and a ref from `lookup` resolves its target at each send, so it works for
+ * actors that do not exist yet (messages to nobody go to dead letters, and an `ask` fails fast).
+ */
+import type { AnyActorLogic, EventFromLogic, EventObject, SnapshotFrom } from 'xstate';
+import { idOf } from './address.js';
+
+export interface AskOptions {
+  /** Default: the system's `askTimeoutMs` (5,000 ms). */
+  readonly timeoutMs?: number;
+}
+
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
+  /** `<system>/<path>`, following the supervision tree. */
+  readonly address: string;
+  /** The last segment of the address. */
+  readonly id: string;
+  /**
+   * Sends without waiting. Throws InvalidMessageError at once for a message that is not plain data;
+   * later failures (unknown address, full mailbox, unhandled event type) go to dead letters.
+   */
+  tell(event: EventFromLogic<TLogic>): void;
+  /**
+   * Sends and waits for the answer: the machine's `reply(...)`, or the actor's output when it finishes.
+   * Rejects with TimeoutError, DeadLetterError, MailboxFullError, InvalidMessageError or ActorFailedError.
+   * @example
+   * const count = await counter.ask<number>({ type: 'get' }, { timeoutMs: 1_000 });
+   */
+  ask<TAnswer = unknown>(event: EventFromLogic<TLogic>, options?: AskOptions): Promise<TAnswer>;
+  /** The current snapshot, or undefined when nothing runs at this address here. */
+  getSnapshot(): SnapshotFrom<TLogic> | undefined;
+  /**
+   * Calls `listener` with each new snapshot, across restarts. A throwing listener is treated as a failure
+   * of the actor (its supervisor decides), never as an uncaught exception.
+   */
+  subscribe(listener: (snapshot: SnapshotFrom<TLogic>) => void): Subscription;
+  /** Listens to events the machine emits (other than Troupe's own `troupe.*` ones); `'*'` for all. */
+  on(type: string, listener: (event: EventObject) => void): Subscription;
+  /** A normal exit: never restarted. Resolves when the actor has stopped. */
+  stop(): Promise<void>;
+}
+
+/** What a ref needs from the system; implemented by ActorSystemCore. */
+export interface RefHost {
+  tell(address: string, event: unknown, from: string | undefined): void;
+  ask(address: string, event: unknown, options: AskOptions | undefined): Promise<unknown>;
+  snapshotOf(address: string): unknown;
+  subscribeTo(address: string, listener: (snapshot: any) => void): () => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+  onEmitted(address: string, type: string, listener: (event: EventObject) => void): () => void;
+  stop(address: string): Promise<void>;
+}
+
+export class AddressRef<TLogic extends AnyActorLogic = AnyActorLogic> implements ActorRef<TLogic> {
+  readonly id: string;
+
+  constructor(
+    private readonly host: RefHost,
+    readonly address: string,
+  ) {
+    this.id = idOf(address);
+  }
+
+  tell(event: EventFromLogic<TLogic>): void {
+    this.host.tell(this.address, event, undefined);
+  }
+
+  ask<TAnswer = unknown>(event: EventFromLogic<TLogic>, options?: AskOptions): Promise<TAnswer> {
+    return this.host.ask(this.address, event, options) as Promise<TAnswer>;
+  }
+
+  getSnapshot(): SnapshotFrom<TLogic> | undefined {
+    return this.host.snapshotOf(this.address) as SnapshotFrom<TLogic> | undefined;
+  }
+
+  subscribe(listener: (snapshot: SnapshotFrom<TLogic>) => void): Subscription {
+    return { unsubscribe: this.host.subscribeTo(this.address, listener) };
+  }
+
+  on(type: string, listener: (event: EventObject) => void): Subscription {
+    return { unsubscribe: this.host.onEmitted(this.address, type, listener) };
+  }
+
+  stop(): Promise<void> {
+    return this.host.stop(this.address);
+  }
+
+  toJSON(): { address: string } {
+    return { address: this.address };
+  }
+}

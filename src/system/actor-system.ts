@@ -1,0 +1,239 @@
+/**
+ * The actor core (L1): the local registry of cells, message checks, tell/ask routing, dead letters and the
+ * event stream. It knows nothing of supervision, transports or persistence: parents come in through the
+ * `Parent` seam and remote addresses through `setRemoteResolver` (protoactor's RegisterAddressResolver).
+ */
+import type { EventObject } from 'xstate';
+import type { RuntimeConfig } from '../config.js';
+import { roundTrip } from '../codec/index.js';
+import { findNonPlainData } from '../codec/plain-data.js';
+import {
+  DeadLetterError,
+  DuplicateActorError,
+  InvalidChildSpecError,
+  InvalidMessageError,
+  MailboxFullError,
+  SystemStoppedError,
+  TimeoutError,
+} from '../errors.js';
+import type { Logger } from '../log/index.js';
+import { ActorCell, type SnapshotListener } from './actor-cell.js';
+import { AddressRef, type ActorRef, type AskOptions, type RefHost } from './actor-ref.js';
+import { childAddress, parseAddress, validateSegment } from './address.js';
+import type { CellHost } from './cell-host.js';
+import type { Clock } from './clock.js';
+import { DeadLetterOffice } from './dead-letters.js';
+import { EventStream } from './events.js';
+import { LogicRegistry } from './logic-registry.js';
+import { PendingAsk, type Message, type ReplyTarget } from './message.js';
+import type { Parent, RestartType } from './parent.js';
+import { TraceStore, type TraceEntry } from './trace-store.js';
+
+export interface CellSpec {
+  readonly logic: string;
+  readonly id: string;
+  readonly parent: Parent;
+  readonly input?: unknown;
+  readonly restart?: RestartType;
+  readonly shutdownMs?: number;
+  readonly mailboxCapacity?: number;
+}
+
+/** Delivers to addresses this node does not host; returns false when it cannot (then: dead letter). */
+export type RemoteResolver = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => boolean;
+
+const RESTART_TYPES: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
+
+export class ActorSystemCore implements CellHost, RefHost {
+  readonly logics = new LogicRegistry();
+  readonly events: EventStream;
+  readonly deadLetters: DeadLetterOffice;
+  readonly traces = new TraceStore();
+  private readonly cells = new Map<string, ActorCell>();
+  /** Addresses owned by something other than a cell (supervisors): they accept no messages. */
+  private readonly reserved = new Set<string>();
+  private remote: RemoteResolver | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly config: RuntimeConfig,
+    readonly clock: Clock,
+    readonly log: Logger,
+  ) {
+    this.events = new EventStream((error) => log.error({ err: error }, 'runtime event listener threw'));
+    this.deadLetters = new DeadLetterOffice(this.events, log, () => clock.now(), config.deadLetterLogWindowMs);
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  setRemoteResolver(resolver: RemoteResolver | undefined): void {
+    this.remote = resolver;
+  }
+
+  /** Claims an address for a non-cell owner (a supervisor). */
+  reserve(address: string): void {
+    if (this.cells.has(address) || this.reserved.has(address)) throw new DuplicateActorError(address);
+    this.reserved.add(address);
+  }
+
+  release(address: string): void {
+    this.reserved.delete(address);
+  }
+
+  /** Creates and starts a cell under `spec.parent`; validates the spec first (errors name the field). */
+  spawnCell(spec: CellSpec): ActorCell {
+    if (this.stopped) throw new SystemStoppedError(this.name);
+    validateSegment(spec.id, 'id');
+    const entry = this.logics.get(spec.logic);
+    const address = childAddress(spec.parent.address, spec.id);
+    const restartType = spec.restart ?? 'transient';
+    if (!RESTART_TYPES.includes(restartType)) throw new InvalidChildSpecError(address, 'restart', `must be one of ${RESTART_TYPES.join(', ')}`);
+    const shutdownMs = spec.shutdownMs ?? this.config.shutdownTimeoutMs;
+    if (!Number.isFinite(shutdownMs) || shutdownMs < 0) throw new InvalidChildSpecError(address, 'shutdownMs', 'must be a finite number >= 0');
+    const mailboxCapacity = spec.mailboxCapacity ?? this.config.mailboxCapacity;
+    if (!Number.isInteger(mailboxCapacity) || mailboxCapacity < 1) throw new InvalidChildSpecError(address, 'mailboxCapacity', 'must be an integer >= 1');
+    if (spec.input !== undefined) this.checkPayload(spec.input);
+    if (this.cells.has(address) || this.reserved.has(address)) throw new DuplicateActorError(address);
+    const cell = new ActorCell(this, { address, id: spec.id, logic: entry, input: spec.input, parent: spec.parent, restartType, shutdownMs, mailboxCapacity });
+    this.cells.set(address, cell);
+    if (this.events.active) this.events.publish({ type: 'rt.actor.spawned', address, logic: entry.name, parent: spec.parent.address, ts: this.clock.now() });
+    cell.start();
+    return cell;
+  }
+
+  cell(address: string): ActorCell | undefined {
+    return this.cells.get(address);
+  }
+
+  /** Local cells, in spawn order. */
+  allCells(): IterableIterator<ActorCell> {
+    return this.cells.values();
+  }
+
+  lookup<TLogic extends import('xstate').AnyActorLogic = import('xstate').AnyActorLogic>(address: string): ActorRef<TLogic> {
+    parseAddress(address);
+    return new AddressRef<TLogic>(this, address);
+  }
+
+  // ---- messages -------------------------------------------------------------------------------
+
+  tell(address: string, event: unknown, from: string | undefined): void {
+    this.deliver(address, this.checkEvent(event), from, undefined);
+  }
+
+  ask(address: string, event: unknown, options: AskOptions | undefined): Promise<unknown> {
+    const timeoutMs = options?.timeoutMs ?? this.config.askTimeoutMs;
+    let checked: EventObject;
+    try {
+      checked = this.checkEvent(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      const pending = new PendingAsk(resolve, reject, (timer) => this.clock.clearTimeout(timer));
+      pending.timer = this.clock.setTimeout(
+        () => pending.reject(new TimeoutError(`ask to ${address} (${checked.type}) timed out after ${timeoutMs} ms`, timeoutMs)),
+        timeoutMs,
+      );
+      this.deliver(address, checked, undefined, pending);
+    });
+  }
+
+  tellFrom(from: string, to: string, event: EventObject): void {
+    try {
+      this.deliver(to, this.checkEvent(event), from, undefined);
+    } catch (error) {
+      // A machine's bad tellTo must not throw inside XState's emit: record it instead.
+      this.deadLetters.record(to, from, typeof event?.type === 'string' ? event.type : '?', `invalid: ${(error as Error).message}`);
+    }
+  }
+
+  askFrom(from: string, to: string, event: EventObject, timeoutMs: number | undefined): Promise<unknown> {
+    void from;
+    return this.ask(to, event, timeoutMs === undefined ? undefined : { timeoutMs });
+  }
+
+  private deliver(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): void {
+    const message: Message = { event, from, reply };
+    if (this.stopped) return this.undeliverable(address, message, 'system stopped');
+    const cell = this.cells.get(address);
+    if (cell === undefined) {
+      if (this.reserved.has(address)) return this.undeliverable(address, message, 'supervisors accept no messages');
+      if (this.remote?.(address, event, from, reply)) return;
+      return this.undeliverable(address, message, 'no actor at this address');
+    }
+    if (cell.state === 'stopped') return this.undeliverable(address, message, 'actor stopped');
+    const accepts = cell.logic.accepts;
+    if (accepts !== undefined && !accepts(event.type)) return this.undeliverable(address, message, `unhandled event type ${event.type}`);
+    if (!cell.enqueue(message)) {
+      this.deadLetters.record(address, from, event.type, 'mailbox-full');
+      reply?.reject(new MailboxFullError(address, this.config.mailboxCapacity));
+    }
+  }
+
+  private undeliverable(address: string, message: Message, reason: string): void {
+    this.deadLetter(address, message, reason);
+    message.reply?.reject(new DeadLetterError(address, reason));
+  }
+
+  /** An event must be plain data with a string `type`; in 'roundtrip' mode it is also copied through the codec. */
+  checkEvent(event: unknown): EventObject {
+    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string' || (event as EventObject).type.length === 0) {
+      throw new InvalidMessageError('$.type', 'an event is an object with a non-empty string type');
+    }
+    return this.checkPayload(event) as EventObject;
+  }
+
+  checkPayload(payload: unknown): unknown {
+    const problem = findNonPlainData(payload);
+    if (problem) throw new InvalidMessageError(problem.path, problem.reason);
+    return this.config.messageCheck === 'roundtrip' ? roundTrip(payload) : payload;
+  }
+
+  // ---- CellHost -------------------------------------------------------------------------------
+
+  deadLetter(to: string, message: Message, reason: string): void {
+    this.deadLetters.record(to, message.from, message.event.type, reason);
+  }
+
+  appendTrace(entry: TraceEntry): void {
+    if (typeof entry?.workflowId !== 'string') {
+      this.log.warn({ entry }, 'trace entry without workflowId ignored');
+      return;
+    }
+    this.traces.append(this.checkPayload(entry) as TraceEntry);
+  }
+
+  cellStopped(address: string): void {
+    this.cells.delete(address);
+  }
+
+  // ---- RefHost --------------------------------------------------------------------------------
+
+  snapshotOf(address: string): unknown {
+    return this.cells.get(address)?.getSnapshot();
+  }
+
+  subscribeTo(address: string, listener: SnapshotListener): () => void {
+    return this.cells.get(address)?.subscribe(listener) ?? (() => {});
+  }
+
+  onEmitted(address: string, type: string, listener: (event: EventObject) => void): () => void {
+    return this.cells.get(address)?.on(type, listener) ?? (() => {});
+  }
+
+  async stop(address: string): Promise<void> {
+    await this.cells.get(address)?.stop(true);
+  }
+
+  /** Marks the core stopped: from now on every message is a dead letter. */
+  markStopped(): void {
+    this.stopped = true;
+  }
+}

@@ -1,0 +1,25 @@
+/** What an actor cell needs from its system; the system implements it (and tests can too). */
+import type { EventObject } from 'xstate';
+import type { RuntimeConfig } from '../config.js';
+import type { Logger } from '../log/index.js';
+import type { Clock } from './clock.js';
+import type { EventStream } from './events.js';
+import type { TraceEntry } from './trace-store.js';
+import type { Message } from './message.js';
+
+export interface CellHost {
+  readonly config: RuntimeConfig;
+  readonly clock: Clock;
+  readonly events: EventStream;
+  readonly log: Logger;
+  deadLetter(to: string, message: Message, reason: string): void;
+  /** Tells `event` to `to` on behalf of `from` (from a machine's `tellTo`); never throws. */
+  tellFrom(from: string, to: string, event: EventObject): void;
+  /** Asks `to` on behalf of a machine's `askTo`; the promise settles with the answer. */
+  askFrom(from: string, to: string, event: EventObject, timeoutMs: number | undefined): Promise<unknown>;
+  /** Checks (and in 'roundtrip' mode copies) a payload that leaves an actor; throws InvalidMessageError. */
+  checkPayload(payload: unknown): unknown;
+  appendTrace(entry: TraceEntry): void;
+  /** The cell stopped for good: free its address. */
+  cellStopped(address: string): void;
+}

@@ -1,0 +1,62 @@
+/**
+ * The system's event stream: every runtime happening as a plain-data record with an `rt.*` type.
+ * Publishing costs one size check when nobody listens (xstate's sendInspectionEvent pattern).
+ * A throwing listener is isolated: it is removed from this publish and its error rethrown on a fresh
+ * macrotask would kill Node, so it is reported to `onListenerError` instead.
+ */
+import type { PlainError } from '../errors.js';
+
+export type Directive = 'restart' | 'resume' | 'stop' | 'escalate';
+
+export type RuntimeEvent =
+  | { type: 'rt.actor.spawned'; address: string; logic: string; parent: string; ts: number }
+  | { type: 'rt.actor.stopped'; address: string; reason: 'stopped' | 'completed' | 'shutdown' | 'supervisor'; ts: number }
+  | { type: 'rt.actor.failed'; address: string; kind: string; error: PlainError; ts: number }
+  | { type: 'rt.actor.restarted'; address: string; incarnation: number; mode: 'initial' | 'last-good'; redelivered: number; ts: number }
+  | { type: 'rt.supervisor.started'; address: string; parent: string; strategy: string; ts: number }
+  | {
+      type: 'rt.supervisor.decision';
+      supervisor: string;
+      child: string;
+      reason: PlainError;
+      directive: Directive;
+      restartCount: number;
+      affected: string[];
+      delayMs: number;
+      ts: number;
+    }
+  | { type: 'rt.supervisor.failed'; supervisor: string; reason: PlainError; ts: number }
+  | { type: 'rt.deadLetter'; to: string; from?: string; eventType: string; reason: string; count: number; ts: number }
+  | { type: 'rt.system.failed'; system: string; report: PlainError; ts: number }
+  | { type: 'rt.system.shutdown'; system: string; ts: number };
+
+export type RuntimeEventType = RuntimeEvent['type'];
+export type RuntimeEventListener = (event: RuntimeEvent) => void;
+
+export class EventStream {
+  private readonly listeners = new Set<RuntimeEventListener>();
+
+  constructor(private readonly onListenerError: (error: unknown) => void = () => {}) {}
+
+  /** True when someone listens: callers skip building events otherwise. */
+  get active(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  publish(event: RuntimeEvent): void {
+    if (this.listeners.size === 0) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
+  }
+
+  /** Listens to every runtime event; returns the unsubscribe function. */
+  subscribe(listener: RuntimeEventListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+}

@@ -1,0 +1,40 @@
+/** What travels through a mailbox, and the pending-ask handle a reply settles. */
+import type { EventObject } from 'xstate';
+
+export interface ReplyTarget {
+  readonly settled: boolean;
+  resolve(payload: unknown): void;
+  reject(error: Error): void;
+}
+
+export interface Message {
+  readonly event: EventObject;
+  readonly from: string | undefined;
+  readonly reply: ReplyTarget | undefined;
+}
+
+/** A local ask: settles once, clears its timeout timer. */
+export class PendingAsk implements ReplyTarget {
+  settled = false;
+  timer: unknown;
+
+  constructor(
+    private readonly onResolve: (payload: unknown) => void,
+    private readonly onReject: (error: Error) => void,
+    private readonly clearTimer: (timer: unknown) => void,
+  ) {}
+
+  resolve(payload: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.clearTimer(this.timer);
+    this.onResolve(payload);
+  }
+
+  reject(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.clearTimer(this.timer);
+    this.onReject(error);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The seam between the actor core and supervision (which sits a layer above and implements `Parent`).
+ * The core reports what happened to a child; the parent decides what to do about it.
+ */
+import type { ActorFailedError } from '../errors.js';
+
+/** OTP restart types: permanent is always restarted, transient only after a failure, temporary never. */
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+export type RestartMode = 'initial' | 'last-good';
+
+/** How a child left: an explicit stop (never restarted), or its logic reached a final state. */
+export type ExitReason = 'stopped' | 'completed';
+
+/** Something a supervisor can restart: an actor cell, or another supervisor. */
+export interface Child {
+  readonly address: string;
+  readonly restartType: RestartType;
+  /** Time a stop may take before the child is abandoned, ms. */
+  readonly shutdownMs: number;
+  /** Ends the current incarnation for a restart: keeps the address and holds incoming messages. */
+  terminate(): void;
+  /** Starts a new incarnation and delivers the held messages, in order. */
+  restart(mode: RestartMode): void;
+  /** Stops for good (for a supervisor: its children right to left). `notifyParent` false when the parent asked. */
+  stop(notifyParent: boolean): Promise<void>;
+}
+
+export interface Parent {
+  readonly address: string;
+  /** An unhandled failure of `child`; the child is held (mailbox kept) until the parent decides. */
+  childFailed(child: Child, error: ActorFailedError): void;
+  /** `child` exited normally and will not run again unless the parent restarts it. */
+  childExited(child: Child, reason: ExitReason): void;
+}
