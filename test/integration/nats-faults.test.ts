@@ -90,6 +90,18 @@ describe('nats-server restart', () => {
       await transport.close();
     }
   });
+
+  test('close during an outage still resolves and reports closed once (no flush hangs on a dead server)', async () => {
+    await using server = await startNatsServer();
+    const transport = await createNatsTransport({ servers: server.url, reconnectTimeWaitMs: 100, name: 'close-down' });
+    const down = statusUntil(transport, 'disconnected');
+    await server.stop();
+    await down;
+    const closed = statusUntil(transport, 'closed');
+    transport.publish('pending', bytes('buffered while down'));
+    await transport.close();
+    expect((await closed).filter((s) => s === 'closed')).toHaveLength(1);
+  });
 });
 
 describe('garbage on the wire', () => {
