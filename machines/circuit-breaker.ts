@@ -1,0 +1,132 @@
+/**
+ * The circuit breaker (issue 3): one actor per protected target, shared by every workflow in the system.
+ *
+ *   closed --N failures within the window--> open --cooldown--> halfOpen --trial succeeds--> closed
+ *                                                                  \--trial fails--> open
+ *
+ * Ask protocol: a step asks `{ type: 'breaker.request' }` and gets `{ allowed, state, retryAfterMs? }` (while open,
+ * the step routes to its fallback or fails fast with a retryable `CircuitOpen` error); it then tells the outcome as
+ * `breaker.success` or `breaker.failure`. Half-open admits one trial call at a time. Time comes from the actor's
+ * clock, and the cooldown's due time is kept in `context.timers` so a restored breaker keeps it.
+ */
+import { setup, type AnyEventObject } from 'xstate';
+import { REPLY_EMITTED } from './emit.js';
+import { isTimerFor, remainingMs, withTimer, type Timers } from './timers.js';
+import { act, type ReducerArgs } from './workflow-context.js';
+
+export type BreakerState = 'closed' | 'open' | 'halfOpen';
+
+export interface CircuitBreakerInput {
+  /** The protected target, for reports. */
+  readonly target?: string;
+  /** Failures within `windowMs` that open the circuit. Default 5. */
+  readonly failureThreshold?: number;
+  /** Default 60,000 ms. */
+  readonly windowMs?: number;
+  /** How long the circuit stays open before a trial call, ms. Default 30,000. */
+  readonly cooldownMs?: number;
+}
+
+export interface CircuitBreakerContext {
+  readonly target: string;
+  readonly failureThreshold: number;
+  readonly windowMs: number;
+  readonly cooldownMs: number;
+  /** Times of recent failures, within the window. */
+  readonly failures: readonly number[];
+  readonly openedAt?: number;
+  /** A half-open trial call is in flight. */
+  readonly trial: boolean;
+  readonly timers: Timers;
+}
+
+/** The answer to `breaker.request` (and to `breaker.status`). */
+export interface BreakerPermit {
+  readonly allowed: boolean;
+  readonly state: BreakerState;
+  readonly retryAfterMs?: number;
+  readonly failures: number;
+}
+
+export const DEFAULT_BREAKER = Object.freeze({ failureThreshold: 5, windowMs: 60_000, cooldownMs: 30_000 });
+const COOLDOWN = 'breaker:cooldown';
+
+type A = ReducerArgs<CircuitBreakerContext>;
+
+const answer = (state: BreakerState, allowed: boolean, extra: (a: A) => Partial<BreakerPermit> = () => ({})) =>
+  act<CircuitBreakerContext>((a) => ({
+    emit: [{ type: REPLY_EMITTED, payload: { allowed, state, failures: a.context.failures.length, ...extra(a) } satisfies BreakerPermit }],
+  }));
+
+const recordFailure = act<CircuitBreakerContext>((a) => ({
+  context: { failures: [...a.context.failures.filter((t) => t > a.now - a.context.windowMs), a.now] },
+}));
+
+const trip = act<CircuitBreakerContext>((a) => ({
+  context: { openedAt: a.now, trial: false, timers: withTimer({}, COOLDOWN, 'cooldown', a.now + a.context.cooldownMs) },
+}));
+
+const reset = act<CircuitBreakerContext>(() => ({ context: { failures: [], trial: false, timers: {}, openedAt: undefined } }));
+
+const retryAfter = (a: A) => ({ retryAfterMs: Math.max(0, (a.context.timers[COOLDOWN]?.dueAt ?? a.now) - a.now) });
+
+/**
+ * @example
+ * system.register('breaker', circuitBreaker);
+ * system.spawn('breaker', { id: 'breaker-crm', input: { target: 'crm', failureThreshold: 5, windowMs: 60_000 } });
+ * step('history', fetchHistory, { breaker: 'support/breaker-crm', fallback: cachedHistory })
+ */
+export const circuitBreaker = setup({
+  types: {} as { context: CircuitBreakerContext; input: CircuitBreakerInput | undefined; events: AnyEventObject; emitted: AnyEventObject },
+  delays: { [COOLDOWN]: ({ context, system }: { context: CircuitBreakerContext; system: unknown }) => remainingMs(context.timers, COOLDOWN, system) },
+  guards: {
+    tripped: ({ context }) => context.failures.length >= context.failureThreshold,
+    trialFree: ({ context }) => !context.trial,
+    cooldownTimer: ({ context, event }) => isTimerFor(context.timers, event, COOLDOWN),
+  },
+}).createMachine({
+  id: 'circuitBreaker',
+  context: ({ input }) => ({
+    target: input?.target ?? 'target',
+    failureThreshold: input?.failureThreshold ?? DEFAULT_BREAKER.failureThreshold,
+    windowMs: input?.windowMs ?? DEFAULT_BREAKER.windowMs,
+    cooldownMs: input?.cooldownMs ?? DEFAULT_BREAKER.cooldownMs,
+    failures: [],
+    trial: false,
+    timers: {},
+  }),
+  initial: 'closed',
+  states: {
+    closed: {
+      always: { guard: 'tripped', target: 'open', actions: trip },
+      on: {
+        'breaker.request': { actions: answer('closed', true) },
+        'breaker.status': { actions: answer('closed', true) },
+        'breaker.failure': { actions: recordFailure },
+        'breaker.success': {},
+      },
+    },
+    open: {
+      after: { [COOLDOWN]: { target: 'halfOpen', actions: act<CircuitBreakerContext>(() => ({ context: { timers: {} } })) } },
+      on: {
+        'troupe.timer': { guard: 'cooldownTimer', target: 'halfOpen', actions: act<CircuitBreakerContext>(() => ({ context: { timers: {} } })) },
+        'breaker.request': { actions: answer('open', false, retryAfter) },
+        'breaker.status': { actions: answer('open', false, retryAfter) },
+        // Outcomes of calls admitted before the circuit opened change nothing now.
+        'breaker.failure': {},
+        'breaker.success': {},
+      },
+    },
+    halfOpen: {
+      on: {
+        'breaker.request': [
+          { guard: 'trialFree', actions: [act<CircuitBreakerContext>(() => ({ context: { trial: true } })), answer('halfOpen', true)] },
+          { actions: answer('halfOpen', false) },
+        ],
+        'breaker.status': { actions: answer('halfOpen', false) },
+        'breaker.success': { target: 'closed', actions: reset },
+        'breaker.failure': { target: 'open', actions: trip },
+      },
+    },
+  },
+});

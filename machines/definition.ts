@@ -1,0 +1,134 @@
+/**
+ * Workflow definitions as data plus functions (issue 3): `step`, `parallel`, `sequence` (a nested sub-workflow).
+ * `workflow()` validates a definition when it is built and compiles it into a statechart (see workflow.ts).
+ */
+import type { RetryPolicy } from './policy.js';
+import type { Summarizer, Tokenizer } from './handoff.js';
+
+/** What each attempt of a step receives. */
+export interface AttemptArgs<TInput = unknown> {
+  /** The workflow's input. */
+  readonly input: TInput;
+  /** The handoff: outputs of the steps this one reads from, by step id (or their summary when over budget). */
+  readonly context: unknown;
+  /** `${workflowId}/${stepId}`: stable across attempts and recoveries, so effects can be deduplicated downstream. */
+  readonly idempotencyKey: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly workflowId: string;
+  readonly stepId: string;
+  /** Aborted when the attempt times out (`startToCloseMs`, `scheduleToCloseMs`) or the workflow is cancelled. */
+  readonly signal: AbortSignal;
+}
+
+export type StepFn<TInput = unknown> = (args: AttemptArgs<TInput>) => Promise<unknown> | unknown;
+
+/** A verifier's verdict: `true`/`{ ok: true }` passes, anything else fails. */
+export type VerifyResult = boolean | { readonly ok: boolean; readonly reason?: string };
+
+export interface VerifyArgs<TInput = unknown> extends AttemptArgs<TInput> {
+  readonly output: unknown;
+}
+
+export type VerifierFn<TInput = unknown> = (args: VerifyArgs<TInput>) => Promise<VerifyResult> | VerifyResult;
+
+/** A verifier function, or the address of a verifier agent asked with `{ type: 'verify', output, ... }`. */
+export type Verifier<TInput = unknown> = VerifierFn<TInput> | string;
+
+export interface CompensateArgs<TInput = unknown> extends AttemptArgs<TInput> {
+  /** The output of the step being compensated. */
+  readonly output: unknown;
+}
+
+export type CompensateFn<TInput = unknown> = (args: CompensateArgs<TInput>) => Promise<unknown> | unknown;
+
+/** A compensation, optionally with its own retry policy (exhausted compensations escalate, never drop). */
+export type Compensation<TInput = unknown> = CompensateFn<TInput> | { readonly run: CompensateFn<TInput>; readonly retry?: RetryPolicy };
+
+export interface StepOptions<TInput = unknown> {
+  readonly retry?: RetryPolicy;
+  /** Per-attempt timeout, ms: the attempt is aborted through its signal and counts as a retryable failure. */
+  readonly startToCloseMs?: number;
+  /** Overall timeout from the first attempt's start, ms, retries included: the step fails. */
+  readonly scheduleToCloseMs?: number;
+  /** A critical step's failure aborts the workflow (compensations run); otherwise the step is skipped. */
+  readonly critical?: boolean;
+  /** Checked before the next step runs. */
+  readonly verify?: Verifier<TInput>;
+  /** What a FAIL verdict does: retry the step (default; exhausted attempts follow `retry.onExhausted`) or escalate. */
+  readonly onVerifyFail?: 'retry' | 'escalate';
+  /** An output whose numeric `confidence` is below this escalates instead of continuing. */
+  readonly minConfidence?: number;
+  /** Runs instead of the step while its circuit breaker is open. */
+  readonly fallback?: StepFn<TInput>;
+  /** Address of the circuitBreaker actor protecting the step's target; asked for permission before each attempt. */
+  readonly breaker?: string;
+  /** Undoes the step's effect when a later critical step fails. */
+  readonly compensate?: Compensation<TInput>;
+  /** Escrow tier of this step's escalations; default `internal`. */
+  readonly escalation?: { readonly tier?: string };
+  /** Step ids whose outputs form the handoff; default every step finished before this one. */
+  readonly from?: readonly string[];
+  /** Token budget of this step's handoff; default the workflow's. */
+  readonly tokenBudget?: number;
+}
+
+export interface StepDef<TInput = unknown> {
+  readonly kind: 'step';
+  readonly id: string;
+  readonly run: StepFn<TInput>;
+  readonly options: StepOptions<TInput>;
+}
+
+export interface ParallelDef<TInput = unknown> {
+  readonly kind: 'parallel';
+  readonly id: string | undefined;
+  readonly branches: readonly DefinitionNode<TInput>[];
+}
+
+/** A nested sub-workflow: a sequence compiled into a compound state. */
+export interface SequenceDef<TInput = unknown> {
+  readonly kind: 'sequence';
+  readonly id: string;
+  readonly steps: readonly DefinitionNode<TInput>[];
+}
+
+export type DefinitionNode<TInput = unknown> = StepDef<TInput> | ParallelDef<TInput> | SequenceDef<TInput>;
+
+export interface WorkflowDefinition<TInput = unknown> {
+  readonly steps: readonly DefinitionNode<TInput>[];
+  /** Token budget per handoff; default 4,000. */
+  readonly tokenBudget?: number;
+  /** Counts tokens; default `estimateTokens` (about 4 characters per token). */
+  readonly tokenizer?: Tokenizer;
+  /** Called when a handoff is over budget; without one, the handoff is passed whole and traced as `over-budget`. */
+  readonly summarizer?: Summarizer;
+  /** Address of the escrow actor that escalations go to; default `escrow` (input `escrow` overrides). */
+  readonly escrow?: string;
+}
+
+/**
+ * A step: `run` is invoked once per attempt.
+ *
+ * @example
+ * step('send', sendEmail, { critical: true, compensate: recallEmail, escalation: { tier: 'customer-facing' } })
+ */
+export function step<TInput = unknown>(id: string, run: StepFn<TInput>, options: StepOptions<TInput> = {}): StepDef<TInput> {
+  return { kind: 'step', id, run, options };
+}
+
+/** Branches that run at the same time (a parallel state); the group is done when every branch is done or skipped. */
+export function parallel<TInput = unknown>(branches: readonly DefinitionNode<TInput>[], options: { id?: string } = {}): ParallelDef<TInput> {
+  return { kind: 'parallel', id: options.id, branches };
+}
+
+/** A nested sub-workflow (hierarchical decomposition): its steps run in order inside one compound state. */
+export function sequence<TInput = unknown>(id: string, steps: readonly DefinitionNode<TInput>[]): SequenceDef<TInput> {
+  return { kind: 'sequence', id, steps };
+}
+
+export function compensationOf(def: StepDef): { run: CompensateFn; retry?: RetryPolicy } | undefined {
+  const c = def.options.compensate;
+  if (c === undefined) return undefined;
+  return typeof c === 'function' ? { run: c as CompensateFn } : (c as { run: CompensateFn; retry?: RetryPolicy });
+}

@@ -1,0 +1,62 @@
+/**
+ * The handoff channel (issue 3): what one step passes to the next, measured and kept within a token budget.
+ *
+ * A step receives as `context` the outputs of the steps it reads from (its `from` list, by default every step
+ * that finished before it), keyed by step id. The channel measures that data (bytes of its JSON form and tokens,
+ * by a pluggable tokenizer). Over the budget (default 4,000 tokens), a summarizer — a function, or an agent
+ * address asked with `askTo` — is called and its summary is passed instead; the trace records both sizes.
+ */
+
+/** Counts the tokens of a text. Plug in the model's tokenizer; the default is `estimateTokens`. */
+export type Tokenizer = (text: string) => number;
+
+/** What a summarizer function receives. */
+export interface SummarizeRequest {
+  readonly text: string;
+  readonly data: unknown;
+  readonly budget: number;
+  readonly tokens: number;
+  readonly workflowId: string;
+  readonly stepId: string;
+  readonly signal: AbortSignal;
+}
+
+/** Shortens `text` to fit `budget` tokens; returns the summary (any plain data, usually a string). */
+export type SummarizerFn = (request: SummarizeRequest) => Promise<unknown> | unknown;
+
+/** A summarizer function, or the address of a summarizer agent asked with `{ type: 'summarize', text, budget, ... }`. */
+export type Summarizer = SummarizerFn | string;
+
+export const DEFAULT_TOKEN_BUDGET = 4_000;
+
+/**
+ * The default tokenizer: about 4 characters per token, rounded up — the usual rule of thumb for English text under
+ * GPT- and Claude-style BPE vocabularies (it overestimates code and underestimates CJK text). An estimate only:
+ * plug in the model's own tokenizer where budgets must be exact.
+ */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+export interface Measured {
+  readonly text: string;
+  readonly bytes: number;
+  readonly tokens: number;
+}
+
+/** The JSON text of `data`, its UTF-8 size and its tokens. */
+export function measure(data: unknown, tokenizer: Tokenizer = estimateTokens): Measured {
+  const text = typeof data === 'string' ? data : JSON.stringify(data ?? null);
+  return { text, bytes: Buffer.byteLength(text, 'utf8'), tokens: tokenizer(text) };
+}
+
+/** The handoff as stored in the step's record: what was passed and how big it was before and after. */
+export interface HandoffRecord {
+  readonly from: readonly string[];
+  readonly context: unknown;
+  readonly bytes: number;
+  readonly tokens: number;
+  readonly originalBytes: number;
+  readonly originalTokens: number;
+  readonly summarized: boolean;
+}

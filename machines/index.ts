@@ -1,0 +1,27 @@
+/**
+ * `troupe/machines`: pure statecharts for resilient agent workflows (issue 3) — the workflow (saga) compiler and
+ * its step statechart, the shared circuit breaker and escrow machines, the handoff channel's measures, the
+ * execution trace's entry type, durable timers, and the emitted-event helpers by which machines talk to the runtime.
+ */
+export * from './emit.js';
+export { workflow, DEFAULT_ESCROW, type WorkflowMachine } from './workflow.js';
+export {
+  step, parallel, sequence, sequence as subWorkflow,
+  type AttemptArgs, type StepFn, type StepOptions, type StepDef, type ParallelDef, type SequenceDef, type DefinitionNode,
+  type WorkflowDefinition, type Verifier, type VerifierFn, type VerifyArgs, type VerifyResult, type Compensation,
+  type CompensateFn, type CompensateArgs,
+} from './definition.js';
+export { validateDefinition, WorkflowDefinitionError } from './validate.js';
+export { DEFAULT_RETRY, resolveRetry, retryDelay, isPermanent, toBackoff, type RetryPolicy, type ResolvedRetryPolicy } from './policy.js';
+export { actorName, answerType, timerKey, DEFAULT_ASK_TIMEOUT_MS, DEFAULT_TIER } from './step-env.js';
+export {
+  estimateTokens, measure, DEFAULT_TOKEN_BUDGET,
+  type Tokenizer, type Summarizer, type SummarizerFn, type SummarizeRequest, type HandoffRecord, type Measured,
+} from './handoff.js';
+export { traceEvent, type TraceEntry, type TraceKind } from './trace.js';
+export { TIMER_EVENT, pendingTimers, nowOf, type TimerEvent, type TimerRecord, type Timers } from './timers.js';
+export type {
+  WorkflowContext, WorkflowInput, WorkflowOutput, WorkflowStatus, StepRecord, StepStatus, EscalationRecord,
+} from './workflow-context.js';
+export { circuitBreaker, DEFAULT_BREAKER, type CircuitBreakerInput, type CircuitBreakerContext, type BreakerPermit, type BreakerState } from './circuit-breaker.js';
+export { escrow, DEFAULT_SLA_MS, DEFAULT_LEVELS, type EscrowInput, type EscrowItem, type EscrowSubmission, type EscrowContext } from './escrow.js';

@@ -1,0 +1,117 @@
+/**
+ * A step's compiled environment: its definition with defaults filled, shared by its reducers and its states.
+ */
+import type { StepDef, StepFn, Verifier } from './definition.js';
+import { compensationOf } from './definition.js';
+import type { Summarizer, Tokenizer } from './handoff.js';
+import { resolveRetry, type ResolvedRetryPolicy } from './policy.js';
+
+/** How long a step waits for an asked agent (breaker, verifier, summarizer) before counting it as a failure. */
+export const DEFAULT_ASK_TIMEOUT_MS = 30_000;
+export const DEFAULT_TIER = 'internal';
+
+export interface StepEnv {
+  /** The record key: the step id, or `${stepId}~compensate` for its compensation. */
+  readonly id: string;
+  readonly kind: 'step' | 'compensation';
+  /** The step this env belongs to (the compensated one, for a compensation). */
+  readonly origin: string;
+  /** Name of the invoked work in `setup({ actors })`. */
+  readonly src: string;
+  readonly def: StepDef;
+  readonly retry: ResolvedRetryPolicy;
+  readonly critical: boolean;
+  readonly compensable: boolean;
+  readonly tier: string;
+  readonly breaker: string | undefined;
+  readonly fallback: StepFn | undefined;
+  readonly verify: Verifier | undefined;
+  readonly onVerifyFail: 'retry' | 'escalate';
+  readonly minConfidence: number | undefined;
+  readonly startToCloseMs: number | undefined;
+  readonly scheduleToCloseMs: number | undefined;
+  /** Steps whose outputs form the handoff. */
+  readonly from: readonly string[];
+  readonly budget: number;
+  readonly tokenizer: Tokenizer;
+  readonly summarizer: Summarizer | undefined;
+  readonly askTimeoutMs: number;
+}
+
+export function stepEnv(
+  def: StepDef,
+  before: readonly string[],
+  shared: { budget: number; tokenizer: Tokenizer; summarizer: Summarizer | undefined },
+): StepEnv {
+  const o = def.options;
+  return {
+    id: def.id,
+    kind: 'step',
+    origin: def.id,
+    src: actorName.work(def.id),
+    def,
+    retry: resolveRetry(o.retry),
+    critical: o.critical === true,
+    compensable: compensationOf(def) !== undefined,
+    tier: o.escalation?.tier ?? DEFAULT_TIER,
+    breaker: o.breaker,
+    fallback: o.fallback,
+    verify: o.verify,
+    onVerifyFail: o.onVerifyFail ?? 'retry',
+    minConfidence: o.minConfidence,
+    startToCloseMs: o.startToCloseMs,
+    scheduleToCloseMs: o.scheduleToCloseMs,
+    from: o.from ?? before,
+    budget: o.tokenBudget ?? shared.budget,
+    tokenizer: shared.tokenizer,
+    summarizer: shared.summarizer,
+    askTimeoutMs: DEFAULT_ASK_TIMEOUT_MS,
+  };
+}
+
+/** A compensation runs like a step of its own: retried by its policy, and escalated (never dropped) when exhausted. */
+export function compensationEnv(step: StepEnv): StepEnv {
+  const c = compensationOf(step.def);
+  return {
+    ...step,
+    id: `${step.id}~compensate`,
+    kind: 'compensation',
+    src: actorName.compensate(step.id),
+    retry: { ...resolveRetry(c?.retry), onExhausted: 'escalate' },
+    critical: false,
+    compensable: false,
+    breaker: undefined,
+    fallback: undefined,
+    verify: undefined,
+    minConfidence: undefined,
+    startToCloseMs: undefined,
+    scheduleToCloseMs: undefined,
+    from: [],
+    summarizer: undefined,
+  };
+}
+
+/** Timer and delay keys of a step; ids never contain ':' or '~', so a step's prefix matches only its own timers. */
+export const timerKey = {
+  retry: (id: string) => `${id}:retry`,
+  startToClose: (id: string) => `${id}:startToClose`,
+  scheduleToClose: (id: string) => `${id}:scheduleToClose`,
+  ask: (id: string) => `${id}:ask`,
+  prefix: (id: string) => `${id}:`,
+} as const;
+
+/** Answer event types of the asks a step sends, one per step so parallel steps' answers never cross. */
+export const answerType = {
+  breaker: (id: string) => `troupe.answer.breaker.${id}`,
+  verify: (id: string) => `troupe.answer.verify.${id}`,
+  summary: (id: string) => `troupe.answer.summary.${id}`,
+} as const;
+
+/** Names of a step's implementations in `setup({ actors })`; swap them with `machine.provide({ actors })`. */
+export const actorName = {
+  work: (id: string) => `step:${id}`,
+  fallback: (id: string) => `fallback:${id}`,
+  verify: (id: string) => `verify:${id}`,
+  compensate: (id: string) => `compensate:${id}`,
+  summarize: 'troupe.summarize',
+} as const;

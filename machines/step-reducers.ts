@@ -1,0 +1,271 @@
+/**
+ * What each transition of a step does to the workflow's context: pure functions of `{ context, event, now }`.
+ * Every function returns the step's next status in `context.steps[id].status`; the step's `route` state then
+ * takes the matching transition, so each decision is one visible state change (see step.ts).
+ */
+import type { AnyEventObject } from 'xstate';
+import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
+import { ASK_EMITTED, TELL_EMITTED, type AskEmitted, type TellEmitted } from './emit.js';
+import { measure, type HandoffRecord } from './handoff.js';
+import { isPermanent, retryDelay } from './policy.js';
+import { answerType, timerKey, type StepEnv } from './step-env.js';
+import { nextRandom, withoutTimers, withTimer, type Timers } from './timers.js';
+import { traceEvent, type TraceEntry } from './trace.js';
+import { recordOf, type Effect, type ReducerArgs, type StepRecord, type StepStatus, type WorkflowContext } from './workflow-context.js';
+
+type Extra = { outcome: string; trace?: Partial<TraceEntry>; context?: Partial<WorkflowContext>; emit?: readonly object[] };
+
+/** Moves the step to `next.status`: re-arms its timers, records the trace entry, applies extra changes. */
+export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Extra): Effect {
+  const prev = recordOf(a.context, env.id);
+  const base = { ...a.context, ...extra.context } as WorkflowContext;
+  const entry: TraceEntry = {
+    workflowId: a.context.workflowId, kind: env.kind, step: env.origin, attempt: next.attempt,
+    from: prev.status, to: next.status, outcome: extra.outcome, at: a.now, ...extra.trace,
+  };
+  return {
+    context: { ...extra.context, steps: { ...base.steps, [env.id]: next }, timers: timersFor(env, base.timers, next) },
+    emit: [...((extra.emit ?? []) as AnyEventObject[]), traceEvent(entry)],
+  };
+}
+
+const ACTIVE: ReadonlySet<StepStatus> = new Set(['summarizing', 'checking', 'running', 'fallback', 'verifying', 'retrying']);
+
+function timersFor(env: StepEnv, timers: Timers, r: StepRecord): Timers {
+  let t = withoutTimers(timers, timerKey.prefix(env.id));
+  if (!ACTIVE.has(r.status)) return t;
+  if (env.scheduleToCloseMs !== undefined && r.startedAt !== undefined) t = withTimer(t, timerKey.scheduleToClose(env.id), 'scheduleToClose', r.startedAt + env.scheduleToCloseMs);
+  if (r.status === 'running' && env.startToCloseMs !== undefined) t = withTimer(t, timerKey.startToClose(env.id), 'startToClose', (r.attemptStartedAt ?? 0) + env.startToCloseMs);
+  if (r.status === 'retrying' && r.retryAt !== undefined) t = withTimer(t, timerKey.retry(env.id), 'retry', r.retryAt);
+  if (awaitsAnswer(env, r.status) && r.askedAt !== undefined) t = withTimer(t, timerKey.ask(env.id), 'ask', r.askedAt + env.askTimeoutMs);
+  return t;
+}
+
+export function awaitsAnswer(env: StepEnv, status: StepStatus): boolean {
+  return (status === 'checking') || (status === 'verifying' && typeof env.verify === 'string') || (status === 'summarizing' && typeof env.summarizer === 'string');
+}
+
+function ask(env: StepEnv, a: ReducerArgs, to: string, event: { type: string } & Record<string, unknown>, replyType: string): AskEmitted {
+  const asked = { ...event, workflowId: a.context.workflowId, stepId: env.id, replyTo: a.context.address } as AskEmitted['event'];
+  return { type: ASK_EMITTED, to, event: asked, replyType, timeoutMs: env.askTimeoutMs };
+}
+
+function tell(to: string, event: { type: string } & Record<string, unknown>): TellEmitted {
+  return { type: TELL_EMITTED, to, event };
+}
+
+/** pending: measure the handoff; summarize it when over budget, else start the first attempt. */
+export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const data: Record<string, unknown> = {};
+    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
+    const m = measure(data, env.tokenizer);
+    const over = m.tokens > env.budget;
+    if (over && env.summarizer !== undefined) {
+      const r: StepRecord = { ...recordOf(a.context, env.id), status: 'summarizing', askedAt: a.now };
+      const emit = typeof env.summarizer === 'string'
+        ? [ask(env, a, env.summarizer, { type: 'summarize', text: m.text, budget: env.budget, tokens: m.tokens }, answerType.summary(env.id))]
+        : [];
+      return moveTo(env, a, r, { outcome: 'over-budget', trace: { bytes: m.bytes, tokens: m.tokens }, emit });
+    }
+    const handoff: HandoffRecord = { from: env.from, context: data, bytes: m.bytes, tokens: m.tokens, originalBytes: m.bytes, originalTokens: m.tokens, summarized: false };
+    return withHandoff(env, a, handoff, over ? 'over-budget' : 'passed');
+  };
+}
+
+/** summarizing: the summary arrived; pass it instead of the original. */
+export function summarized(env: StepEnv, summary: unknown): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const data: Record<string, unknown> = {};
+    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
+    const original = measure(data, env.tokenizer);
+    const m = measure(summary, env.tokenizer);
+    const handoff: HandoffRecord = { from: env.from, context: summary, bytes: m.bytes, tokens: m.tokens, originalBytes: original.bytes, originalTokens: original.tokens, summarized: true };
+    return withHandoff(env, a, handoff, 'summarized');
+  };
+}
+
+function withHandoff(env: StepEnv, a: ReducerArgs, handoff: HandoffRecord, outcome: string): Effect {
+  const entry: TraceEntry = {
+    workflowId: a.context.workflowId, kind: 'handoff', step: env.id, attempt: 0, from: handoff.from.join(','), to: env.id, outcome, at: a.now,
+    bytes: handoff.bytes, tokens: handoff.tokens, originalBytes: handoff.originalBytes, originalTokens: handoff.originalTokens, summarized: handoff.summarized,
+  };
+  const r: StepRecord = { ...recordOf(a.context, env.id), handoff };
+  const started = begin(env, { ...a, context: { ...a.context, steps: { ...a.context.steps, [env.id]: r } } }, r.attempt);
+  return { context: started.context, emit: [traceEvent(entry), ...(started.emit ?? [])] };
+}
+
+/** Starts an attempt: asks the breaker first when the step has one. `roundStart` begins a new retry budget. */
+export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number): Effect {
+  const prev = recordOf(a.context, env.id);
+  const checking = env.breaker !== undefined;
+  const r: StepRecord = {
+    ...prev, status: checking ? 'checking' : 'running', attempt: prev.attempt + 1, roundStart: roundStart ?? prev.roundStart,
+    startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now, askedAt: checking ? a.now : undefined, retryAt: undefined, viaFallback: false,
+  };
+  const emit = checking ? [ask(env, a, env.breaker as string, { type: 'breaker.request' }, answerType.breaker(env.id))] : [];
+  return moveTo(env, a, r, { outcome: checking ? 'asking-breaker' : 'started', emit });
+}
+
+/** checking: the breaker's answer. Allowed runs the step; open routes to the fallback or fails fast. */
+export function permitted(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const answer = a.event as { ok?: boolean; payload?: { allowed?: boolean; retryAfterMs?: number; state?: string }; error?: PlainError };
+    const prev = recordOf(a.context, env.id);
+    if (answer.ok === true && answer.payload?.allowed === true) {
+      return moveTo(env, a, { ...prev, status: 'running', askedAt: undefined, attemptStartedAt: a.now }, { outcome: 'permitted' });
+    }
+    if (answer.ok !== true) return failed(env, answer.error ?? toPlainError(new RetryableError('breaker did not answer', { type: 'BreakerUnavailable' })), false)(a);
+    if (env.fallback !== undefined) {
+      return moveTo(env, a, { ...prev, status: 'fallback', askedAt: undefined, viaFallback: true }, { outcome: 'breaker-open', trace: { detail: { breaker: env.breaker } } });
+    }
+    const open = new RetryableError(`circuit open: ${env.breaker}`, { type: 'CircuitOpen', retryAfterMs: answer.payload?.retryAfterMs });
+    return failed(env, toPlainError(open), false)(a);
+  };
+}
+
+/** running/fallback: the attempt produced `output`. */
+export function succeeded(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const output = (a.event as { output?: unknown }).output;
+    const prev = recordOf(a.context, env.id);
+    const emit: object[] = env.breaker !== undefined && prev.viaFallback !== true ? [tell(env.breaker, { type: 'breaker.success', workflowId: a.context.workflowId, stepId: env.id })] : [];
+    if (env.verify !== undefined) {
+      const verifying: StepRecord = { ...prev, status: 'verifying', output, askedAt: typeof env.verify === 'string' ? a.now : undefined };
+      if (typeof env.verify === 'string') {
+        emit.push(ask(env, a, env.verify, { type: 'verify', output, attempt: prev.attempt }, answerType.verify(env.id)));
+      }
+      return moveTo(env, a, verifying, { outcome: 'produced', trace: { startedAt: prev.attemptStartedAt, bytes: measure(output).bytes }, emit });
+    }
+    const accepted = accept(env, { ...a, context: { ...a.context, steps: { ...a.context.steps, [env.id]: { ...prev, output } } } }, output);
+    return { context: accepted.context, emit: [...(emit as AnyEventObject[]), ...(accepted.emit ?? [])] };
+  };
+}
+
+/** verifying: the verdict. FAIL retries or escalates, by the step's `onVerifyFail`. */
+export function verified(env: StepEnv, verdict: { ok: boolean; reason?: string }): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const prev = recordOf(a.context, env.id);
+    if (verdict.ok) return accept(env, a, prev.output);
+    const error = toPlainError(new RetryableError(`verification failed: ${verdict.reason ?? 'no reason given'}`, { type: 'VerificationFailed' }));
+    if (env.onVerifyFail === 'escalate') return escalate(env, a, 'verification-failed', error);
+    return failed(env, error, false)(a);
+  };
+}
+
+/** An output below `minConfidence` escalates; anything else completes the step. */
+function accept(env: StepEnv, a: ReducerArgs, output: unknown): Effect {
+  const confidence = (output as { confidence?: unknown } | null)?.confidence;
+  if (env.minConfidence !== undefined && typeof confidence === 'number' && confidence < env.minConfidence) {
+    return escalate(env, a, 'low-confidence', undefined, { confidence, minConfidence: env.minConfidence });
+  }
+  return done(env, a, output, 'succeeded');
+}
+
+export function done(env: StepEnv, a: ReducerArgs, output: unknown, outcome: string): Effect {
+  const prev = recordOf(a.context, env.id);
+  const m = measure(output, env.tokenizer);
+  if (env.kind === 'compensation') {
+    return moveTo(env, a, { ...prev, status: 'done', output, error: undefined }, { outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes } });
+  }
+  return moveTo(env, a, { ...prev, status: 'done', output, error: undefined }, {
+    outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes, tokens: m.tokens },
+    context: {
+      results: { ...a.context.results, [env.id]: output },
+      completed: env.compensable ? [...a.context.completed, env.id] : a.context.completed,
+    },
+  });
+}
+
+/** An attempt failed: retry after backoff, escalate or give up, by policy. `report` tells the breaker. */
+export function failed(env: StepEnv, error: PlainError, report = true): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const prev = recordOf(a.context, env.id);
+    const emit = report && env.breaker !== undefined && prev.viaFallback !== true
+      ? [tell(env.breaker, { type: 'breaker.failure', workflowId: a.context.workflowId, stepId: env.id, error })] : [];
+    const outcome = exhaustedOrRetry(env, a, prev, error);
+    return { context: outcome.context, emit: [...emit, ...(outcome.emit ?? [])] };
+  };
+}
+
+function exhaustedOrRetry(env: StepEnv, a: ReducerArgs, prev: StepRecord, error: PlainError): Effect {
+  if (isPermanent(env.retry, error)) return giveUp(env, a, error, 'failed-permanently');
+  const used = prev.attempt - prev.roundStart;
+  if (used < env.retry.maximumAttempts) {
+    const rnd = nextRandom(a.context.rng);
+    const delayMs = retryDelay(env.retry, used, error, () => rnd.value);
+    const retryAt = a.now + delayMs;
+    const deadline = env.scheduleToCloseMs !== undefined && prev.startedAt !== undefined ? prev.startedAt + env.scheduleToCloseMs : Infinity;
+    if (retryAt < deadline) {
+      return moveTo(env, a, { ...prev, status: 'retrying', error, retryAt, askedAt: undefined }, {
+        outcome: 'retrying', trace: { error, delayMs, startedAt: prev.attemptStartedAt }, context: { rng: rnd.state },
+      });
+    }
+  }
+  return exhausted(env, a, error);
+}
+
+export function exhausted(env: StepEnv, a: ReducerArgs, error: PlainError): Effect {
+  if (env.retry.onExhausted === 'escalate') return escalate(env, a, 'retries-exhausted', error);
+  return giveUp(env, a, error, 'exhausted');
+}
+
+/** Ends the step as failed: a critical step aborts the workflow, any other is skipped. */
+export function giveUp(env: StepEnv, a: ReducerArgs, error: PlainError, outcome: string): Effect {
+  const prev = recordOf(a.context, env.id);
+  // A compensation is never silently dropped: only a person's rejection ends it unfinished.
+  if (env.kind === 'compensation' && outcome !== 'rejected') return escalate(env, a, outcome, error);
+  if (!env.critical) return moveTo(env, a, { ...prev, status: 'skipped', error }, { outcome, trace: { error } });
+  const compensations = [...a.context.completed].reverse();
+  return moveTo(env, a, { ...prev, status: 'failed', error }, {
+    outcome, trace: { error }, context: { cause: { stepId: env.id, error }, compensations, status: 'compensating' },
+  });
+}
+
+/** Puts an item in the escrow and waits for a person. */
+export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: PlainError, detail?: Record<string, unknown>): Effect {
+  const prev = recordOf(a.context, env.id);
+  const itemId = `${a.context.workflowId}/${env.id}/${prev.attempt}`;
+  const item = {
+    id: itemId, workflowId: a.context.workflowId, stepId: env.origin, kind: env.kind, replyTo: a.context.address, tier: env.tier, reason,
+    attempt: prev.attempt, output: prev.output, error, detail,
+  };
+  return moveTo(env, a, { ...prev, status: 'escalated', error, escalation: { itemId, reason, tier: env.tier, level: 0, since: a.now } }, {
+    outcome: 'escalated', trace: { error, detail: { reason, itemId, tier: env.tier, ...detail } },
+    emit: [tell(a.context.escrow, { type: 'escrow.submit', item: JSON.parse(JSON.stringify(item)) as Record<string, unknown> })],
+  });
+}
+
+/** escalated: a person decided. */
+export function decided(env: StepEnv, decision: 'approved' | 'rejected' | 'retry'): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const prev = recordOf(a.context, env.id);
+    const event = a.event as { output?: unknown; reason?: string; by?: string };
+    if (decision === 'approved') return done(env, a, 'output' in event ? event.output : prev.output, 'approved');
+    if (decision === 'retry') return begin(env, a, prev.attempt);
+    const error = toPlainError(new NonRetryableError(`rejected by a person: ${event.reason ?? 'no reason given'}`, { type: 'EscalationRejected' }));
+    return giveUp(env, a, error, 'rejected');
+  };
+}
+
+/** escalated: the escrow breached its SLA and raised the item's level; recorded, still waiting. */
+export function breached(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const prev = recordOf(a.context, env.id);
+    const event = a.event as { level?: number; levelName?: string };
+    const escalation = prev.escalation === undefined ? undefined : { ...prev.escalation, level: event.level ?? prev.escalation.level + 1 };
+    return moveTo(env, a, { ...prev, escalation }, { outcome: 'sla-breached', trace: { detail: { level: escalation?.level, levelName: event.levelName } } });
+  };
+}
+
+export function timedOut(env: StepEnv, which: 'startToClose' | 'scheduleToClose' | 'ask'): (a: ReducerArgs) => Effect {
+  return (a) => {
+    if (which === 'scheduleToClose') {
+      return exhausted(env, a, toPlainError(new TimeoutError(`step ${env.id} exceeded scheduleToCloseMs`, env.scheduleToCloseMs ?? 0)));
+    }
+    if (which === 'startToClose') {
+      return failed(env, toPlainError(new TimeoutError(`attempt of ${env.id} exceeded startToCloseMs`, env.startToCloseMs ?? 0)))(a);
+    }
+    return failed(env, toPlainError(new RetryableError(`no answer within ${env.askTimeoutMs} ms`, { type: 'AskTimeout' })), false)(a);
+  };
+}

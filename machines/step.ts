@@ -1,0 +1,181 @@
+/**
+ * The step statechart (issue 3), compiled into the workflow machine as one compound state per step:
+ *
+ *   pending -> [summarizing] -> [checking] -> running -> [verifying] -> done
+ *   running -> retrying (after backoff) -> running;  checking -> fallback (breaker open)
+ *   -> escalated (a person decides) -> running | done | skipped | abort;  failed -> critical ? abort : skipped
+ *
+ * Every transition first runs a reducer (step-reducers.ts) that decides the next status, then passes through the
+ * transient `route` state, which takes the transition to that status — so each path is a real state an inspector
+ * can show, with no hidden loop inside a promise. Deadlines are named `after` delays whose due times are also in
+ * `context.timers` (see timers.ts), so a restored workflow keeps them.
+ */
+import { fromPromise, type AnyActorLogic, type AnyEventObject } from 'xstate';
+import { toPlainError, type PlainError } from '../src/errors.js';
+import type { CompensateArgs, VerifyResult } from './definition.js';
+import { compensationOf } from './definition.js';
+import { actorName, answerType, timerKey, type StepEnv } from './step-env.js';
+import * as r from './step-reducers.js';
+import { isTimerFor, remainingMs, TIMER_EVENT, type Timers } from './timers.js';
+import { act, recordOf, type ReducerArgs, type StepStatus, type WorkflowContext } from './workflow-context.js';
+
+type StateConfig = Record<string, unknown>;
+type Args = { context: WorkflowContext; event: AnyEventObject };
+export type DelayFn = (args: { context: WorkflowContext; system: unknown }) => number;
+
+const toRoute = (reducer: (a: ReducerArgs) => unknown) => ({ target: 'route', actions: act(reducer as never) });
+
+/** The compound state of one step (or compensation), plus the actors and delays it names. */
+export function stepState(env: StepEnv, options: { initial: 'pending' | 'route'; abortTarget: string }): {
+  state: StateConfig;
+  actors: Record<string, AnyActorLogic>;
+  delays: Record<string, DelayFn>;
+} {
+  const is = (status: StepStatus) => ({ context }: Args) => recordOf(context, env.id).status === status;
+  const states: Record<string, StateConfig> = {
+    pending: { always: toRoute(r.prepare(env)) },
+    route: {},
+    summarizing: summarizingState(env),
+    checking: { on: { [answerType.breaker(env.id)]: toRoute(r.permitted(env)) } },
+    running: {
+      invoke: { src: env.src, input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, true)) },
+    },
+    fallback: {
+      invoke: { src: actorName.fallback(env.id), input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, false)) },
+    },
+    verifying: verifyingState(env),
+    retrying: {},
+    escalated: {
+      on: {
+        'escrow.approved': { guard: forItem(env), ...toRoute(r.decided(env, 'approved')) },
+        'escrow.rejected': { guard: forItem(env), ...toRoute(r.decided(env, 'rejected')) },
+        'escrow.retry': { guard: forItem(env), ...toRoute(r.decided(env, 'retry')) },
+        'escrow.escalated': { guard: forItem(env), actions: act(r.breached(env)) },
+      },
+    },
+    done: { type: 'final' },
+    skipped: { type: 'final' },
+  };
+  // Unreachable states are left out, so the chart shows only this step's real paths (and stays small).
+  const unused = env.kind === 'compensation' ? ['pending', 'summarizing', 'checking', 'fallback', 'verifying'] : [
+    ...(env.summarizer === undefined ? ['summarizing'] : []), ...(env.breaker === undefined ? ['checking'] : []),
+    ...(env.fallback === undefined ? ['fallback'] : []), ...(env.verify === undefined ? ['verifying'] : []),
+  ];
+  for (const name of unused) delete states[name];
+  states['route'] = {
+    always: [
+      ...Object.keys(states).filter((name) => name !== 'route' && name !== 'pending').map((status) => ({ guard: is(status as StepStatus), target: status })),
+      { guard: is('failed'), target: options.abortTarget },
+    ],
+  };
+  const delays = armTimers(env, states);
+  return { state: { initial: options.initial, states }, actors: actorsOf(env), delays };
+}
+
+function onError(env: StepEnv, report: boolean) {
+  return (a: ReducerArgs) => r.failed(env, toPlainError((a.event as { error?: unknown }).error), report)(a);
+}
+
+function forItem(env: StepEnv) {
+  return ({ context, event }: Args) => (event as { itemId?: unknown }).itemId === recordOf(context, env.id).escalation?.itemId;
+}
+
+function attemptInput(env: StepEnv) {
+  return ({ context }: Args) => {
+    const rec = recordOf(context, env.id);
+    const base = {
+      input: context.input, context: rec.handoff?.context, idempotencyKey: `${context.workflowId}/${env.origin}`,
+      attempt: rec.attempt, workflowId: context.workflowId, stepId: env.origin,
+    };
+    return env.kind === 'compensation' ? { ...base, output: context.results[env.origin] } : base;
+  };
+}
+
+function summarizingState(env: StepEnv): StateConfig {
+  const summarizer = env.summarizer;
+  if (typeof summarizer === 'string') {
+    return { on: { [answerType.summary(env.id)]: toRoute(answered(env, (payload) => r.summarized(env, payload))) } };
+  }
+  return {
+    invoke: {
+      src: actorName.summarize,
+      input: ({ context }: Args) => {
+        const data: Record<string, unknown> = {};
+        for (const id of env.from) if (id in context.results) data[id] = context.results[id];
+        const text = JSON.stringify(data);
+        return { text, data, budget: env.budget, tokens: env.tokenizer(text), workflowId: context.workflowId, stepId: env.id };
+      },
+      onDone: toRoute((a) => r.summarized(env, (a.event as { output?: unknown }).output)(a)),
+      onError: toRoute(onError(env, false)),
+    },
+  };
+}
+
+function verifyingState(env: StepEnv): StateConfig {
+  if (typeof env.verify === 'string') {
+    return { on: { [answerType.verify(env.id)]: toRoute(answered(env, (payload) => r.verified(env, verdictOf(payload)))) } };
+  }
+  return {
+    invoke: {
+      src: actorName.verify(env.id),
+      input: ({ context }: Args) => ({ ...attemptInput(env)({ context, event: { type: '' } }), output: recordOf(context, env.id).output }),
+      onDone: toRoute((a) => r.verified(env, verdictOf((a.event as { output?: unknown }).output))(a)),
+      // A verifier that cannot decide is a reason for a person to look, not for guessing.
+      onError: toRoute((a) => r.escalate(env, a, 'verifier-error', toPlainError((a.event as { error?: unknown }).error))),
+    },
+  };
+}
+
+/** An `askTo` answer: `{ ok: true, payload }` goes to `onPayload`, `{ ok: false, error }` counts as a failed attempt. */
+function answered(env: StepEnv, onPayload: (payload: unknown) => (a: ReducerArgs) => unknown) {
+  return (a: ReducerArgs) => {
+    const answer = a.event as { ok?: boolean; payload?: unknown; error?: PlainError };
+    if (answer.ok === true) return onPayload(answer.payload)(a);
+    return r.failed(env, answer.error ?? toPlainError(new Error('ask failed')), false)(a);
+  };
+}
+
+export function verdictOf(value: unknown): { ok: boolean; reason?: string } {
+  if (value === true) return { ok: true };
+  const v = value as VerifyResult | null | undefined;
+  if (typeof v === 'object' && v !== null && typeof v.ok === 'boolean') return { ok: v.ok, reason: v.reason };
+  return { ok: false, reason: `verifier returned ${JSON.stringify(value)}` };
+}
+
+/** Adds each deadline as a named `after` delay plus a `troupe.timer` handler for its restored firing. */
+function armTimers(env: StepEnv, states: Record<string, StateConfig>): Record<string, DelayFn> {
+  const delays: Record<string, DelayFn> = {};
+  const arm = (stateName: string, key: string, reducer: (a: ReducerArgs) => unknown) => {
+    const state = states[stateName];
+    if (state === undefined) return;
+    delays[key] = ({ context, system }) => remainingMs(context.timers, key, system as never);
+    state['after'] = { ...(state['after'] as object), [key]: toRoute(reducer) };
+    const handlers = (state['on'] as Record<string, unknown[]> | undefined) ?? {};
+    const guard = ({ context, event }: Args) => isTimerFor(context.timers as Timers, event, key) && (event as { key?: string }).key === key;
+    state['on'] = { ...handlers, [TIMER_EVENT]: [...(handlers[TIMER_EVENT] ?? []), { guard, ...toRoute(reducer) }] };
+  };
+  arm('retrying', timerKey.retry(env.id), (a) => r.begin(env, a));
+  if (env.startToCloseMs !== undefined) arm('running', timerKey.startToClose(env.id), r.timedOut(env, 'startToClose'));
+  if (env.scheduleToCloseMs !== undefined) {
+    for (const s of ['checking', 'running', 'fallback', 'verifying', 'retrying']) arm(s, timerKey.scheduleToClose(env.id), r.timedOut(env, 'scheduleToClose'));
+  }
+  const asking = [...(env.breaker !== undefined ? ['checking'] : []), ...(typeof env.verify === 'string' ? ['verifying'] : []), ...(typeof env.summarizer === 'string' ? ['summarizing'] : [])];
+  for (const s of asking) arm(s, timerKey.ask(env.id), r.timedOut(env, 'ask'));
+  return delays;
+}
+
+function actorsOf(env: StepEnv): Record<string, AnyActorLogic> {
+  const actors: Record<string, AnyActorLogic> = {};
+  if (env.kind === 'compensation') {
+    const run = compensationOf(env.def)?.run;
+    if (run !== undefined) actors[env.src] = fromPromise(async ({ input, signal }: { input: Omit<CompensateArgs, 'signal'>; signal: AbortSignal }) => run({ ...input, signal }));
+    return actors;
+  }
+  const run = env.def.run;
+  actors[env.src] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => run({ ...input, signal } as never));
+  const fallback = env.fallback;
+  if (fallback !== undefined) actors[actorName.fallback(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => fallback({ ...input, signal } as never));
+  const verify = env.verify;
+  if (typeof verify === 'function') actors[actorName.verify(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => verify({ ...input, signal } as never));
+  return actors;
+}

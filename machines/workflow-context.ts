@@ -1,0 +1,124 @@
+/**
+ * The workflow's context and the one adapter through which its transitions change it: each transition's work
+ * is a pure reducer `({ context, event, now }) => { context?, emit? }`, so the statechart shows every path as a
+ * state while the bookkeeping (attempts, timers, trace entries, messages) stays in small testable functions.
+ */
+import { enqueueActions, type AnyEventObject } from 'xstate';
+import type { PlainError } from '../src/errors.js';
+import type { HandoffRecord } from './handoff.js';
+import { nowOf, type Timers } from './timers.js';
+
+export type StepStatus =
+  | 'pending' | 'summarizing' | 'checking' | 'running' | 'fallback' | 'verifying' | 'retrying' | 'escalated'
+  | 'done' | 'skipped' | 'failed';
+
+export interface EscalationRecord {
+  /** `${workflowId}/${stepId}/${attempt}`: the escrow item. */
+  readonly itemId: string;
+  readonly reason: string;
+  readonly tier: string;
+  /** Escalation level in the escrow (raised when its SLA is breached). */
+  readonly level: number;
+  readonly since: number;
+}
+
+export interface StepRecord {
+  readonly status: StepStatus;
+  /** Attempts started so far, over the step's whole life. */
+  readonly attempt: number;
+  /** The attempt count at which the current retry budget started (a person's "retry" starts a new budget). */
+  readonly roundStart: number;
+  /** Start of the first attempt: the base of `scheduleToCloseMs`. */
+  readonly startedAt?: number;
+  readonly attemptStartedAt?: number;
+  /** When the pending retry is due. */
+  readonly retryAt?: number;
+  /** When the pending ask (breaker, verifier or summarizer agent) was sent. */
+  readonly askedAt?: number;
+  readonly output?: unknown;
+  readonly error?: PlainError;
+  readonly handoff?: HandoffRecord;
+  readonly escalation?: EscalationRecord;
+  /** The last output came from the step's fallback (its breaker was open). */
+  readonly viaFallback?: boolean;
+}
+
+export type WorkflowStatus = 'running' | 'compensating' | 'completed' | 'aborted';
+
+export interface WorkflowContext {
+  readonly workflowId: string;
+  /** Where escrow decisions and ask answers are sent back: the workflow actor's address. */
+  readonly address: string;
+  readonly escrow: string;
+  readonly input: unknown;
+  readonly status: WorkflowStatus;
+  readonly steps: Readonly<Record<string, StepRecord>>;
+  /** Outputs of finished steps, by id: the data handoffs are made of. */
+  readonly results: Readonly<Record<string, unknown>>;
+  /** Compensable steps in the order they finished. */
+  readonly completed: readonly string[];
+  /** Compensations still to run, next first (reverse completion order). */
+  readonly compensations: readonly string[];
+  readonly compensated: readonly string[];
+  /** Why the workflow aborted. */
+  readonly cause?: { readonly stepId: string; readonly error: PlainError };
+  readonly timers: Timers;
+  /** PRNG state for jitter (mulberry32), seeded from input: deterministic and restored with the snapshot. */
+  readonly rng: number;
+}
+
+export interface WorkflowInput<TInput = unknown> {
+  /** The run's id (e.g. `ticket-42`); part of every idempotency key. Default: the definition's id. */
+  readonly workflowId?: string;
+  /** The run's address, where answers and escrow decisions come back. Default: `workflowId`. */
+  readonly address?: string;
+  /** The escrow actor's address; overrides the definition's. */
+  readonly escrow?: string;
+  readonly input?: TInput;
+  /** Jitter seed; default derived from the workflow id. */
+  readonly seed?: number;
+}
+
+export interface WorkflowOutput {
+  readonly status: 'completed' | 'aborted';
+  readonly results: Readonly<Record<string, unknown>>;
+  readonly skipped: readonly string[];
+  readonly compensated: readonly string[];
+  readonly cause?: { readonly stepId: string; readonly error: PlainError };
+}
+
+export interface ReducerArgs<C = WorkflowContext> {
+  readonly context: C;
+  readonly event: AnyEventObject;
+  readonly now: number;
+}
+
+export interface Effect<C = WorkflowContext> {
+  readonly context?: Partial<C>;
+  readonly emit?: readonly AnyEventObject[];
+}
+
+export type Reducer<C = WorkflowContext> = (args: ReducerArgs<C>) => Effect<C>;
+
+/** Runs a reducer as one action: assigns its context changes, then emits its events (trace, tell, ask, reply). */
+// The returned action fits any machine's action slot (its own types are erased by the dynamic charts it serves).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function act<C = WorkflowContext>(reducer: Reducer<C>): any {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return enqueueActions(({ context, event, system, enqueue }: any) => {
+    const effect = reducer({ context: context as C, event: event as AnyEventObject, now: nowOf(system) });
+    if (effect.context !== undefined) enqueue.assign(effect.context);
+    if (effect.emit !== undefined) for (const emitted of effect.emit) enqueue.emit(emitted);
+  });
+}
+
+/** Merges two effects, the second seeing nothing of the first (callers thread context themselves). */
+export function merge(a: Effect, b: Effect): Effect {
+  return { context: { ...a.context, ...b.context }, emit: [...(a.emit ?? []), ...(b.emit ?? [])] };
+}
+
+export const EMPTY_STEP: StepRecord = Object.freeze({ status: 'pending', attempt: 0, roundStart: 0 });
+
+export function recordOf(context: WorkflowContext, stepId: string): StepRecord {
+  return context.steps[stepId] ?? EMPTY_STEP;
+}
