@@ -196,6 +196,8 @@ export class Supervisor implements Parent, Child {
 
 /** Waits for `work`, but at most `ms` on the system clock; calls `onTimeout` when it gives up. */
 function withTimeout(work: Promise<void>, ms: number, core: ActorSystemCore, onTimeout: () => void): Promise<void> {
+  // A supervisor's own shutdown bound is Infinity (OTP's default for supervisors): wait for its children.
+  if (!Number.isFinite(ms)) return work.catch(() => {});
   return new Promise<void>((resolve) => {
     const timer = core.clock.setTimeout(() => {
       onTimeout();

@@ -10,7 +10,7 @@
  */
 import { createActor, type AnyActor, type AnyActorLogic, type EventObject, type Snapshot } from 'xstate';
 import { ActorFailedError, DeadLetterError, toPlainError, type FailureKind } from '../errors.js';
-import { lazyChild, type Logger } from '../log/index.js';
+import type { Logger } from '../log/index.js';
 import type { CellHost } from './cell-host.js';
 import { Mailbox } from './mailbox.js';
 import type { Message, ReplyTarget } from './message.js';
@@ -55,7 +55,8 @@ export class ActorCell implements Child {
   private lastGood: Snapshot<unknown> | undefined;
   private listeners: Set<SnapshotListener> | undefined;
   private emittedListeners: Map<string, Set<EmittedListener>> | undefined;
-  private readonly logger: () => Logger;
+  /** Created on the first log line: a pino child costs ~0.5 KB and most actors never log. */
+  private childLog: Logger | undefined;
 
   constructor(
     private readonly host: CellHost,
@@ -69,11 +70,10 @@ export class ActorCell implements Child {
     this.restartType = options.restartType;
     this.shutdownMs = options.shutdownMs;
     this.mailbox = new Mailbox(options.mailboxCapacity);
-    this.logger = lazyChild(host.log, () => ({ actorId: this.address, parentId: this.parent.address }));
   }
 
   get log(): Logger {
-    return this.logger();
+    return (this.childLog ??= this.host.log.child({ actorId: this.address, parentId: this.parent.address }));
   }
 
   /** Starts the first incarnation. */
@@ -87,10 +87,7 @@ export class ActorCell implements Child {
       this.dropped++;
       return false;
     }
-    if (this.state === 'running' && !this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.drain);
-    }
+    if (this.state === 'running' && !this.scheduled) this.schedule();
     return true;
   }
 
@@ -139,10 +136,7 @@ export class ActorCell implements Child {
     if (this.host.events.active) {
       this.host.events.publish({ type: 'rt.actor.restarted', address: this.address, incarnation: this.incarnation, mode, redelivered: held, ts: this.host.clock.now() });
     }
-    if (this.state === 'running' && this.mailbox.size > 0 && !this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.drain);
-    }
+    if (this.state === 'running' && this.mailbox.size > 0 && !this.scheduled) this.schedule();
   }
 
   async stop(notifyParent: boolean): Promise<void> {
@@ -162,16 +156,22 @@ export class ActorCell implements Child {
   private startIncarnation(snapshot: Snapshot<unknown> | undefined): void {
     let actor: AnyActor;
     try {
-      actor = createActor(this.logic.logic as AnyActorLogic, { input: this.input, clock: this.host.clock, snapshot, id: this.id });
+      const options = snapshot === undefined ? { input: this.input, clock: this.host.clock } : { input: this.input, clock: this.host.clock, snapshot };
+      actor = createActor(this.logic.logic as AnyActorLogic, options);
     } catch (error) {
       this.fail('start-error', error);
       return;
     }
     this.actor = actor;
+    // One observer, and it has an error handler: XState reports an error as uncaught when any observer lacks one.
+    // Completion is seen in `next` (status 'done'), which saves a bound function per actor.
     actor.subscribe({
-      next: (s: Snapshot<unknown>) => actor === this.actor && this.notify(s),
+      next: (s: Snapshot<unknown>) => {
+        if (actor !== this.actor) return;
+        if (this.listeners !== undefined) this.notify(s);
+        if (s.status === 'done') this.completed(actor);
+      },
       error: (error: unknown) => actor === this.actor && this.fail('actor-error', error),
-      complete: () => actor === this.actor && this.completed(actor),
     });
     actor.on('*', (event: EventObject) => actor === this.actor && this.onEmitted(event));
     try {
@@ -194,7 +194,12 @@ export class ActorCell implements Child {
     }
   }
 
-  private readonly drain = (): void => {
+  private schedule(): void {
+    this.scheduled = true;
+    queueMicrotask(() => this.drain());
+  }
+
+  private drain(): void {
     this.scheduled = false;
     let budget = this.host.config.drainBatch;
     while (this.state === 'running' && budget-- > 0) {
@@ -205,14 +210,14 @@ export class ActorCell implements Child {
     // Yield to the event loop (I/O, timers, other actors) between batches.
     if (this.state === 'running' && this.mailbox.size > 0) {
       this.scheduled = true;
-      setImmediate(this.drain);
+      setImmediate(() => this.drain());
     }
-  };
+  }
 
   private handle(message: Message): void {
+    // `actor` is only set while the incarnation is active: completion and failure detach it.
     const actor = this.actor;
-    if (actor === undefined) return;
-    if (actor.getSnapshot().status !== 'active') {
+    if (actor === undefined) {
       this.host.deadLetter(this.address, message, 'actor finished');
       message.reply?.reject(new DeadLetterError(this.address, 'actor finished'));
       return;
@@ -228,13 +233,13 @@ export class ActorCell implements Child {
   }
 
   private notify(snapshot: Snapshot<unknown>): void {
-    if (this.listeners === undefined || this.listeners.size === 0) return;
-    for (const listener of this.listeners) {
+    const listeners = this.listeners!;
+    for (const listener of listeners) {
       try {
         listener(snapshot);
       } catch (error) {
         // A throwing listener is a failure of this actor, handled by its supervisor (never an uncaught throw).
-        this.listeners.delete(listener);
+        listeners.delete(listener);
         queueMicrotask(() => this.fail('listener-error', error));
       }
     }

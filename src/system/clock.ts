@@ -13,10 +13,18 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/**
+ * Real time. A zero delay runs on the next turn of the event loop (`setImmediate`) rather than through
+ * `setTimeout`, which Node clamps to 1 ms: a restart with no backoff should not wait a millisecond.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout: (fn, delayMs) => (delayMs > 0 ? setTimeout(fn, delayMs) : setImmediate(fn)),
+  // Each of Node's clear functions ignores the other kind of handle, so calling both is exact.
+  clearTimeout: (handle) => {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+    clearImmediate(handle as ReturnType<typeof setImmediate>);
+  },
 };
 
 export interface ManualClock extends Clock {
