@@ -91,8 +91,8 @@ function decide(decision: 'approved' | 'rejected' | 'retry') {
     return {
       context: withItems(a, rest),
       emit: [
-        { type: TELL_EMITTED, to: item.replyTo, event: JSON.parse(JSON.stringify(told)) },
         traceEvent({ workflowId: item.workflowId, kind: 'escrow', step: item.stepId, attempt: 0, from: a.context.levels[item.level] ?? '', to: decision, outcome: decision, at: a.now, startedAt: item.submittedAt, detail: { itemId: item.id, by: event.by, edited: 'output' in event } }),
+        { type: TELL_EMITTED, to: item.replyTo, event: JSON.parse(JSON.stringify(told)) },
       ],
     };
   });
@@ -110,9 +110,9 @@ const breach = act<EscrowContext>((a) => {
     const sla = a.context.slaMs[item.tier] ?? a.context.slaMs['internal'] ?? (DEFAULT_SLA_MS['internal'] as number);
     const next: EscrowItem = { ...item, level, dueAt: a.now + sla, breaches: [...item.breaches, { at: a.now, fromLevel, toLevel }] };
     items[item.id] = next;
+    emit.push(traceEvent({ workflowId: item.workflowId, kind: 'escrow', step: item.stepId, attempt: 0, from: fromLevel, to: toLevel, outcome: 'sla-breached', at: a.now, startedAt: item.submittedAt, detail: { itemId: item.id, tier: item.tier, dueAt: item.dueAt } }));
     emit.push({ type: TELL_EMITTED, to: item.replyTo, event: { type: 'escrow.escalated', itemId: item.id, level, levelName: toLevel } });
     if (a.context.notify !== undefined) emit.push({ type: TELL_EMITTED, to: a.context.notify, event: { type: 'escrow.breached', item: JSON.parse(JSON.stringify(next)) } });
-    emit.push(traceEvent({ workflowId: item.workflowId, kind: 'escrow', step: item.stepId, attempt: 0, from: fromLevel, to: toLevel, outcome: 'sla-breached', at: a.now, startedAt: item.submittedAt, detail: { itemId: item.id, tier: item.tier, dueAt: item.dueAt } }));
   }
   return { context: withItems(a, items), emit };
 });

@@ -25,7 +25,8 @@ export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Ex
   };
   return {
     context: { ...extra.context, steps: { ...base.steps, [env.id]: next }, timers: timersFor(env, base.timers, next) },
-    emit: [...((extra.emit ?? []) as AnyEventObject[]), traceEvent(entry)],
+    // The trace entry goes out first: the record of a transition precedes the messages it causes.
+    emit: [traceEvent(entry), ...((extra.emit ?? []) as AnyEventObject[])],
   };
 }
 

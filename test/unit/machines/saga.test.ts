@@ -1,0 +1,133 @@
+import { describe, expect, test } from 'vitest';
+import { NonRetryableError, RetryableError } from '../../../src/errors.js';
+import { escrow, parallel, sequence, step, workflow } from '../../../machines/index.js';
+import { createNet, traceLines } from './harness.js';
+
+describe('workflow saga (issue 3)', () => {
+  test('a critical failure after 3 completed steps runs 3 compensations in reverse order, then ends aborted with the cause', async () => {
+    const undone: Array<{ step: string; output: unknown; key: string }> = [];
+    const compensate = (name: string) => async ({ output, idempotencyKey }: { output: unknown; idempotencyKey: string }) => {
+      undone.push({ step: name, output, key: idempotencyKey });
+    };
+    const wf = workflow('order', {
+      steps: [
+        step('reserve', async () => 'r-1', { compensate: compensate('reserve') }),
+        step('charge', async () => 'c-1', { compensate: compensate('charge') }),
+        step('label', async () => 'l-1', { compensate: compensate('label') }),
+        step('ship', async () => { throw new NonRetryableError('carrier refused'); }, { critical: true }),
+        step('notify', async () => 'never'),
+      ],
+    });
+    const net = createNet();
+    const actor = net.add('o', wf, { input: { workflowId: 'o-9' } });
+    await net.settle();
+    expect(undone).toEqual([
+      { step: 'label', output: 'l-1', key: 'o-9/label' },
+      { step: 'charge', output: 'c-1', key: 'o-9/charge' },
+      { step: 'reserve', output: 'r-1', key: 'o-9/reserve' },
+    ]);
+    expect(net.path('o')).toEqual([
+      'active.reserve.running', 'active.charge.running', 'active.label.running', 'active.ship.running',
+      'compensating.label.running', 'compensating.charge.running', 'compensating.reserve.running', 'aborted',
+    ]);
+    expect(traceLines(net.trace)).toEqual([
+      'reserve:pending->running(started)', 'reserve:running->done(succeeded)',
+      'charge:pending->running(started)', 'charge:running->done(succeeded)',
+      'label:pending->running(started)', 'label:running->done(succeeded)',
+      'ship:pending->running(started)', 'ship:running->failed(failed-permanently)',
+      'workflow:running->compensating(compensating)',
+      'label~c:pending->running(started)', 'label~c:running->done(succeeded)',
+      'charge~c:pending->running(started)', 'charge~c:running->done(succeeded)',
+      'reserve~c:pending->running(started)', 'reserve~c:running->done(succeeded)',
+      'workflow:compensating->aborted(aborted)',
+    ]);
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(actor.getSnapshot().output).toMatchObject({
+      status: 'aborted', compensated: ['label', 'charge', 'reserve'],
+      cause: { stepId: 'ship', error: { name: 'NonRetryableError', message: 'carrier refused' } },
+    });
+  });
+
+  test('a non-critical failure skips the step and the workflow continues to completion', async () => {
+    const wf = workflow('w', {
+      steps: [
+        step('a', async () => 1),
+        step('b', async () => { throw new RetryableError('flaky'); }, { retry: { maximumAttempts: 1 } }),
+        step('c', async ({ context }) => context),
+      ],
+    });
+    const net = createNet();
+    const actor = net.add('w', wf);
+    await net.settle();
+    expect(net.path('w')).toEqual(['active.a.running', 'active.b.running', 'active.c.running', 'completed']);
+    expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', skipped: ['b'], results: { a: 1, c: { a: 1 } } });
+    expect(traceLines(net.trace)).toContain('b:running->skipped(exhausted)');
+  });
+
+  test('parallel groups and nested sequences compile to parallel and compound states', async () => {
+    const seen: string[] = [];
+    const mark = (id: string) => async () => { seen.push(id); return id; };
+    const wf = workflow('w', {
+      steps: [
+        step('history', mark('history')),
+        parallel([step('sentiment', mark('sentiment')), sequence('stock', [step('inventory', mark('inventory')), step('price', mark('price'))])], { id: 'analyse' }),
+        step('draft', async ({ context }) => Object.keys(context as object).sort()),
+      ],
+    });
+    const net = createNet();
+    const actor = net.add('w', wf);
+    await net.settle();
+    expect(net.path('w')).toEqual([
+      'active.history.running',
+      'active.analyse.{sentiment.running|stock.inventory.running}',
+      'active.analyse.{sentiment.done|stock.inventory.running}',
+      'active.analyse.{sentiment.done|stock.price.running}',
+      'active.draft.running',
+      'completed',
+    ]);
+    expect(actor.getSnapshot().output).toMatchObject({ results: { draft: ['history', 'inventory', 'price', 'sentiment'] } });
+  });
+
+  test('a failing compensation is retried by its own policy and, exhausted, escalated — never dropped', async () => {
+    let tries = 0;
+    const wf = workflow('w', {
+      escrow: 'esc',
+      steps: [
+        step('book', async () => 'b', { compensate: { run: async () => { tries++; throw new RetryableError('api down'); }, retry: { maximumAttempts: 2, initialInterval: 50, jitter: 0 } } }),
+        step('pay', async () => { throw new NonRetryableError('card declined'); }, { critical: true }),
+      ],
+    });
+    const net = createNet();
+    const queue = net.add('esc', escrow);
+    const actor = net.add('w', wf);
+    await net.settle();
+    await net.advance(50);
+    expect(tries).toBe(2);
+    expect(net.path('w')).toEqual(['active.book.running', 'active.pay.running', 'compensating.book.running', 'compensating.book.retrying', 'compensating.book.running', 'compensating.book.escalated']);
+    expect(Object.keys((queue.getSnapshot().context as { items: object }).items)).toEqual(['w/book~compensate/2']);
+    queue.send({ type: 'escrow.approve', itemId: 'w/book~compensate/2', by: 'ops' });
+    await net.settle();
+    expect(net.path('w').at(-1)).toBe('aborted');
+    expect(actor.getSnapshot().output).toMatchObject({ status: 'aborted', compensated: ['book'] });
+  });
+
+  test('workflow.cancel aborts the running attempt through its signal and compensates what finished', async () => {
+    let signal: AbortSignal | undefined;
+    const undone: string[] = [];
+    const wf = workflow('w', {
+      steps: [
+        step('a', async () => 'a', { compensate: async () => { undone.push('a'); } }),
+        step('b', (args) => { signal = args.signal; return new Promise(() => {}); }),
+      ],
+    });
+    const net = createNet();
+    const actor = net.add('w', wf);
+    await net.settle();
+    actor.send({ type: 'workflow.cancel', reason: 'customer withdrew' });
+    await net.settle();
+    expect(signal?.aborted).toBe(true);
+    expect(undone).toEqual(['a']);
+    expect(net.path('w')).toEqual(['active.a.running', 'active.b.running', 'compensating.a.running', 'aborted']);
+    expect(actor.getSnapshot().output).toMatchObject({ status: 'aborted', cause: { stepId: '', error: { name: 'Aborted' } } });
+  });
+});
