@@ -260,11 +260,20 @@ const byName: Record<string, (p: PlainError, cause: Error | undefined) => Troupe
   Aborted: (p, cause) => new Aborted(p.message, p.data ?? {}, { cause }),
 };
 
-/** Rebuilds an error from its plain form; unknown kinds come back as a `TroupeError` with the same code. */
+/**
+ * Rebuilds an error from its plain form; other Troupe kinds come back as a `TroupeError` with the same name, code
+ * and data, foreign errors (no `data`) as an `Error` with the same name and code.
+ */
 export function errorFromPlain(plain: PlainError): Error {
   const cause = plain.cause ? errorFromPlain(plain.cause) : undefined;
   const make = byName[plain.name];
   if (make) return make(plain, cause);
+  if (plain.data !== undefined) {
+    // A Troupe kind: a TroupeError keeps `data`, so a second hop (toPlainError again) loses nothing.
+    const error = new TroupeError(plain.code as ErrorCode, plain.message, plain.data, { cause });
+    error.name = plain.name;
+    return error;
+  }
   const error = new Error(plain.message, { cause });
   error.name = plain.name;
   (error as Error & { code: string }).code = plain.code;
