@@ -1,0 +1,115 @@
+import { describe, expect, test } from 'vitest';
+import { createActor, SimulatedClock, type AnyActorLogic } from 'xstate';
+import { RetryableError } from '../../../src/errors.js';
+import { escrow, pendingTimers, step, workflow, type TraceEntry } from '../../../machines/index.js';
+import { createNet, pathOf } from './harness.js';
+
+/** What the durable runtime does on recovery: restore the snapshot, then reschedule its timers from their due times. */
+function recover(logic: AnyActorLogic, persisted: unknown, clock: SimulatedClock) {
+  const snapshot = JSON.parse(JSON.stringify(persisted));
+  const actor = createActor(logic, { snapshot, clock });
+  const trace: TraceEntry[] = [];
+  const path: string[] = [];
+  actor.on('troupe.trace', (e: { entry: TraceEntry }) => trace.push(e.entry));
+  actor.subscribe((s) => { const p = pathOf(s.value as never); if (path.at(-1) !== p) path.push(p); });
+  actor.start();
+  path.push(pathOf(actor.getSnapshot().value as never));
+  for (const timer of pendingTimers(actor.getSnapshot())) {
+    clock.setTimeout(() => actor.send(timer.event), Math.max(0, timer.dueAt - clock.now()));
+  }
+  return { actor, trace, path: () => [...new Set(path)] };
+}
+
+const settle = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
+
+describe('snapshots round-trip through JSON (issue 3)', () => {
+  test('restored mid-retry, the workflow keeps its backoff deadline, attempt count and idempotency key, and finishes', async () => {
+    const calls: Array<{ attempt: number; key: string }> = [];
+    const wf = workflow('w', {
+      steps: [
+        step('prep', async () => 'p'),
+        step('charge', async ({ attempt, idempotencyKey }) => {
+          calls.push({ attempt, key: idempotencyKey });
+          if (attempt === 1) throw new RetryableError('timeout talking to the PSP');
+          return 'charged';
+        }, { retry: { initialInterval: 10_000, jitter: 0 } }),
+      ],
+    });
+    const net = createNet();
+    const first = net.add('w', wf, { input: { workflowId: 'order-5' } });
+    await net.settle();
+    await net.advance(4_000);
+    expect(first.getSnapshot().value).toEqual({ active: { charge: 'retrying' } });
+    const persisted = first.getPersistedSnapshot();
+    net.remove('w');
+    expect(pendingTimers(persisted)).toEqual([
+      { dueAt: 1_000_000 + 10_000, purpose: 'retry', event: { type: 'troupe.timer', key: 'charge:retry' } },
+    ]);
+
+    const clock = new SimulatedClock();
+    clock.set(1_000_000 + 4_000);
+    const restored = recover(wf, persisted, clock);
+    clock.increment(5_999);
+    await settle();
+    expect(calls).toHaveLength(1);
+    clock.increment(1);
+    await settle();
+    expect(calls).toEqual([{ attempt: 1, key: 'order-5/charge' }, { attempt: 2, key: 'order-5/charge' }]);
+    expect(restored.path()).toEqual(['active.charge.retrying', 'active.charge.running', 'completed']);
+    expect(restored.actor.getSnapshot().output).toMatchObject({ status: 'completed', results: { prep: 'p', charge: 'charged' } });
+    expect(restored.trace.map((e) => `${e.step}:${e.from}->${e.to}(${e.outcome}) attempt ${e.attempt}`)).toEqual([
+      'charge:retrying->running(started) attempt 2', 'charge:running->done(succeeded) attempt 2', ':running->completed(completed) attempt 0',
+    ]);
+  });
+
+  test('a restored timer fires once even if both the runtime and a late timer deliver it', async () => {
+    const wf = workflow('w', { steps: [step('a', async ({ attempt }) => { if (attempt === 1) throw new RetryableError('x'); return attempt; }, { retry: { initialInterval: 1_000, jitter: 0 } })] });
+    const net = createNet();
+    const first = net.add('w', wf);
+    await net.settle();
+    const clock = new SimulatedClock();
+    clock.set(net.clock.now());
+    const restored = recover(wf, first.getPersistedSnapshot(), clock);
+    clock.increment(1_000);
+    restored.actor.send({ type: 'troupe.timer', key: 'a:retry' });
+    await settle();
+    expect(restored.actor.getSnapshot().output).toMatchObject({ results: { a: 2 } });
+  });
+
+  test('restored while running, the attempt starts again with the same attempt number (at-least-once)', async () => {
+    const calls: number[] = [];
+    let release: (v: string) => void = () => {};
+    const wf = workflow('w', { steps: [step('a', ({ attempt }) => { calls.push(attempt); return new Promise<string>((r) => { release = r; }); })] });
+    const net = createNet();
+    const first = net.add('w', wf);
+    await net.settle();
+    const persisted = first.getPersistedSnapshot();
+    net.remove('w');
+    const restored = recover(wf, persisted, new SimulatedClock());
+    await settle();
+    release('done');
+    await settle();
+    expect(calls).toEqual([1, 1]);
+    expect(restored.actor.getSnapshot().output).toMatchObject({ results: { a: 'done' } });
+  });
+
+  test('an escalated step and the escrow both survive a restore, and the SLA deadline still fires', async () => {
+    const wf = workflow('w', { escrow: 'esc', steps: [step('a', async () => ({ confidence: 0.1 }), { minConfidence: 0.5, escalation: { tier: 'customer-facing' } })] });
+    const net = createNet();
+    const queue = net.add('esc', escrow);
+    const run = net.add('w', wf);
+    await net.settle();
+    await net.advance(60_000);
+    const clock = new SimulatedClock();
+    clock.set(net.clock.now());
+    const q = recover(escrow, queue.getPersistedSnapshot(), clock);
+    const w = recover(wf, run.getPersistedSnapshot(), clock);
+    expect(w.path()).toEqual(['active.a.escalated']);
+    clock.increment(4 * 60_000);
+    await settle();
+    expect(q.trace.map((e) => e.outcome)).toEqual(['sla-breached']);
+    w.actor.send({ type: 'escrow.approved', itemId: 'w/a/1', output: { confidence: 1, edited: true } });
+    await settle();
+    expect(w.actor.getSnapshot().output).toMatchObject({ results: { a: { edited: true } } });
+  });
+});
