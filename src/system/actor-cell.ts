@@ -57,6 +57,9 @@ export class ActorCell implements Child {
   private emittedListeners: Map<string, Set<EmittedListener>> | undefined;
   /** Created on the first log line: a pino child costs ~0.5 KB and most actors never log. */
   private childLog: Logger | undefined;
+  /** Set while a graceful stop waits for the queued messages to be handled; new messages are refused. */
+  private onIdle: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private readonly host: CellHost,
@@ -81,14 +84,15 @@ export class ActorCell implements Child {
     this.startIncarnation(undefined);
   }
 
-  /** Queues a message; false when the mailbox is full (the caller reports it). */
-  enqueue(message: Message): boolean {
+  /** Queues a message; 'full' or 'closing' when it cannot (the caller reports it). */
+  enqueue(message: Message): 'queued' | 'full' | 'closing' {
+    if (this.onIdle !== undefined) return 'closing';
     if (!this.mailbox.push(message)) {
       this.dropped++;
-      return false;
+      return 'full';
     }
     if (this.state === 'running' && !this.scheduled) this.schedule();
-    return true;
+    return 'queued';
   }
 
   get queued(): number {
@@ -139,8 +143,18 @@ export class ActorCell implements Child {
     if (this.state === 'running' && this.mailbox.size > 0 && !this.scheduled) this.schedule();
   }
 
-  async stop(notifyParent: boolean): Promise<void> {
-    if (this.state === 'stopped') return;
+  /**
+   * Stops for good. A running actor first handles what is already queued (new messages are refused), so a
+   * graceful shutdown loses nothing; a held one (failed, awaiting restart) dead-letters its queue.
+   */
+  stop(notifyParent: boolean): Promise<void> {
+    return (this.stopping ??= this.stopAfterQueue(notifyParent));
+  }
+
+  private async stopAfterQueue(notifyParent: boolean): Promise<void> {
+    if (this.state === 'running' && this.mailbox.size > 0) {
+      await new Promise<void>((resolve) => (this.onIdle = resolve));
+    }
     this.state = 'stopped';
     this.endIncarnation();
     for (const message of this.mailbox.drain()) {
@@ -204,13 +218,15 @@ export class ActorCell implements Child {
     let budget = this.host.config.drainBatch;
     while (this.state === 'running' && budget-- > 0) {
       const message = this.mailbox.shift();
-      if (message === undefined) return;
+      if (message === undefined) break;
       this.handle(message);
     }
     // Yield to the event loop (I/O, timers, other actors) between batches.
     if (this.state === 'running' && this.mailbox.size > 0) {
       this.scheduled = true;
       setImmediate(() => this.drain());
+    } else {
+      this.onIdle?.();
     }
   }
 
@@ -250,7 +266,7 @@ export class ActorCell implements Child {
       if (isTroupeEmitted(event)) {
         routeEmitted(event, this.host, this.address, {
           reply: (payload) => this.answer(payload),
-          answerSelf: (answer) => this.enqueue({ event: answer, from: undefined, reply: undefined }),
+          answerSelf: (answer) => void this.enqueue({ event: answer, from: undefined, reply: undefined }),
         });
         return;
       }
@@ -301,6 +317,7 @@ export class ActorCell implements Child {
       current.reply?.reject(error);
     }
     this.rejectAwaiting(error);
+    this.onIdle?.(); // a graceful stop waiting on this actor need not wait for a restart
     if (this.host.events.active) {
       this.host.events.publish({ type: 'rt.actor.failed', address: this.address, kind, error: toPlainError(error), ts: this.host.clock.now() });
     }

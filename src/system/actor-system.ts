@@ -171,9 +171,12 @@ export class ActorSystemCore implements CellHost, RefHost {
     if (cell.state === 'stopped') return this.undeliverable(address, message, 'actor stopped');
     const accepts = cell.logic.accepts;
     if (accepts !== undefined && !accepts(event.type)) return this.undeliverable(address, message, `unhandled event type ${event.type}`);
-    if (!cell.enqueue(message)) {
+    const outcome = cell.enqueue(message);
+    if (outcome === 'full') {
       this.deadLetters.record(address, from, event.type, 'mailbox-full');
       reply?.reject(new MailboxFullError(address, this.config.mailboxCapacity));
+    } else if (outcome === 'closing') {
+      this.undeliverable(address, message, 'actor stopping');
     }
   }
 
