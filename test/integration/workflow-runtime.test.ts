@@ -1,0 +1,92 @@
+/**
+ * Issue 3 through the public API: a workflow run, a shared circuit breaker and the escrow as Troupe actors,
+ * routed by the runtime (tells, asks with answer events, trace store), on a manual clock.
+ */
+import { afterEach, describe, expect, test } from 'vitest';
+import { createManualClock, createSystem, RetryableError, type ManualClock, type TroupeSystem } from '../../src/index.js';
+import { circuitBreaker, escrow, step, parallel, workflow, type EscrowItem, type TraceEntry } from '../../machines/index.js';
+
+let system: TroupeSystem | undefined;
+afterEach(async () => { await system?.shutdown({ timeoutMs: 1_000 }); system = undefined; });
+
+async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+async function start(): Promise<{ system: TroupeSystem; clock: ManualClock }> {
+  const clock = createManualClock(1_000_000);
+  system = await createSystem({ name: 'support', clock, logLevel: 'silent' });
+  system.register('breaker', circuitBreaker, { version: 1 });
+  system.register('escrow', escrow, { version: 1 });
+  system.spawn('breaker', { id: 'breaker-crm', input: { target: 'crm', failureThreshold: 2 } });
+  system.spawn('escrow', { id: 'escrow' });
+  return { system, clock };
+}
+
+const input = (id: string) => ({ workflowId: id, address: `support/${id}`, escrow: 'support/escrow' });
+
+describe('workflow + shared breaker + escrow as Troupe actors (issue 3)', () => {
+  test('a low-confidence step waits in the escrow, a person approves an edit, the workflow completes; the trace is queryable', async () => {
+    const { system } = await start();
+    const reply = workflow('customer-reply', {
+      steps: [
+        step('history', async () => ({ orders: 2 }), { breaker: 'support/breaker-crm' }),
+        parallel([step('sentiment', async () => ({ label: 'angry', confidence: 0.6 }), { minConfidence: 0.85, escalation: { tier: 'customer-facing' } }), step('inventory', async () => 'in stock')]),
+        step('draft', async ({ context }) => `reply for ${JSON.stringify(context)}`),
+      ],
+    });
+    system.register('customer-reply', reply, { version: 1 });
+    const run = system.spawn('customer-reply', { id: 'ticket-42', input: input('ticket-42') });
+    const paths: string[] = [];
+    run.subscribe((s) => paths.push(JSON.stringify(s.value)));
+    await settle();
+    expect(run.getSnapshot()?.value).toEqual({ active: { 'parallel-1': { sentiment: 'escalated', inventory: 'done' } } });
+
+    const queue = system.lookup('support/escrow');
+    const items = await queue.ask<EscrowItem[]>({ type: 'escrow.list' });
+    expect(items).toEqual([expect.objectContaining({ id: 'ticket-42/sentiment/1', replyTo: 'support/ticket-42', tier: 'customer-facing', reason: 'low-confidence' })]);
+    queue.tell({ type: 'escrow.approve', itemId: 'ticket-42/sentiment/1', output: { label: 'frustrated', confidence: 1 }, by: 'ana' });
+    await settle();
+
+    const snapshot = run.getSnapshot() as { status: string; output?: { status: string; results: Record<string, unknown> } } | undefined;
+    expect(paths.at(-1)).toBe('"completed"');
+    expect(snapshot?.output).toMatchObject({ status: 'completed', results: { sentiment: { label: 'frustrated', confidence: 1 }, inventory: 'in stock' } });
+    const trace = system.trace('ticket-42') as unknown as TraceEntry[];
+    expect(trace.filter((e) => e.kind === 'step' || e.kind === 'escrow').map((e) => `${e.step}:${e.from}->${e.to}(${e.outcome})`)).toEqual(expect.arrayContaining([
+      'history:pending->checking(asking-breaker)', 'history:checking->running(permitted)', 'history:running->done(succeeded)',
+      'sentiment:running->escalated(escalated)', 'sentiment:submitted->operator(queued)',
+      'sentiment:operator->approved(approved)', 'sentiment:escalated->done(approved)', 'draft:running->done(succeeded)',
+    ]));
+    expect(trace.at(-1)).toMatchObject({ kind: 'workflow', to: 'completed' });
+  });
+
+  test('the shared breaker opens on failures from two workflows and the third routes to its fallback', async () => {
+    const { system } = await start();
+    const lookup = workflow('lookup', {
+      steps: [step('history', async () => { throw new RetryableError('crm 503'); }, { breaker: 'support/breaker-crm', fallback: async () => 'cached', retry: { maximumAttempts: 1 } })],
+    });
+    system.register('lookup', lookup, { version: 1 });
+    for (const id of ['w1', 'w2', 'w3']) {
+      system.spawn('lookup', { id, input: input(id) });
+      await settle();
+    }
+    const breaker = system.lookup('support/breaker-crm');
+    expect(breaker.getSnapshot()?.value).toBe('open');
+    const w3 = system.trace('w3') as unknown as TraceEntry[];
+    expect(w3.filter((e) => e.kind === 'step').map((e) => `${e.from}->${e.to}(${e.outcome})`)).toEqual([
+      'pending->checking(asking-breaker)', 'checking->fallback(breaker-open)', 'fallback->done(succeeded)',
+    ]);
+  });
+
+  test('an escrow SLA breach on the runtime clock escalates and is recorded in the workflow trace', async () => {
+    const { system, clock } = await start();
+    const wf = workflow('w', { steps: [step('a', async () => ({ confidence: 0.1 }), { minConfidence: 0.5, escalation: { tier: 'customer-facing' } })] });
+    system.register('w', wf, { version: 1 });
+    system.spawn('w', { id: 'w9', input: input('w9') });
+    await settle();
+    clock.advance(5 * 60_000);
+    await settle();
+    const trace = system.trace('w9') as unknown as TraceEntry[];
+    expect(trace.filter((e) => e.outcome === 'sla-breached').map((e) => e.kind)).toEqual(['escrow', 'step']);
+  });
+});
