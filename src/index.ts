@@ -9,6 +9,8 @@ export {
   type SupervisorOptions,
   type SupervisorRef,
   type Termination,
+  type TreeNode,
+  type ActorDescription,
   type TroupeSystem,
 } from './runtime.js';
 export type { ActorRef, AskOptions, Subscription } from './system/actor-ref.js';

@@ -8,7 +8,7 @@
  * the error observer (throwing actions, unhandled invoke/spawn errors, duplicate systemId, a throwing
  * start), a throwing listener of ours (isolated, then reported), and a throwing `createActor`.
  */
-import { createActor, type AnyActor, type AnyActorLogic, type EventObject, type Snapshot } from 'xstate';
+import { createActor, type AnyActor, type AnyActorLogic, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
 import { ActorFailedError, DeadLetterError, toPlainError, type FailureKind } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { CellHost } from './cell-host.js';
@@ -60,6 +60,9 @@ export class ActorCell implements Child {
   /** Set while a graceful stop waits for the queued messages to be handled; new messages are refused. */
   private onIdle: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
+  /** Full XState inspection, attached on demand only: any inspect observer halves `send()` throughput. */
+  private inspector: ((event: InspectionEvent) => void) | undefined;
+  private inspectorSubscription: { unsubscribe(): void } | undefined;
 
   constructor(
     private readonly host: CellHost,
@@ -111,6 +114,30 @@ export class ActorCell implements Child {
   subscribe(listener: SnapshotListener): () => void {
     (this.listeners ??= new Set()).add(listener);
     return () => void this.listeners?.delete(listener);
+  }
+
+  /**
+   * Switches full XState inspection (microsteps, actions, events) on for this actor, across restarts, or
+   * off with `undefined`. The observer must not throw (it is called inside XState's processing).
+   */
+  setInspector(observer: ((event: InspectionEvent) => void) | undefined): void {
+    this.inspector = observer;
+    this.inspectorSubscription?.unsubscribe();
+    this.inspectorSubscription = undefined;
+    // XState's system accepts inspection observers live, so the current incarnation needs no restart.
+    if (observer && this.actor) this.inspectorSubscription = this.actor.system.inspect(this.guardInspector(observer));
+  }
+
+  private guardInspector(observer: (event: InspectionEvent) => void): (event: InspectionEvent) => void {
+    return (event) => {
+      if (this.inspector !== observer) return; // switched off or replaced
+      try {
+        observer(event);
+      } catch (error) {
+        this.log.warn({ err: error }, 'inspector threw; inspection switched off for this actor');
+        this.inspector = undefined;
+      }
+    };
   }
 
   /** Listens to events the machine emits that are not Troupe's own (`troupe.*`). */
@@ -172,6 +199,7 @@ export class ActorCell implements Child {
     try {
       const options = snapshot === undefined ? { input: this.input, clock: this.host.clock } : { input: this.input, clock: this.host.clock, snapshot };
       actor = createActor(this.logic.logic as AnyActorLogic, options);
+      if (this.inspector) this.inspectorSubscription = actor.system.inspect(this.guardInspector(this.inspector));
     } catch (error) {
       this.fail('start-error', error);
       return;
