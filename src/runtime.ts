@@ -161,6 +161,9 @@ class Runtime implements TroupeSystem {
     const resolved = resolveConfig({ ...options, messageCheck: options.messageCheck ?? envMessageCheck() });
     if ('reason' in resolved) throw new InvalidConfigError(resolved.field, resolved.reason);
     this.config = resolved;
+    // Policy problems named where the user wrote them: the system-wide supervision defaults, then the root's policy.
+    resolvePolicy(undefined, resolved.supervision, 'supervision');
+    resolvePolicy(options.rootPolicy, resolved.supervision, 'rootPolicy');
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? createPinoLogger(options, resolved.name);
     this.core = new ActorSystemCore(resolved, this.clock, this.log);
