@@ -204,6 +204,7 @@ class Runtime implements TroupeSystem {
       mailboxCapacity: options.mailboxCapacity,
     });
     parent.addChild(cell);
+    cell.start();
     return this.core.lookup<TLogic>(cell.address);
   }
 

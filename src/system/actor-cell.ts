@@ -19,6 +19,13 @@ import type { RegisteredLogic } from './logic-registry.js';
 import { isTroupeEmitted, routeEmitted } from './emitted.js';
 
 export type CellState = 'running' | 'held' | 'stopped';
+
+/**
+ * The incarnation whose `start()` is running: XState catches errors thrown while starting (initial context, entry
+ * actions, a throwing callback body) and reports them to the error observer, which names them start errors by this.
+ * Module-level rather than a field, so idle actors pay nothing for it.
+ */
+let starting: AnyActor | undefined;
 export type SnapshotListener = (snapshot: Snapshot<unknown>) => void;
 export type EmittedListener = (event: EventObject) => void;
 
@@ -213,13 +220,17 @@ export class ActorCell implements Child {
         if (this.listeners !== undefined) this.notify(s);
         if (s.status === 'done') this.completed(actor);
       },
-      error: (error: unknown) => actor === this.actor && this.fail('actor-error', error),
+      error: (error: unknown) => actor === this.actor && this.fail(actor === starting ? 'start-error' : 'actor-error', error),
     });
     actor.on('*', (event: EventObject) => actor === this.actor && this.onEmitted(event));
+    const outer = starting;
+    starting = actor;
     try {
       actor.start();
     } catch (error) {
       this.fail('start-error', error);
+    } finally {
+      starting = outer;
     }
   }
 
@@ -233,6 +244,8 @@ export class ActorCell implements Child {
       } catch (error) {
         this.log.warn({ err: error }, 'stopping an incarnation threw');
       }
+    } else if (actor && actor.getSnapshot().status === 'error') {
+      stopChildren(actor);
     }
   }
 
@@ -298,8 +311,10 @@ export class ActorCell implements Child {
         });
         return;
       }
-      const set = this.emittedListeners?.get(event.type) ?? this.emittedListeners?.get('*');
+      const set = this.emittedListeners?.get(event.type);
+      const all = this.emittedListeners?.get('*');
       if (set) for (const listener of set) listener(event);
+      if (all && all !== set) for (const listener of all) listener(event);
     } catch (error) {
       queueMicrotask(() => this.fail('listener-error', error));
     }
@@ -363,4 +378,14 @@ export class ActorCell implements Child {
     const logic = this.logic.logic as AnyActorLogic;
     return logic.getPersistedSnapshot(snapshot) as Snapshot<unknown>;
   }
+}
+
+/**
+ * XState stops neither the invoked nor the spawned children of an actor that errored (see the TODO on
+ * `Actor._stopProcedure`), so their callbacks, timers and promises would outlive the failed incarnation and
+ * keep the process alive. Stopping a child goes through its own `_stop` (a root-only `stop()` refuses children).
+ */
+function stopChildren(actor: AnyActor): void {
+  const children = (actor.getSnapshot() as { children?: Record<string, unknown> }).children ?? {};
+  for (const child of Object.values(children)) (child as { _stop?: () => void } | undefined)?._stop?.();
 }

@@ -86,7 +86,10 @@ export class ActorSystemCore implements CellHost, RefHost {
     this.reserved.delete(address);
   }
 
-  /** Creates and starts a cell under `spec.parent`; validates the spec first (errors name the field). */
+  /**
+   * Creates a cell under `spec.parent`; validates the spec first (errors name the field). The caller attaches it to
+   * its parent and then calls `start()`: a failure of the first start must find the parent already knowing the child.
+   */
   spawnCell(spec: CellSpec): ActorCell {
     if (this.stopped) throw new SystemStoppedError(this.name);
     validateSegment(spec.id, 'id');
@@ -103,7 +106,6 @@ export class ActorSystemCore implements CellHost, RefHost {
     const cell = new ActorCell(this, { address, id: spec.id, logic: entry, input: spec.input, parent: spec.parent, restartType, shutdownMs, mailboxCapacity });
     this.cells.set(address, cell);
     if (this.events.active) this.events.publish({ type: 'rt.actor.spawned', address, logic: entry.name, parent: spec.parent.address, ts: this.clock.now() });
-    cell.start();
     return cell;
   }
 
