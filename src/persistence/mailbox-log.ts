@@ -1,0 +1,77 @@
+/**
+ * The durable mailbox seam (L1): an append-only log of messages per system, split into shards, with
+ * at-least-once delivery to one consumer per shard. `memory/` is the embedded default (survives actor
+ * crashes within the process); `jetstream/` is a JetStream stream with one durable pull consumer per shard.
+ *
+ * Contract:
+ * - `append` resolves once the message is stored; a repeated `msgId` within the dedupe window is stored once
+ *   (the result says `duplicate`), so a publisher may retry freely.
+ * - Within a shard, first deliveries come in append order. A delivery that is neither acked nor `working()`
+ *   is redelivered after `ackWaitMs`; `nak(delayMs)` asks for a redelivery. Consumers dedupe by `seq` —
+ *   never trust a redelivery flag (after a server kill -9 an acked message came back unflagged).
+ * - Subjects are `troupe.<system>.mbox.<shard>.<address tokens>`; `mailboxSubject` builds one.
+ */
+
+export interface MailboxDelivery {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** Stream sequence: unique and increasing across the whole log. */
+  readonly seq: number;
+  /** Deliveries of this message so far (1 on the first). */
+  readonly deliveryCount: number;
+  ack(): void;
+  nak(delayMs?: number): void;
+  /** Resets the redelivery timer while the message is still being worked on. */
+  working(): void;
+  /** Never redeliver (poison message); the caller has dead-lettered it. */
+  term(): void;
+}
+
+export interface AppendResult {
+  readonly seq: number;
+  readonly duplicate: boolean;
+}
+
+export interface ConsumeOptions {
+  /** Redelivery after this long without ack, ms. */
+  readonly ackWaitMs?: number;
+  /** Messages pulled ahead of handling; bounds the consumer's in-memory queue. */
+  readonly batch?: number;
+}
+
+export interface MailboxLog {
+  readonly kind: string;
+  readonly shards: number;
+  append(subject: string, data: Uint8Array, msgId: string): Promise<AppendResult>;
+  /** Starts the shard's consumer; resolves with its stop function once consuming. */
+  consume(shard: number, handler: (delivery: MailboxDelivery) => void, options?: ConsumeOptions): Promise<() => Promise<void>>;
+  /** Writes a rejected message to the dead-letter stream with its reason. */
+  deadLetter(subject: string, data: Uint8Array, reason: string): Promise<void>;
+  /** Entries in the dead-letter stream. */
+  deadLetterCount(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** `troupe.<system>.mbox.<shard>.<address tokens>`; address segments are already subject-safe. */
+export function mailboxSubject(system: string, shard: number, address: string): string {
+  return `troupe.${system}.mbox.${shard}.${address.split('/').join('.')}`;
+}
+
+/** The address a mailbox subject names, or undefined for a subject of another shape. */
+export function addressOfSubject(subject: string): { shard: number; address: string } | undefined {
+  const tokens = subject.split('.');
+  if (tokens.length < 5 || tokens[0] !== 'troupe' || tokens[2] !== 'mbox') return undefined;
+  const shard = Number(tokens[3]);
+  if (!Number.isInteger(shard) || shard < 0) return undefined;
+  return { shard, address: tokens.slice(4).join('/') };
+}
+
+/** Shard of an address: FNV-1a 32-bit hash mod N (stable across processes and versions). */
+export function shardOf(address: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < address.length; i++) {
+    hash ^= address.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}
