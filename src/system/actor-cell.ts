@@ -72,7 +72,7 @@ export class ActorCell implements Child {
   private inspectorSubscription: { unsubscribe(): void } | undefined;
 
   constructor(
-    private readonly host: CellHost,
+    protected readonly host: CellHost,
     options: CellOptions,
   ) {
     this.address = options.address;
@@ -89,9 +89,44 @@ export class ActorCell implements Child {
     return (this.childLog ??= this.host.log.child({ actorId: this.address, parentId: this.parent.address }));
   }
 
-  /** Starts the first incarnation. */
-  start(): void {
-    this.startIncarnation(undefined);
+  /** Starts the first incarnation, from `snapshot` when restoring a persisted actor. */
+  start(snapshot?: Snapshot<unknown>): void {
+    this.startIncarnation(snapshot);
+  }
+
+  // ---- hooks for subclasses (durable actors); the defaults cost nothing -----------------------
+
+  /** The clock the next incarnation's timers use. */
+  protected incarnationClock(): import('./clock.js').Clock {
+    return this.host.clock;
+  }
+
+  /** Called once the incarnation has started; `restored` when it came from a snapshot. */
+  protected incarnationStarted(_actor: AnyActor, _restored: boolean): void {}
+
+  /** Called after a message has been handled without failing the actor. */
+  protected handled(_message: Message, _actor: AnyActor): void {}
+
+  /** Called on every new snapshot of the current incarnation. */
+  protected snapshotChanged(_snapshot: Snapshot<unknown>): void {}
+
+  /** The snapshot a restart starts from: the last good one for 'last-good', else the initial state. */
+  protected restartSnapshot(mode: RestartMode): Snapshot<unknown> | undefined {
+    return mode === 'last-good' && this.lastGood ? this.persist(this.lastGood) : undefined;
+  }
+
+  /** Settles an ask with the machine's reply (a durable actor waits for its snapshot to be persisted). */
+  protected sendReply(target: ReplyTarget, payload: unknown): void {
+    try {
+      target.resolve(this.host.checkPayload(payload));
+    } catch (error) {
+      target.reject(error as Error);
+    }
+  }
+
+  /** The running incarnation, if any. */
+  protected get incarnationActor(): AnyActor | undefined {
+    return this.actor;
   }
 
   /** Queues a message; 'full' or 'closing' when it cannot (the caller reports it). */
@@ -107,6 +142,10 @@ export class ActorCell implements Child {
 
   get queued(): number {
     return this.mailbox.size;
+  }
+
+  get capacity(): number {
+    return this.mailbox.capacity;
   }
 
   getSnapshot(): Snapshot<unknown> | undefined {
@@ -165,7 +204,7 @@ export class ActorCell implements Child {
 
   restart(mode: RestartMode): void {
     if (this.state === 'stopped') return;
-    const snapshot = mode === 'last-good' && this.lastGood ? this.persist(this.lastGood) : undefined;
+    const snapshot = this.restartSnapshot(mode);
     if (mode === 'initial') this.lastGood = undefined;
     this.incarnation++;
     this.state = 'running';
@@ -204,7 +243,8 @@ export class ActorCell implements Child {
   private startIncarnation(snapshot: Snapshot<unknown> | undefined): void {
     let actor: AnyActor;
     try {
-      const options = snapshot === undefined ? { input: this.input, clock: this.host.clock } : { input: this.input, clock: this.host.clock, snapshot };
+      const clock = this.incarnationClock();
+      const options = snapshot === undefined ? { input: this.input, clock } : { input: this.input, clock, snapshot };
       actor = createActor(this.logic.logic as AnyActorLogic, options);
       if (this.inspector) this.inspectorSubscription = actor.system.inspect(this.guardInspector(this.inspector));
     } catch (error) {
@@ -217,6 +257,7 @@ export class ActorCell implements Child {
     actor.subscribe({
       next: (s: Snapshot<unknown>) => {
         if (actor !== this.actor) return;
+        this.snapshotChanged(s);
         if (this.listeners !== undefined) this.notify(s);
         if (s.status === 'done') this.completed(actor);
       },
@@ -232,6 +273,7 @@ export class ActorCell implements Child {
     } finally {
       starting = outer;
     }
+    if (actor === this.actor) this.incarnationStarted(actor, snapshot !== undefined);
   }
 
   /** Detaches the incarnation first, so its stop callbacks are ignored. */
@@ -287,6 +329,7 @@ export class ActorCell implements Child {
     const snapshot = actor.getSnapshot();
     if (snapshot.status === 'active') this.lastGood = snapshot;
     if (message.reply && !this.replied && !message.reply.settled) (this.awaiting ??= []).push(message.reply);
+    this.handled(message, actor);
   }
 
   private notify(snapshot: Snapshot<unknown>): void {
@@ -328,11 +371,7 @@ export class ActorCell implements Child {
       return;
     }
     if (target === this.current?.reply) this.replied = true;
-    try {
-      target.resolve(this.host.checkPayload(payload));
-    } catch (error) {
-      target.reject(error as Error);
-    }
+    this.sendReply(target, payload);
   }
 
   private completed(actor: AnyActor): void {

@@ -7,10 +7,17 @@ export interface ReplyTarget {
   reject(error: Error): void;
 }
 
+/** A durable message's receipt: its log sequence, acked once the snapshot reflecting it is persisted. */
+export interface Receipt {
+  readonly seq: number;
+  ack(): void;
+}
+
 export interface Message {
   readonly event: EventObject;
   readonly from: string | undefined;
   readonly reply: ReplyTarget | undefined;
+  readonly receipt?: Receipt;
 }
 
 /** A local ask: settles once, clears its timeout timer. */
