@@ -176,7 +176,7 @@ export class ActorSystemCore implements CellHost, RefHost {
     const outcome = cell.enqueue(message);
     if (outcome === 'full') {
       this.deadLetters.record(address, from, event.type, 'mailbox-full');
-      reply?.reject(new MailboxFullError(address, this.config.mailboxCapacity));
+      reply?.reject(new MailboxFullError(address, cell.capacity));
     } else if (outcome === 'closing') {
       this.undeliverable(address, message, 'actor stopping');
     }
