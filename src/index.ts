@@ -27,3 +27,17 @@ export { defaultConfig, type RuntimeConfig, type ConfigOverrides, type MessageCh
 export type { Logger, LogLevel } from './log/index.js';
 export * from './errors.js';
 export * from './protocol.js';
+export {
+  createInspectionBus,
+  publishInspection,
+  inspectSubject,
+  MASKED,
+  WIRE_VERSION,
+  type InspectionBus,
+  type InspectionSource,
+  type InspectionBusOptions,
+  type InspectionStats,
+  type SealedBatch,
+  type BatchSink,
+} from './inspection/index.js';
+export type * from './inspection/wire.js';
