@@ -184,7 +184,7 @@ export class ActorFailedError extends TroupeError {
 }
 
 /** How an actor failed: its XState status became `error`, a listener threw, or its start threw. */
-export type FailureKind = 'actor-error' | 'listener-error' | 'start-error' | 'escalated';
+export type FailureKind = 'actor-error' | 'listener-error' | 'start-error' | 'escalated' | 'persistence-error';
 
 /** A supervisor gave up (restart intensity exceeded, or a child escalated) and escalates to its parent. */
 export class SupervisorFailedError extends TroupeError {

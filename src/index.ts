@@ -10,6 +10,7 @@ export {
   type SupervisorRef,
   type Termination,
   type TreeNode,
+  type DurabilityStats,
   type ActorDescription,
   type TroupeSystem,
 } from './runtime.js';

@@ -4,6 +4,19 @@
  * the system down with a report.
  */
 import { pino } from 'pino';
+import { randomBytes } from 'node:crypto';
+import { backoffDelay } from './backoff.js';
+import { DurableCell } from './durable/durable-cell.js';
+import type { DurableRecord } from './durable/durable-record.js';
+import { DurableNode } from './durable/durable-node.js';
+import { createKvSnapshotStore } from './persistence/jetstream/kv-snapshot-store.js';
+import { createJetStreamMailboxLog } from './persistence/jetstream/jetstream-mailbox-log.js';
+import type { MailboxLog } from './persistence/mailbox-log.js';
+import { createMemoryMailboxLog } from './persistence/memory/memory-mailbox-log.js';
+import { createMemorySnapshotStore } from './persistence/memory/memory-snapshot-store.js';
+import { snapshotKey, type SnapshotStore } from './persistence/snapshot-store.js';
+import type { NatsConnectionOptions } from './transport/nats/connection-options.js';
+import { createNatsTransport } from './transport/nats/nats-transport.js';
 import type { AnyActorLogic, InspectionEvent } from 'xstate';
 import { resolveConfig, type ConfigOverrides, type MessageCheck, type RuntimeConfig } from './config.js';
 import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError, type PlainError } from './errors.js';
@@ -13,7 +26,7 @@ import { Supervisor } from './supervision/supervisor.js';
 import type { ActorRef } from './system/actor-ref.js';
 import { ActorCell } from './system/actor-cell.js';
 import { ActorSystemCore } from './system/actor-system.js';
-import { childAddress, validateSegment } from './system/address.js';
+import { childAddress, idOf, validateSegment } from './system/address.js';
 import { systemClock, type Clock } from './system/clock.js';
 import type { DeadLetter } from './system/dead-letters.js';
 import type { RuntimeEventListener } from './system/events.js';
@@ -32,6 +45,34 @@ export interface CreateSystemOptions extends ConfigOverrides {
   readonly logDestination?: { write(line: string): void };
   /** The root supervisor's policy. */
   readonly rootPolicy?: PolicyOptions;
+  /**
+   * Durable mailboxes (a JetStream stream, one consumer per shard) and snapshots (a KV bucket) on NATS.
+   * Without it, durable actors use the in-memory log and store: they survive actor crashes, not the process.
+   */
+  readonly nats?: NatsConnectionOptions & {
+    /** Replicas of the stream and bucket: 1 survives process kills; 3 survives the loss of a machine. */
+    readonly replicas?: number;
+    /** Mailbox shards (consumers). Default 8. */
+    readonly shards?: number;
+  };
+  /** Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown. */
+  readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog };
+  /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
+  readonly ackWaitMs?: number;
+  /** This process's node id (message-id prefix); default: random. */
+  readonly nodeId?: string;
+}
+
+/** Counters of the durable machinery, for metrics and benchmarks. */
+export interface DurabilityStats {
+  /** Snapshot records written. */
+  readonly snapshotWrites: number;
+  /** Bytes of snapshot records written. */
+  readonly snapshotBytes: number;
+  /** Messages appended to durable mailboxes by this node. */
+  readonly logAppends: number;
+  /** Deliveries this node rejected to the dead-letter stream (garbage, unknown actor, unhandled type). */
+  readonly rejected: number;
 }
 
 export interface SpawnOptions {
@@ -46,6 +87,11 @@ export interface SpawnOptions {
   readonly shutdownMs?: number;
   /** Default: config.mailboxCapacity. */
   readonly mailboxCapacity?: number;
+  /**
+   * A durable actor: its messages go through the durable mailbox and its snapshot is persisted at each durable
+   * point, so it survives process death. Spawning a durable actor that is already active (or stored) resumes it.
+   */
+  readonly durable?: boolean;
 }
 
 export interface SupervisorOptions {
@@ -125,6 +171,12 @@ export interface TroupeSystem {
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
   /** The execution trace of one workflow, oldest first. */
   trace(workflowId: string): readonly TraceEntry[];
+  /**
+   * Restores the durable actors that are still active in the store (after their logic is registered and
+   * their supervisors exist) and starts consuming durable mailboxes; returns the restored addresses.
+   */
+  recover(): Promise<string[]>;
+  durabilityStats(): DurabilityStats;
   /** Stops every actor (right to left, waiting for each), then the transports. Idempotent. */
   shutdown(options?: { timeoutMs?: number }): Promise<void>;
   /** Settles when the system has stopped: by shutdown, or because the root supervisor failed. */
@@ -141,7 +193,40 @@ export interface TroupeSystem {
  * ref.tell({ type: 'inc' });
  */
 export async function createSystem(options: CreateSystemOptions): Promise<TroupeSystem> {
-  return new Runtime(options);
+  validateSegment(options?.name, 'system name');
+  return new Runtime(options, await openBackends(options));
+}
+
+interface Backends {
+  readonly store: SnapshotStore;
+  readonly log: MailboxLog;
+  close(): Promise<void>;
+}
+
+/** The durable backends: explicit ones, NATS JetStream, or the in-memory default. */
+async function openBackends(options: CreateSystemOptions): Promise<Backends> {
+  if (options.durability) {
+    const { store, log } = options.durability;
+    return { store, log, close: async () => void (await Promise.all([log.close(), store.close()])) };
+  }
+  if (options.nats) {
+    const { replicas, shards, ...connection } = options.nats;
+    const transport = await createNatsTransport(connection);
+    const store = await createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_snapshots`, ...(replicas ? { replicas } : {}) });
+    const log = await createJetStreamMailboxLog(transport.connection, { system: options.name, shards: shards ?? 8, ...(replicas ? { replicas } : {}) });
+    return {
+      store,
+      log,
+      close: async () => {
+        await log.close();
+        await store.close();
+        await transport.close();
+      },
+    };
+  }
+  const store = createMemorySnapshotStore();
+  const log = createMemoryMailboxLog({ shards: 8 });
+  return { store, log, close: async () => void (await Promise.all([log.close(), store.close()])) };
 }
 
 class Runtime implements TroupeSystem {
@@ -155,8 +240,11 @@ class Runtime implements TroupeSystem {
   private readonly log: Logger;
   private settle!: (termination: Termination) => void;
   private stopping: Promise<void> | undefined;
+  private readonly durable: DurableNode;
+  private readonly backends: Backends;
+  private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
 
-  constructor(options: CreateSystemOptions) {
+  constructor(options: CreateSystemOptions, backends: Backends) {
     validateSegment(options.name, 'system name');
     const resolved = resolveConfig({ ...options, messageCheck: options.messageCheck ?? envMessageCheck() });
     if ('reason' in resolved) throw new InvalidConfigError(resolved.field, resolved.reason);
@@ -175,6 +263,23 @@ class Runtime implements TroupeSystem {
     };
     this.rootSupervisor = this.createSupervisor(resolved.name, guardian, options.rootPolicy, 'permanent', resolved.shutdownTimeoutMs);
     this.root = this.supervisorRef(this.rootSupervisor);
+    this.backends = backends;
+    this.durable = new DurableNode({
+      core: this.core,
+      store: backends.store,
+      log: backends.log,
+      logger: this.log,
+      nodeId: options.nodeId ?? randomBytes(6).toString('hex'),
+      activate: (record) => this.activate(record),
+      ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
+    });
+    this.core.setDurableRouter((address, event, from, reply) => {
+      if (!this.durable.knows(address)) return undefined;
+      this.stats.logAppends++;
+      const appended = this.durable.send(address, event, from, reply);
+      appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection
+      return appended;
+    });
   }
 
   get name(): string {
@@ -194,18 +299,56 @@ class Runtime implements TroupeSystem {
     this.assertRunning();
     if (typeof options !== 'object' || options === null) throw new InvalidChildSpecError(String(logic), 'options', 'must be an object with an id');
     const parent = this.parentOf(options.parent);
-    const cell = this.core.spawnCell({
-      logic: typeof logic === 'string' ? logic : logic.name,
-      id: options.id,
-      parent,
-      input: options.input,
-      restart: options.restart,
-      shutdownMs: options.shutdownMs,
-      mailboxCapacity: options.mailboxCapacity,
-    });
+    const logicName = typeof logic === 'string' ? logic : logic.name;
+    if (options.durable) {
+      validateSegment(options.id, 'id');
+      const existing = this.core.cell(childAddress(parent.address, options.id));
+      if (existing instanceof DurableCell && existing.logic.name === logicName && existing.state !== 'stopped') return this.core.lookup<TLogic>(existing.address);
+    }
+    const spec = { logic: logicName, id: options.id, parent, input: options.input, restart: options.restart, shutdownMs: options.shutdownMs, mailboxCapacity: options.mailboxCapacity };
+    const cell = options.durable ? this.core.spawnCell(spec, (host, o) => new DurableCell(host, o, this.durableServices(o.address))) : this.core.spawnCell(spec);
     parent.addChild(cell);
+    if (options.durable) this.startDurable(cell.address);
     cell.start();
     return this.core.lookup<TLogic>(cell.address);
+  }
+
+  /** Recreates a stored durable actor at its recorded address, under its recorded supervisor when it exists. */
+  private activate(record: DurableRecord): DurableCell {
+    const parent = this.supervisors.get(record.parent) ?? this.rootSupervisor;
+    const cell = this.core.spawnCell(
+      { logic: record.logic, id: idOf(record.address), parent, input: record.input, restart: record.restart, address: record.address },
+      (host, o) => new DurableCell(host, o, this.durableServices(o.address)),
+    ) as DurableCell;
+    parent.addChild(cell);
+    cell.start();
+    return cell;
+  }
+
+  private startDurable(address: string): void {
+    this.durable.remember(address);
+    this.durable.start().catch((error: unknown) => this.log.error({ err: toPlainError(error) }, 'durable mailbox consumers failed to start'));
+  }
+
+  private durableServices(address: string) {
+    return {
+      store: this.backends.store,
+      key: snapshotKey(address),
+      retryDelayMs: (attempt: number) => backoffDelay({ minMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 }, attempt),
+      onWrite: (bytes: number) => {
+        this.stats.snapshotWrites++;
+        this.stats.snapshotBytes += bytes;
+      },
+    };
+  }
+
+  recover(): Promise<string[]> {
+    this.assertRunning();
+    return this.durable.recover();
+  }
+
+  durabilityStats(): DurabilityStats {
+    return { ...this.stats, rejected: this.durable.rejected };
   }
 
   supervisor(id: string, policy?: PolicyOptions, options: SupervisorOptions = {}): SupervisorRef {
@@ -278,6 +421,8 @@ class Runtime implements TroupeSystem {
     await Promise.race([this.rootSupervisor.stop(false), deadline]);
     clearTimeout(timer);
     this.core.markStopped();
+    await this.durable.stop();
+    await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });
     this.settle(termination);
   }

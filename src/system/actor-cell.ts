@@ -124,9 +124,24 @@ export class ActorCell implements Child {
     }
   }
 
+  /** The input every incarnation starts with. */
+  protected get inputValue(): unknown {
+    return this.input;
+  }
+
   /** The running incarnation, if any. */
   protected get incarnationActor(): AnyActor | undefined {
     return this.actor;
+  }
+
+  /** Starts handling queued messages (after a subclass finished an asynchronous start). */
+  protected resumeDrain(): void {
+    if (this.state === 'running' && this.mailbox.size > 0 && !this.scheduled) this.schedule();
+  }
+
+  /** Fails the current incarnation as if it had thrown (e.g. a fenced durable write). */
+  protected failWith(kind: FailureKind, cause: unknown): void {
+    this.fail(kind, cause);
   }
 
   /** Queues a message; 'full' or 'closing' when it cannot (the caller reports it). */
@@ -396,6 +411,7 @@ export class ActorCell implements Child {
     if (current) {
       // Akka's rule: the message that failed is not redelivered; it is dead-lettered and its ask answered.
       this.host.deadLetter(this.address, current, 'handler-failed');
+      current.receipt?.ack(); // settled as a dead letter: a durable log must not redeliver a poison message
       current.reply?.reject(error);
     }
     this.rejectAwaiting(error);

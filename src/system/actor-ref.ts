@@ -32,6 +32,11 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
    * const count = await counter.ask<number>({ type: 'get' }, { timeoutMs: 1_000 });
    */
   ask<TAnswer = unknown>(event: EventFromLogic<TLogic>, options?: AskOptions): Promise<TAnswer>;
+  /**
+   * Sends to a durable actor and resolves once the message is stored in its durable mailbox (it will be
+   * handled even if this process dies now). Rejects with DeadLetterError for an actor that is not durable.
+   */
+  deliver(event: EventFromLogic<TLogic>): Promise<void>;
   /** The current snapshot, or undefined when nothing runs at this address here. */
   getSnapshot(): SnapshotFrom<TLogic> | undefined;
   /**
@@ -49,6 +54,7 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
 export interface RefHost {
   tell(address: string, event: unknown, from: string | undefined): void;
   ask(address: string, event: unknown, options: AskOptions | undefined): Promise<unknown>;
+  deliverDurably(address: string, event: unknown): Promise<void>;
   snapshotOf(address: string): unknown;
   subscribeTo(address: string, listener: (snapshot: any) => void): () => void; // eslint-disable-line @typescript-eslint/no-explicit-any
   onEmitted(address: string, type: string, listener: (event: EventObject) => void): () => void;
@@ -71,6 +77,10 @@ export class AddressRef<TLogic extends AnyActorLogic = AnyActorLogic> implements
 
   ask<TAnswer = unknown>(event: EventFromLogic<TLogic>, options?: AskOptions): Promise<TAnswer> {
     return this.host.ask(this.address, event, options) as Promise<TAnswer>;
+  }
+
+  deliver(event: EventFromLogic<TLogic>): Promise<void> {
+    return this.host.deliverDurably(this.address, event);
   }
 
   getSnapshot(): SnapshotFrom<TLogic> | undefined {

@@ -17,7 +17,7 @@ import {
   TimeoutError,
 } from '../errors.js';
 import type { Logger } from '../log/index.js';
-import { ActorCell, type SnapshotListener } from './actor-cell.js';
+import { ActorCell, type CellOptions, type SnapshotListener } from './actor-cell.js';
 import { AddressRef, type ActorRef, type AskOptions, type RefHost } from './actor-ref.js';
 import { childAddress, parseAddress, validateSegment } from './address.js';
 import type { CellHost } from './cell-host.js';
@@ -37,7 +37,18 @@ export interface CellSpec {
   readonly restart?: RestartType;
   readonly shutdownMs?: number;
   readonly mailboxCapacity?: number;
+  /** Keeps a restored actor's recorded address even when its recorded parent is gone. */
+  readonly address?: string;
 }
+
+/** Builds the cell for a spec: a plain ActorCell, or a subclass such as a durable cell. */
+export type CellFactory = (host: CellHost, options: CellOptions) => ActorCell;
+
+/**
+ * Routes sends to addresses whose mailbox is a durable log. Returns the append promise when it took the
+ * message, undefined when the address is not durable (then the local path applies).
+ */
+export type DurableRouter = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => Promise<unknown> | undefined;
 
 /** Delivers to addresses this node does not host; returns false when it cannot (then: dead letter). */
 export type RemoteResolver = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => boolean;
@@ -53,6 +64,7 @@ export class ActorSystemCore implements CellHost, RefHost {
   /** Addresses owned by something other than a cell (supervisors): they accept no messages. */
   private readonly reserved = new Set<string>();
   private remote: RemoteResolver | undefined;
+  private durable: DurableRouter | undefined;
   private stopped = false;
 
   constructor(
@@ -76,6 +88,10 @@ export class ActorSystemCore implements CellHost, RefHost {
     this.remote = resolver;
   }
 
+  setDurableRouter(router: DurableRouter | undefined): void {
+    this.durable = router;
+  }
+
   /** Claims an address for a non-cell owner (a supervisor). */
   reserve(address: string): void {
     if (this.cells.has(address) || this.reserved.has(address)) throw new DuplicateActorError(address);
@@ -90,11 +106,11 @@ export class ActorSystemCore implements CellHost, RefHost {
    * Creates a cell under `spec.parent`; validates the spec first (errors name the field). The caller attaches it to
    * its parent and then calls `start()`: a failure of the first start must find the parent already knowing the child.
    */
-  spawnCell(spec: CellSpec): ActorCell {
+  spawnCell(spec: CellSpec, factory: CellFactory = (host, options) => new ActorCell(host, options)): ActorCell {
     if (this.stopped) throw new SystemStoppedError(this.name);
     validateSegment(spec.id, 'id');
     const entry = this.logics.get(spec.logic);
-    const address = childAddress(spec.parent.address, spec.id);
+    const address = spec.address ?? childAddress(spec.parent.address, spec.id);
     const restartType = spec.restart ?? 'transient';
     if (!RESTART_TYPES.includes(restartType)) throw new InvalidChildSpecError(address, 'restart', `must be one of ${RESTART_TYPES.join(', ')}`);
     const shutdownMs = spec.shutdownMs ?? this.config.shutdownTimeoutMs;
@@ -103,7 +119,7 @@ export class ActorSystemCore implements CellHost, RefHost {
     if (!Number.isInteger(mailboxCapacity) || mailboxCapacity < 1) throw new InvalidChildSpecError(address, 'mailboxCapacity', 'must be an integer >= 1');
     if (spec.input !== undefined) this.checkPayload(spec.input);
     if (this.cells.has(address) || this.reserved.has(address)) throw new DuplicateActorError(address);
-    const cell = new ActorCell(this, { address, id: spec.id, logic: entry, input: spec.input, parent: spec.parent, restartType, shutdownMs, mailboxCapacity });
+    const cell = factory(this, { address, id: spec.id, logic: entry, input: spec.input, parent: spec.parent, restartType, shutdownMs, mailboxCapacity });
     this.cells.set(address, cell);
     if (this.events.active) this.events.publish({ type: 'rt.actor.spawned', address, logic: entry.name, parent: spec.parent.address, ts: this.clock.now() });
     return cell;
@@ -147,6 +163,19 @@ export class ActorSystemCore implements CellHost, RefHost {
     });
   }
 
+  /** Resolves once the message is stored in the actor's durable mailbox; rejects for a non-durable address. */
+  deliverDurably(address: string, event: unknown): Promise<void> {
+    let checked: EventObject;
+    try {
+      checked = this.checkEvent(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const appended = this.stopped ? undefined : this.durable?.(address, checked, undefined, undefined);
+    if (appended === undefined) return Promise.reject(new DeadLetterError(address, this.stopped ? 'system stopped' : 'not a durable actor'));
+    return appended.then(() => undefined);
+  }
+
   tellFrom(from: string, to: string, event: EventObject): void {
     try {
       this.deliver(to, this.checkEvent(event), from, undefined);
@@ -164,6 +193,7 @@ export class ActorSystemCore implements CellHost, RefHost {
   private deliver(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): void {
     const message: Message = { event, from, reply };
     if (this.stopped) return this.undeliverable(address, message, 'system stopped');
+    if (this.durable?.(address, event, from, reply)) return;
     const cell = this.cells.get(address);
     if (cell === undefined) {
       if (this.reserved.has(address)) return this.undeliverable(address, message, 'supervisors accept no messages');

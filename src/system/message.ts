@@ -11,6 +11,8 @@ export interface ReplyTarget {
 export interface Receipt {
   readonly seq: number;
   ack(): void;
+  /** Asks the log to deliver the message again (its effects were lost with a failed incarnation). */
+  nak(): void;
 }
 
 export interface Message {

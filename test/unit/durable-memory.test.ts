@@ -1,0 +1,127 @@
+import { assign, setup } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { reply } from '../../machines/emit.js';
+import { createManualClock, createSystem, DeadLetterError, type ManualClock } from '../../src/index.js';
+import { decodeRecord } from '../../src/durable/durable-record.js';
+import { createMemoryMailboxLog } from '../../src/persistence/memory/memory-mailbox-log.js';
+import { createMemorySnapshotStore } from '../../src/persistence/memory/memory-snapshot-store.js';
+import type { MailboxLog } from '../../src/persistence/mailbox-log.js';
+import type { SnapshotStore } from '../../src/persistence/snapshot-store.js';
+import { settle } from '../fixtures/system.js';
+
+const counter = setup({
+  types: { context: {} as { count: number }, events: {} as { type: 'inc' } | { type: 'get' } | { type: 'crash' } | { type: 'arm' } },
+  actions: { explode: () => { throw new Error('boom'); } },
+}).createMachine({
+  context: { count: 0 },
+  initial: 'idle',
+  states: {
+    idle: { on: { arm: 'waiting' } },
+    waiting: { after: { 2000: { target: 'idle', actions: assign({ count: ({ context }) => context.count + 100 }) } } },
+  },
+  on: {
+    inc: { actions: assign({ count: ({ context }) => context.count + 1 }) },
+    get: { actions: reply(({ context }) => context.count) },
+    crash: { actions: 'explode' },
+  },
+});
+
+/** Backends that outlive one system, like a NATS server outlives a process. */
+function sharedBackends(): { store: SnapshotStore; log: MailboxLog; durability: { store: SnapshotStore; log: MailboxLog } } {
+  const store = createMemorySnapshotStore();
+  const log = createMemoryMailboxLog({ shards: 4 });
+  const keepOpen = <T extends { close(): Promise<void> }>(x: T): T => ({ ...x, close: async () => {} }) as T;
+  return { store, log, durability: { store: keepOpen(store), log: keepOpen(log) } };
+}
+
+async function node(clock: ManualClock, durability: { store: SnapshotStore; log: MailboxLog }) {
+  const system = await createSystem({ name: 'dur', clock, logLevel: 'silent', durability, supervision: { backoff: { minMs: 0, jitter: 0 } } });
+  system.register('counter', counter);
+  return system;
+}
+
+describe('durable actors on the embedded default', () => {
+  it('persists before answering and resumes from the store in a new system', async () => {
+    const clock = createManualClock(0);
+    const shared = sharedBackends();
+    const first = await node(clock, shared.durability);
+    const ref = first.spawn<typeof counter>('counter', { id: 'c1', durable: true });
+    await ref.deliver({ type: 'inc' });
+    ref.tell({ type: 'inc' });
+    expect(await ref.ask({ type: 'get' })).toBe(2);
+    const stored = decodeRecord((await shared.store.get('dur.c1'))!.value);
+    expect(stored.status).toBe('active');
+    expect((stored.snapshot as { context: { count: number } }).context.count).toBe(2);
+    expect(stored.lastSeq).toBeGreaterThanOrEqual(3);
+    await first.shutdown();
+
+    const second = await node(clock, shared.durability);
+    expect(await second.recover()).toEqual(['dur/c1']);
+    const again = second.lookup<typeof counter>('dur/c1');
+    again.tell({ type: 'inc' });
+    expect(await again.ask({ type: 'get' })).toBe(3);
+    await second.shutdown();
+  });
+
+  it('reschedules a pending `after` timer at its stored due time, once', async () => {
+    const clock = createManualClock(0);
+    const shared = sharedBackends();
+    const first = await node(clock, shared.durability);
+    const ref = first.spawn<typeof counter>('counter', { id: 't1', durable: true });
+    ref.tell({ type: 'arm' });
+    expect(await ref.ask({ type: 'get' })).toBe(0);
+    const stored = decodeRecord((await shared.store.get('dur.t1'))!.value);
+    expect(stored.timers).toHaveLength(1);
+    expect(stored.timers[0]!.dueAt).toBe(2000);
+    await first.shutdown();
+
+    clock.advance(500); // "down" for half a second
+    const second = await node(clock, shared.durability);
+    await second.recover();
+    const again = second.lookup<typeof counter>('dur/t1');
+    clock.advance(1499);
+    await settle();
+    expect(await again.ask({ type: 'get' })).toBe(0);
+    clock.advance(1);
+    await settle();
+    expect(await again.ask({ type: 'get' })).toBe(100);
+    clock.advance(10_000);
+    await settle();
+    expect(await again.ask({ type: 'get' })).toBe(100);
+    await second.shutdown();
+  });
+
+  it('a supervisor restart resumes from the last persisted snapshot, dropping only the failed message', async () => {
+    const clock = createManualClock(0);
+    const shared = sharedBackends();
+    const system = await node(clock, shared.durability);
+    const ref = system.spawn<typeof counter>('counter', { id: 'r1', durable: true });
+    ref.tell({ type: 'inc' });
+    ref.tell({ type: 'inc' });
+    expect(await ref.ask({ type: 'get' })).toBe(2);
+    ref.tell({ type: 'crash' });
+    ref.tell({ type: 'inc' });
+    await settle();
+    clock.advance(0);
+    await settle();
+    expect(await ref.ask({ type: 'get' })).toBe(3);
+    expect(system.deadLetters.count('handler-failed')).toBe(1);
+    await system.shutdown();
+  });
+
+  it('garbage on a mailbox subject is dead-lettered and acked, and the node keeps working', async () => {
+    const clock = createManualClock(0);
+    const shared = sharedBackends();
+    const system = await node(clock, shared.durability);
+    const ref = system.spawn<typeof counter>('counter', { id: 'g1', durable: true });
+    await system.recover();
+    for (let i = 0; i < 20; i++) await shared.log.append(`troupe.dur.mbox.${i % 4}.dur.g1`, new Uint8Array([i, 0xc1, 7]), `garbage-${i}`);
+    ref.tell({ type: 'inc' });
+    await settle(10);
+    expect(await ref.ask({ type: 'get' })).toBe(1);
+    expect(await shared.log.deadLetterCount()).toBe(20);
+    expect(system.durabilityStats().rejected).toBe(20);
+    await expect(system.lookup('dur/nobody').deliver({ type: 'inc' })).rejects.toBeInstanceOf(DeadLetterError);
+    await system.shutdown();
+  });
+});
