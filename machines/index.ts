@@ -4,7 +4,7 @@
  * execution trace's entry type, durable timers, and the emitted-event helpers by which machines talk to the runtime.
  */
 export * from './emit.js';
-export { workflow, DEFAULT_ESCROW, type WorkflowMachine } from './workflow.js';
+export { workflow, stepMachine, DEFAULT_ESCROW, type WorkflowMachine } from './workflow.js';
 export {
   step, parallel, sequence, sequence as subWorkflow,
   type AttemptArgs, type StepFn, type StepOptions, type StepDef, type ParallelDef, type SequenceDef, type DefinitionNode,

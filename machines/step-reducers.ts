@@ -18,13 +18,15 @@ type Extra = { outcome: string; trace?: Partial<TraceEntry>; context?: Partial<W
 /** Moves the step to `next.status`: re-arms its timers, records the trace entry, applies extra changes. */
 export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Extra): Effect {
   const prev = recordOf(a.context, env.id);
-  const base = { ...a.context, ...extra.context } as WorkflowContext;
+  // Only `steps` and `timers` are read from the merged context: no copy of the whole context (hot path).
+  const steps = extra.context?.steps ?? a.context.steps;
+  const timers = extra.context?.timers ?? a.context.timers;
   const entry: TraceEntry = {
     workflowId: a.context.workflowId, kind: env.kind, step: env.origin, attempt: next.attempt,
     from: prev.status, to: next.status, outcome: extra.outcome, at: a.now, ...extra.trace,
   };
   return {
-    context: { ...extra.context, steps: { ...base.steps, [env.id]: next }, timers: timersFor(env, base.timers, next) },
+    context: { ...extra.context, steps: { ...steps, [env.id]: next }, timers: timersFor(env, timers, next) },
     // The trace entry goes out first: the record of a transition precedes the messages it causes.
     emit: [traceEvent(entry), ...((extra.emit ?? []) as AnyEventObject[])],
   };
@@ -92,13 +94,13 @@ function withHandoff(env: StepEnv, a: ReducerArgs, handoff: HandoffRecord, outco
     bytes: handoff.bytes, tokens: handoff.tokens, originalBytes: handoff.originalBytes, originalTokens: handoff.originalTokens, summarized: handoff.summarized,
   };
   const r: StepRecord = { ...recordOf(a.context, env.id), handoff };
-  const started = begin(env, { ...a, context: { ...a.context, steps: { ...a.context.steps, [env.id]: r } } }, r.attempt);
+  const started = begin(env, a, undefined, r);
   return { context: started.context, emit: [traceEvent(entry), ...(started.emit ?? [])] };
 }
 
 /** Starts an attempt: asks the breaker first when the step has one. `roundStart` begins a new retry budget. */
-export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number): Effect {
-  const prev = recordOf(a.context, env.id);
+export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number, from: StepRecord = recordOf(a.context, env.id)): Effect {
+  const prev = from;
   const checking = env.breaker !== undefined;
   const r: StepRecord = {
     ...prev, status: checking ? 'checking' : 'running', attempt: prev.attempt + 1, roundStart: roundStart ?? prev.roundStart,
@@ -138,8 +140,8 @@ export function succeeded(env: StepEnv): (a: ReducerArgs) => Effect {
       }
       return moveTo(env, a, verifying, { outcome: 'produced', trace: { startedAt: prev.attemptStartedAt, bytes: measure(output).bytes }, emit });
     }
-    const accepted = accept(env, { ...a, context: { ...a.context, steps: { ...a.context.steps, [env.id]: { ...prev, output } } } }, output);
-    return { context: accepted.context, emit: [...(emit as AnyEventObject[]), ...(accepted.emit ?? [])] };
+    const accepted = accept(env, a, output);
+    return emit.length === 0 ? accepted : { context: accepted.context, emit: [...(emit as AnyEventObject[]), ...(accepted.emit ?? [])] };
   };
 }
 
@@ -158,7 +160,7 @@ export function verified(env: StepEnv, verdict: { ok: boolean; reason?: string }
 function accept(env: StepEnv, a: ReducerArgs, output: unknown): Effect {
   const confidence = (output as { confidence?: unknown } | null)?.confidence;
   if (env.minConfidence !== undefined && typeof confidence === 'number' && confidence < env.minConfidence) {
-    return escalate(env, a, 'low-confidence', undefined, { confidence, minConfidence: env.minConfidence });
+    return escalate(env, a, 'low-confidence', undefined, { confidence, minConfidence: env.minConfidence }, output);
   }
   return done(env, a, output, 'succeeded');
 }
@@ -224,8 +226,8 @@ export function giveUp(env: StepEnv, a: ReducerArgs, error: PlainError, outcome:
 }
 
 /** Puts an item in the escrow and waits for a person. */
-export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: PlainError, detail?: Record<string, unknown>): Effect {
-  const prev = recordOf(a.context, env.id);
+export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: PlainError, detail?: Record<string, unknown>, output?: unknown): Effect {
+  const prev = output === undefined ? recordOf(a.context, env.id) : { ...recordOf(a.context, env.id), output };
   const itemId = `${a.context.workflowId}/${env.id}/${prev.attempt}`;
   const item = {
     id: itemId, workflowId: a.context.workflowId, stepId: env.origin, kind: env.kind, replyTo: a.context.address, tier: env.tier, reason,

@@ -42,6 +42,9 @@ export function withTimer(timers: Timers, key: string, purpose: string, dueAt: n
 }
 
 export function withoutTimers(timers: Timers, prefix: string): Timers {
+  let any = false;
+  for (const key in timers) if (key.startsWith(prefix)) { any = true; break; }
+  if (!any) return timers;
   let changed = false;
   const out: Record<string, TimerRecord> = {};
   for (const [key, record] of Object.entries(timers)) {

@@ -10,7 +10,7 @@
  * The machine is pure: it talks to the runtime only through emitted events (tell, ask, trace; see emit.ts).
  */
 import { fromPromise, setup, type AnyActorLogic, type AnyEventObject } from 'xstate';
-import type { DefinitionNode, WorkflowDefinition } from './definition.js';
+import type { DefinitionNode, StepDef, WorkflowDefinition } from './definition.js';
 import { DEFAULT_TOKEN_BUDGET, estimateTokens, type SummarizeRequest } from './handoff.js';
 import { stepEnv, actorName, type StepEnv } from './step-env.js';
 import { stepState, type DelayFn } from './step.js';
@@ -83,6 +83,17 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
 }
 
 export type WorkflowMachine = ReturnType<typeof workflow>;
+
+/**
+ * One step on its own, as a machine: a workflow of that single step (same states, same events), for work that
+ * needs retry, verification and escalation without a surrounding workflow.
+ *
+ * @example
+ * const send = stepMachine(step('send', sendEmail, { retry: { maximumAttempts: 5 }, escalation: { tier: 'customer-facing' } }));
+ */
+export function stepMachine<TInput = unknown>(def: StepDef<TInput>, options: Omit<WorkflowDefinition<TInput>, 'steps'> = {}) {
+  return workflow<TInput>(def.id, { ...options, steps: [def] });
+}
 
 function compileSequence(nodes: readonly DefinitionNode[], before: readonly string[], shared: Shared, out: Compiled): { state: Record<string, unknown>; after: string[] } {
   const states: Record<string, unknown> = {};

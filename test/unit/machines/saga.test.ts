@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { NonRetryableError, RetryableError } from '../../../src/errors.js';
-import { escrow, parallel, sequence, step, workflow } from '../../../machines/index.js';
+import { fromPromise } from 'xstate';
+import { escrow, parallel, sequence, step, stepMachine, workflow } from '../../../machines/index.js';
 import { createNet, traceLines } from './harness.js';
 
 describe('workflow saga (issue 3)', () => {
@@ -129,5 +130,22 @@ describe('workflow saga (issue 3)', () => {
     expect(undone).toEqual(['a']);
     expect(net.path('w')).toEqual(['active.a.running', 'active.b.running', 'compensating.a.running', 'aborted']);
     expect(actor.getSnapshot().output).toMatchObject({ status: 'aborted', cause: { stepId: '', error: { name: 'Aborted' } } });
+  });
+
+  test('step implementations are named in setup and swapped with provide()', async () => {
+    const wf = workflow('w', { steps: [step('fetch', async () => 'real'), step('use', async ({ context }) => context)] });
+    const stubbed = wf.provide({ actors: { 'step:fetch': fromPromise(async () => 'stub') } });
+    const net = createNet();
+    const actor = net.add('w', stubbed);
+    await net.settle();
+    expect(actor.getSnapshot().output).toMatchObject({ results: { fetch: 'stub', use: { fetch: 'stub' } } });
+  });
+
+  test('stepMachine runs one step with the same states', async () => {
+    const net = createNet();
+    const actor = net.add('s', stepMachine(step('ping', async () => 'pong')));
+    await net.settle();
+    expect(net.path('s')).toEqual(['active.ping.running', 'completed']);
+    expect(actor.getSnapshot().output).toMatchObject({ results: { ping: 'pong' } });
   });
 });
