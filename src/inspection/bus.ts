@@ -27,7 +27,7 @@ export interface InspectionSource {
   readonly clock: { now(): number };
   subscribe(listener: (event: RuntimeEvent) => void): () => void;
   tree(): WireTreeNode;
-  lookup(address: string): { getSnapshot(): unknown; subscribe(listener: (snapshot: never) => void): { unsubscribe(): void } };
+  lookup(address: string): { getSnapshot(): unknown; subscribe(listener: (snapshot: any) => void): { unsubscribe(): void } }; // eslint-disable-line @typescript-eslint/no-explicit-any
   describe(address: string): { readonly logic: string; readonly version: number; readonly definition: unknown } | undefined;
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
   trace(workflowId: string): readonly object[];
@@ -161,6 +161,7 @@ export class InspectionBus {
 
   /** Records from outside (an XState app's `@statelyai/inspect` stream), passed through as they are. */
   ingest(records: readonly WireRecord[]): void {
+    if (!this.active) return;
     for (const record of records) this.batcher.push(undefined, false, record, passThrough);
   }
 
@@ -243,10 +244,10 @@ export class InspectionBus {
     const w: Watched = { address, logic, parent, last: undefined, sub: undefined };
     this.watched.set(address, w);
     // Hot path: one closure per actor, a field write and a coalescing check per snapshot.
-    w.sub = this.source.lookup(address).subscribe(((snapshot: unknown) => {
+    w.sub = this.source.lookup(address).subscribe((snapshot: unknown) => {
       w.last = snapshot;
       if (!this.full.has(address)) this.batcher.push(address, true, snapshot, this.buildSnapshot);
-    }) as never);
+    });
     w.last = this.source.lookup(address).getSnapshot();
   }
 

@@ -189,6 +189,8 @@ export interface ResyncMessage {
   readonly traces: Readonly<Record<string, { readonly from: number; readonly entries: readonly TraceEntryLike[] }>>;
   /** Addresses with full XState inspection switched on. */
   readonly inspected: readonly string[];
+  /** Actors of outside XState apps (their latest `@xstate.actor` and `@xstate.snapshot` records). */
+  readonly external?: readonly StatelyRecord[];
   readonly counts: ConsumerCounts;
 }
 

@@ -1,0 +1,131 @@
+/**
+ * One UI client's stream (issue 5): a bounded sender. A batch is sent only while the socket's unsent bytes
+ * (`bufferedAmount`) plus the batch stay within `maxBufferedBytes`; otherwise the batch is dropped and
+ * counted, and the channel keeps dropping until everything it sent has been written out — then it sends a
+ * `resync` with the current state and streams again. So a slow or stalled client never slows the system and
+ * never grows the server's memory past its cap; at every point `delivered + dropped = produced`.
+ */
+import type { WebSocket } from 'ws';
+import type { BatchSink, InspectionBus, SealedBatch } from '../src/index.js';
+import type { ConsumerCounts, ResyncMessage, ServerMessage, StatelyRecord } from '../src/inspection/wire.js';
+
+export interface ChannelStats extends ConsumerCounts {
+  readonly id: number;
+  readonly maxBufferedBytes: number;
+  /** The largest `bufferedAmount` seen right after a send. */
+  readonly peakBufferedBytes: number;
+  readonly resyncs: number;
+  readonly dropping: boolean;
+}
+
+export class ClientChannel implements BatchSink {
+  produced = 0;
+  delivered = 0;
+  dropped = 0;
+  resyncs = 0;
+  peakBufferedBytes = 0;
+  private dropping = false;
+  private inFlight = 0;
+  private resyncScheduled = false;
+  private unsubscribe: (() => void) | undefined;
+  /** Actors this client switched full inspection on for (switched off when it leaves). */
+  readonly inspecting = new Set<string>();
+
+  constructor(
+    readonly id: number,
+    private readonly ws: WebSocket,
+    private readonly bus: InspectionBus,
+    private readonly maxBufferedBytes: number,
+    private readonly external: () => readonly StatelyRecord[],
+  ) {}
+
+  /** Subscribes to the bus and sends the first resync. */
+  open(): void {
+    this.unsubscribe = this.bus.subscribe(this);
+    this.sendResync('hello');
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const address of this.inspecting) this.bus.inspect(address, false);
+    this.inspecting.clear();
+  }
+
+  batch(batch: SealedBatch): void {
+    const count = batch.records.length;
+    this.produced += count;
+    if (this.dropping || this.ws.readyState !== this.ws.OPEN) {
+      this.dropped += count;
+      return;
+    }
+    const counts = { produced: this.produced, delivered: this.delivered + count, dropped: this.dropped };
+    const head = `{"t":"batch","v":1,"node":${JSON.stringify(batch.node)},"seq":${batch.seq},"now":${batch.now},"counts":${JSON.stringify(counts)},"records":`;
+    const bytes = Buffer.from(`${head}${batch.recordsJson()}}`);
+    if (this.ws.bufferedAmount + bytes.byteLength > this.maxBufferedBytes) {
+      this.dropped += count;
+      this.startDropping();
+      return;
+    }
+    this.delivered += count;
+    this.send(bytes);
+  }
+
+  lost(count: number): void {
+    this.produced += count;
+    this.dropped += count;
+    this.startDropping();
+  }
+
+  /** Sends one message that is not a batch (a reply, a definition). */
+  reply(message: ServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.send(Buffer.from(JSON.stringify(message)));
+  }
+
+  requestResync(): void {
+    this.sendResync('requested');
+  }
+
+  stats(): ChannelStats {
+    return {
+      id: this.id, produced: this.produced, delivered: this.delivered, dropped: this.dropped, maxBufferedBytes: this.maxBufferedBytes,
+      peakBufferedBytes: this.peakBufferedBytes, resyncs: this.resyncs, dropping: this.dropping,
+    };
+  }
+
+  private send(bytes: Buffer): void {
+    this.inFlight++;
+    this.ws.send(bytes, { binary: false }, () => {
+      this.inFlight--;
+      if (this.inFlight === 0 && this.dropping) this.scheduleResync();
+    });
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.peakBufferedBytes) this.peakBufferedBytes = buffered;
+  }
+
+  private startDropping(): void {
+    this.dropping = true;
+    if (this.inFlight === 0) this.scheduleResync();
+  }
+
+  /** Once everything sent has been written out: the current state, then streaming again. */
+  private scheduleResync(): void {
+    if (this.resyncScheduled) return;
+    this.resyncScheduled = true;
+    setImmediate(() => {
+      this.resyncScheduled = false;
+      if (this.ws.readyState !== this.ws.OPEN || !this.dropping || this.inFlight > 0) return;
+      this.dropping = false;
+      this.sendResync('drained');
+    });
+  }
+
+  private sendResync(reason: ResyncMessage['reason']): void {
+    this.resyncs++;
+    const message: ResyncMessage = {
+      ...this.bus.state(), reason, external: this.external(),
+      counts: { produced: this.produced, delivered: this.delivered, dropped: this.dropped },
+    };
+    this.reply(message);
+  }
+}
