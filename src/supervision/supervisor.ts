@@ -124,7 +124,8 @@ export class Supervisor implements Parent, Child {
     this.holdChildren();
     const error = new SupervisorFailedError(this.address, reason, { offender: cause.address }, { cause });
     this.core.events.publish({ type: 'rt.supervisor.failed', supervisor: this.address, reason: toPlainError(error), ts: this.core.clock.now() });
-    this.logger.error({ supervisor: this.address, errorContext: 'shutdown', reason, offender: cause.address, err: cause }, 'supervisor gave up');
+    // `supervisor` comes from the logger's bindings: repeating it here would write the key twice.
+    this.logger.error({ errorContext: 'shutdown', reason, offender: cause.address, err: cause }, 'supervisor gave up');
     this.parent.childFailed(this, new ActorFailedError(this.address, 'escalated', { cause: error }));
   }
 
@@ -188,7 +189,7 @@ export class Supervisor implements Parent, Child {
         ts: this.core.clock.now(),
       });
     }
-    const line = { supervisor: this.address, child: child.address, reason: reason.message, directive, restartCount, delayMs };
+    const line = { child: child.address, reason: reason.message, directive, restartCount, delayMs }; // + `supervisor` from the bindings
     if (directive === 'escalate') this.logger.error(line, 'supervisor decision');
     else this.logger.warn(line, 'supervisor decision');
   }
