@@ -158,7 +158,7 @@ describe('dead letters', () => {
   });
 });
 
-describe('the plain-data check at the sender', () => {
+describe.each(['plain', 'roundtrip'] as const)('the plain-data check at the sender (messageCheck %s)', (messageCheck) => {
   class Money {
     constructor(readonly cents: number) {}
   }
@@ -175,7 +175,7 @@ describe('the plain-data check at the sender', () => {
     ['a function nested in an array', { type: 'keep', payload: [1, [2, { f: () => 3 }]] }, '$.payload[1][1].f'],
     ['a missing type', { payload: 1 }, '$.type'],
   ])('rejects %s at tell and ask with InvalidMessageError, delivering nothing', async (_what, event, path) => {
-    await using t = await testSystem();
+    await using t = await testSystem({ messageCheck });
     const ref: ActorRef = t.system.spawn(t.system.register('keeper', keeperMachine), { id: 'k' });
     expect(() => ref.tell(event as never)).toThrow(InvalidMessageError);
     try {
@@ -190,7 +190,7 @@ describe('the plain-data check at the sender', () => {
   });
 
   it('passes plain data, Dates, byte arrays, null and nested arrays through intact', async () => {
-    await using t = await testSystem();
+    await using t = await testSystem({ messageCheck });
     const ref: ActorRef = t.system.spawn(t.system.register('keeper', keeperMachine), { id: 'k' });
     const payload = { at: new Date(1_700_000_000_000), bytes: new Uint8Array([1, 2, 3]), none: null, nested: [[1, [2, [3]]], []], text: 'ok', n: 1.5 };
     ref.tell({ type: 'keep', payload });
