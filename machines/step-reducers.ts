@@ -5,98 +5,14 @@
  */
 import type { AnyEventObject } from 'xstate';
 import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
-import { ASK_EMITTED, TELL_EMITTED, type AskEmitted, type TellEmitted } from './emit.js';
-import { measure, type HandoffRecord } from './handoff.js';
+import { measure } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
-import { answerType, timerKey, type StepEnv } from './step-env.js';
-import { nextRandom, withoutTimers, withTimer, type Timers } from './timers.js';
-import { traceEvent, type TraceEntry } from './trace.js';
-import { recordOf, type Effect, type ReducerArgs, type StepRecord, type StepStatus, type WorkflowContext } from './workflow-context.js';
+import { answerType, type StepEnv } from './step-env.js';
+import { ask, moveTo, tell } from './step-move.js';
+import { nextRandom } from './timers.js';
+import { recordOf, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
-type Extra = { outcome: string; trace?: Partial<TraceEntry>; context?: Partial<WorkflowContext>; emit?: readonly object[] };
-
-/** Moves the step to `next.status`: re-arms its timers, records the trace entry, applies extra changes. */
-export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Extra): Effect {
-  const prev = recordOf(a.context, env.id);
-  // Only `steps` and `timers` are read from the merged context: no copy of the whole context (hot path).
-  const steps = extra.context?.steps ?? a.context.steps;
-  const timers = extra.context?.timers ?? a.context.timers;
-  const entry: TraceEntry = {
-    workflowId: a.context.workflowId, kind: env.kind, step: env.origin, attempt: next.attempt,
-    from: prev.status, to: next.status, outcome: extra.outcome, at: a.now, ...extra.trace,
-  };
-  return {
-    context: { ...extra.context, steps: { ...steps, [env.id]: next }, timers: timersFor(env, timers, next) },
-    // The trace entry goes out first: the record of a transition precedes the messages it causes.
-    emit: [traceEvent(entry), ...((extra.emit ?? []) as AnyEventObject[])],
-  };
-}
-
-const ACTIVE: ReadonlySet<StepStatus> = new Set(['summarizing', 'checking', 'running', 'fallback', 'verifying', 'retrying']);
-
-function timersFor(env: StepEnv, timers: Timers, r: StepRecord): Timers {
-  let t = withoutTimers(timers, timerKey.prefix(env.id));
-  if (!ACTIVE.has(r.status)) return t;
-  if (env.scheduleToCloseMs !== undefined && r.startedAt !== undefined) t = withTimer(t, timerKey.scheduleToClose(env.id), 'scheduleToClose', r.startedAt + env.scheduleToCloseMs);
-  if (r.status === 'running' && env.startToCloseMs !== undefined) t = withTimer(t, timerKey.startToClose(env.id), 'startToClose', (r.attemptStartedAt ?? 0) + env.startToCloseMs);
-  if (r.status === 'retrying' && r.retryAt !== undefined) t = withTimer(t, timerKey.retry(env.id), 'retry', r.retryAt);
-  if (awaitsAnswer(env, r.status) && r.askedAt !== undefined) t = withTimer(t, timerKey.ask(env.id), 'ask', r.askedAt + env.askTimeoutMs);
-  return t;
-}
-
-export function awaitsAnswer(env: StepEnv, status: StepStatus): boolean {
-  return (status === 'checking') || (status === 'verifying' && typeof env.verify === 'string') || (status === 'summarizing' && typeof env.summarizer === 'string');
-}
-
-function ask(env: StepEnv, a: ReducerArgs, to: string, event: { type: string } & Record<string, unknown>, replyType: string): AskEmitted {
-  const asked = { ...event, workflowId: a.context.workflowId, stepId: env.id, replyTo: a.context.address } as AskEmitted['event'];
-  return { type: ASK_EMITTED, to, event: asked, replyType, timeoutMs: env.askTimeoutMs };
-}
-
-function tell(to: string, event: { type: string } & Record<string, unknown>): TellEmitted {
-  return { type: TELL_EMITTED, to, event };
-}
-
-/** pending: measure the handoff; summarize it when over budget, else start the first attempt. */
-export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
-  return (a) => {
-    const data: Record<string, unknown> = {};
-    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
-    const m = measure(data, env.tokenizer);
-    const over = m.tokens > env.budget;
-    if (over && env.summarizer !== undefined) {
-      const r: StepRecord = { ...recordOf(a.context, env.id), status: 'summarizing', askedAt: a.now };
-      const emit = typeof env.summarizer === 'string'
-        ? [ask(env, a, env.summarizer, { type: 'summarize', text: m.text, budget: env.budget, tokens: m.tokens }, answerType.summary(env.id))]
-        : [];
-      return moveTo(env, a, r, { outcome: 'over-budget', trace: { bytes: m.bytes, tokens: m.tokens }, emit });
-    }
-    const handoff: HandoffRecord = { from: env.from, context: data, bytes: m.bytes, tokens: m.tokens, originalBytes: m.bytes, originalTokens: m.tokens, summarized: false };
-    return withHandoff(env, a, handoff, over ? 'over-budget' : 'passed');
-  };
-}
-
-/** summarizing: the summary arrived; pass it instead of the original. */
-export function summarized(env: StepEnv, summary: unknown): (a: ReducerArgs) => Effect {
-  return (a) => {
-    const data: Record<string, unknown> = {};
-    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
-    const original = measure(data, env.tokenizer);
-    const m = measure(summary, env.tokenizer);
-    const handoff: HandoffRecord = { from: env.from, context: summary, bytes: m.bytes, tokens: m.tokens, originalBytes: original.bytes, originalTokens: original.tokens, summarized: true };
-    return withHandoff(env, a, handoff, 'summarized');
-  };
-}
-
-function withHandoff(env: StepEnv, a: ReducerArgs, handoff: HandoffRecord, outcome: string): Effect {
-  const entry: TraceEntry = {
-    workflowId: a.context.workflowId, kind: 'handoff', step: env.id, attempt: 0, from: handoff.from.join(','), to: env.id, outcome, at: a.now,
-    bytes: handoff.bytes, tokens: handoff.tokens, originalBytes: handoff.originalBytes, originalTokens: handoff.originalTokens, summarized: handoff.summarized,
-  };
-  const r: StepRecord = { ...recordOf(a.context, env.id), handoff };
-  const started = begin(env, a, undefined, r);
-  return { context: started.context, emit: [traceEvent(entry), ...(started.emit ?? [])] };
-}
+export { moveTo, awaitsAnswer } from './step-move.js';
 
 /** Starts an attempt: asks the breaker first when the step has one. `roundStart` begins a new retry budget. */
 export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number, from: StepRecord = recordOf(a.context, env.id)): Effect {

@@ -15,6 +15,7 @@ import { toPlainError, type PlainError } from '../src/errors.js';
 import type { CompensateArgs, VerifyResult } from './definition.js';
 import { compensationOf } from './definition.js';
 import { actorName, answerType, timerKey, type StepEnv } from './step-env.js';
+import * as h from './handoff-reducers.js';
 import * as r from './step-reducers.js';
 import { isTimerFor, remainingMs, TIMER_EVENT, type Timers } from './timers.js';
 import { act, recordOf, type ReducerArgs, type StepStatus, type WorkflowContext } from './workflow-context.js';
@@ -76,7 +77,7 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
   // pending: the step's entry measures the handoff and starts the first attempt. When only `running` can follow
   // (no summarizer, no breaker) the step starts there directly: one microstep less per step on the hot path.
   const direct = env.summarizer === undefined && env.breaker === undefined;
-  return { state: { entry: act(r.prepare(env)), initial: direct ? 'running' : 'route', states }, actors: actorsOf(env), delays };
+  return { state: { entry: act(h.prepare(env)), initial: direct ? 'running' : 'route', states }, actors: actorsOf(env), delays };
 }
 
 /** Without a verifier or a confidence threshold, a finished attempt can only complete the step: go straight there. */
@@ -107,7 +108,7 @@ function attemptInput(env: StepEnv) {
 function summarizingState(env: StepEnv): StateConfig {
   const summarizer = env.summarizer;
   if (typeof summarizer === 'string') {
-    return { on: { [answerType.summary(env.id)]: toRoute(answered(env, (payload) => r.summarized(env, payload))) } };
+    return { on: { [answerType.summary(env.id)]: toRoute(answered(env, (payload) => h.summarized(env, payload))) } };
   }
   return {
     invoke: {
@@ -118,7 +119,7 @@ function summarizingState(env: StepEnv): StateConfig {
         const text = JSON.stringify(data);
         return { text, data, budget: env.budget, tokens: env.tokenizer(text), workflowId: context.workflowId, stepId: env.id };
       },
-      onDone: toRoute((a) => r.summarized(env, (a.event as { output?: unknown }).output)(a)),
+      onDone: toRoute((a) => h.summarized(env, (a.event as { output?: unknown }).output)(a)),
       onError: toRoute(onError(env, false)),
     },
   };

@@ -1,0 +1,52 @@
+/**
+ * The handoff channel's transitions (issue 3): measure what a step receives, summarize it when over budget, record
+ * the handoff in the trace (both sizes when summarized), then start the first attempt.
+ */
+import { measure, type HandoffRecord } from './handoff.js';
+import { answerType, type StepEnv } from './step-env.js';
+import { ask, moveTo } from './step-move.js';
+import { begin } from './step-reducers.js';
+import { traceEvent, type TraceEntry } from './trace.js';
+import { recordOf, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
+
+/** pending: measure the handoff; summarize it when over budget, else start the first attempt. */
+export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const data: Record<string, unknown> = {};
+    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
+    const m = measure(data, env.tokenizer);
+    const over = m.tokens > env.budget;
+    if (over && env.summarizer !== undefined) {
+      const r: StepRecord = { ...recordOf(a.context, env.id), status: 'summarizing', askedAt: a.now };
+      const emit = typeof env.summarizer === 'string'
+        ? [ask(env, a, env.summarizer, { type: 'summarize', text: m.text, budget: env.budget, tokens: m.tokens }, answerType.summary(env.id))]
+        : [];
+      return moveTo(env, a, r, { outcome: 'over-budget', trace: { bytes: m.bytes, tokens: m.tokens }, emit });
+    }
+    const handoff: HandoffRecord = { from: env.from, context: data, bytes: m.bytes, tokens: m.tokens, originalBytes: m.bytes, originalTokens: m.tokens, summarized: false };
+    return withHandoff(env, a, handoff, over ? 'over-budget' : 'passed');
+  };
+}
+
+/** summarizing: the summary arrived; pass it instead of the original. */
+export function summarized(env: StepEnv, summary: unknown): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const data: Record<string, unknown> = {};
+    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
+    const original = measure(data, env.tokenizer);
+    const m = measure(summary, env.tokenizer);
+    const handoff: HandoffRecord = { from: env.from, context: summary, bytes: m.bytes, tokens: m.tokens, originalBytes: original.bytes, originalTokens: original.tokens, summarized: true };
+    return withHandoff(env, a, handoff, 'summarized');
+  };
+}
+
+function withHandoff(env: StepEnv, a: ReducerArgs, handoff: HandoffRecord, outcome: string): Effect {
+  const entry: TraceEntry = {
+    workflowId: a.context.workflowId, kind: 'handoff', step: env.id, attempt: 0, from: handoff.from.join(','), to: env.id, outcome, at: a.now,
+    bytes: handoff.bytes, tokens: handoff.tokens, originalBytes: handoff.originalBytes, originalTokens: handoff.originalTokens, summarized: handoff.summarized,
+  };
+  const r: StepRecord = { ...recordOf(a.context, env.id), handoff };
+  const started = begin(env, a, undefined, r);
+  return { context: started.context, emit: [traceEvent(entry), ...(started.emit ?? [])] };
+}
+

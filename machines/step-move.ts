@@ -1,0 +1,55 @@
+/**
+ * The primitive every step transition goes through: set the step's record, re-arm its timers from the record's
+ * due times, and emit the trace entry first, then the messages the transition causes (tell, ask).
+ */
+import type { AnyEventObject } from 'xstate';
+import { ASK_EMITTED, TELL_EMITTED, type AskEmitted, type TellEmitted } from './emit.js';
+import { timerKey, type StepEnv } from './step-env.js';
+import { withoutTimers, withTimer, type Timers } from './timers.js';
+import { traceEvent, type TraceEntry } from './trace.js';
+import { recordOf, type Effect, type ReducerArgs, type StepRecord, type StepStatus, type WorkflowContext } from './workflow-context.js';
+
+export type Extra = { outcome: string; trace?: Partial<TraceEntry>; context?: Partial<WorkflowContext>; emit?: readonly object[] };
+
+/** Moves the step to `next.status`: re-arms its timers, records the trace entry, applies extra changes. */
+export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Extra): Effect {
+  const prev = recordOf(a.context, env.id);
+  // Only `steps` and `timers` are read from the merged context: no copy of the whole context (hot path).
+  const steps = extra.context?.steps ?? a.context.steps;
+  const timers = extra.context?.timers ?? a.context.timers;
+  const entry: TraceEntry = {
+    workflowId: a.context.workflowId, kind: env.kind, step: env.origin, attempt: next.attempt,
+    from: prev.status, to: next.status, outcome: extra.outcome, at: a.now, ...extra.trace,
+  };
+  return {
+    context: { ...extra.context, steps: { ...steps, [env.id]: next }, timers: timersFor(env, timers, next) },
+    // The trace entry goes out first: the record of a transition precedes the messages it causes.
+    emit: [traceEvent(entry), ...((extra.emit ?? []) as AnyEventObject[])],
+  };
+}
+
+const ACTIVE: ReadonlySet<StepStatus> = new Set(['summarizing', 'checking', 'running', 'fallback', 'verifying', 'retrying']);
+
+function timersFor(env: StepEnv, timers: Timers, r: StepRecord): Timers {
+  let t = withoutTimers(timers, timerKey.prefix(env.id));
+  if (!ACTIVE.has(r.status)) return t;
+  if (env.scheduleToCloseMs !== undefined && r.startedAt !== undefined) t = withTimer(t, timerKey.scheduleToClose(env.id), 'scheduleToClose', r.startedAt + env.scheduleToCloseMs);
+  if (r.status === 'running' && env.startToCloseMs !== undefined) t = withTimer(t, timerKey.startToClose(env.id), 'startToClose', (r.attemptStartedAt ?? 0) + env.startToCloseMs);
+  if (r.status === 'retrying' && r.retryAt !== undefined) t = withTimer(t, timerKey.retry(env.id), 'retry', r.retryAt);
+  if (awaitsAnswer(env, r.status) && r.askedAt !== undefined) t = withTimer(t, timerKey.ask(env.id), 'ask', r.askedAt + env.askTimeoutMs);
+  return t;
+}
+
+export function awaitsAnswer(env: StepEnv, status: StepStatus): boolean {
+  return (status === 'checking') || (status === 'verifying' && typeof env.verify === 'string') || (status === 'summarizing' && typeof env.summarizer === 'string');
+}
+
+export function ask(env: StepEnv, a: ReducerArgs, to: string, event: { type: string } & Record<string, unknown>, replyType: string): AskEmitted {
+  const asked = { ...event, workflowId: a.context.workflowId, stepId: env.id, replyTo: a.context.address } as AskEmitted['event'];
+  return { type: ASK_EMITTED, to, event: asked, replyType, timeoutMs: env.askTimeoutMs };
+}
+
+export function tell(to: string, event: { type: string } & Record<string, unknown>): TellEmitted {
+  return { type: TELL_EMITTED, to, event };
+}
+
