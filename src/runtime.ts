@@ -394,8 +394,9 @@ class Runtime implements TroupeSystem {
   describe(address: string): ActorDescription | undefined {
     const cell = this.core.cell(address);
     if (!cell) return undefined;
-    const definition = (cell.logic.logic as { definition?: unknown }).definition;
-    return { address, logic: cell.logic.name, version: cell.logic.version, definition: definition === undefined ? undefined : JSON.parse(JSON.stringify(definition)) };
+    const logic = cell.logic.logic as { definition?: unknown; root?: StateNodeLike };
+    const definition = logic.definition === undefined ? undefined : withEventless(JSON.parse(JSON.stringify(logic.definition)), logic.root);
+    return { address, logic: cell.logic.name, version: cell.logic.version, definition };
   }
 
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void {
@@ -472,6 +473,26 @@ class Runtime implements TroupeSystem {
   private assertRunning(): void {
     if (this.stopping || this.core.isStopped) throw new SystemStoppedError(this.name);
   }
+}
+
+interface StateNodeLike {
+  readonly id: string;
+  readonly states?: Record<string, StateNodeLike>;
+  readonly always?: ReadonlyArray<{ readonly target?: ReadonlyArray<{ readonly id: string }> }>;
+}
+
+/** XState's `definition` leaves out eventless (`always`) transitions; the inspector draws them too (issue 5). */
+function withEventless(json: Record<string, unknown>, node: StateNodeLike | undefined): Record<string, unknown> {
+  if (node === undefined) return json;
+  if (node.always && node.always.length > 0) {
+    json['always'] = node.always.map((t) => ({ source: `#${node.id}`, target: (t.target ?? []).map((n) => `#${n.id}`), eventType: '' }));
+  }
+  const states = json['states'] as Record<string, Record<string, unknown>> | undefined;
+  for (const [key, child] of Object.entries(node.states ?? {})) {
+    const childJson = states?.[key];
+    if (childJson !== undefined) withEventless(childJson, child);
+  }
+  return json;
 }
 
 function envMessageCheck(): MessageCheck | undefined {
