@@ -219,6 +219,8 @@ export class ActorCell implements Child {
 
   restart(mode: RestartMode): void {
     if (this.state === 'stopped') return;
+    // A running incarnation (spawned while its supervisor was held) ends first: never two live incarnations.
+    this.terminate();
     const snapshot = this.restartSnapshot(mode);
     if (mode === 'initial') this.lastGood = undefined;
     this.incarnation++;

@@ -202,6 +202,24 @@ describe('restart intensity and escalation', () => {
     expect(restartedAddresses(t)).toEqual([worker.address, cousin.address]);
   });
 
+  it('a child spawned while its supervisor waits for its parent is restarted with the subtree, its first incarnation ended', async () => {
+    await using t = await testSystem({ supervision: { backoff: { minMs: 100, jitter: 0 } } });
+    const log: string[] = [];
+    const probe = t.system.register('probe', lifecycleMachine(log));
+    const counter = t.system.register('counter', counterMachine);
+    const sup = t.system.supervisor('s', { intensity: 0 });
+    const a = t.system.spawn(counter, { id: 'a', parent: sup });
+    a.tell({ type: 'crash' });
+    await settle(); // s gave up; the root restarts it after 100 ms
+    expect(t.eventsOf('rt.supervisor.failed')).toHaveLength(1);
+
+    const late = t.system.spawn(probe, { id: 'late', parent: sup, input: { name: 'late' } });
+    await advance(t.clock, 100);
+    expect(log).toEqual(['start:late', 'stop:late', 'start:late']); // never two live incarnations
+    expect(await late.ask({ type: 'get' })).toBe(0);
+    expect(await a.ask({ type: 'get' })).toBe(0);
+  });
+
   it('a root supervisor failure shuts the system down with a report and a fatal log line', async () => {
     await using t = await testSystem({ rootPolicy: { intensity: 0 }, captureLogs: true });
     const counter = t.system.register('counter', counterMachine);
