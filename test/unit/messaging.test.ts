@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assign, fromPromise, setup } from 'xstate';
-import { askTo, tellTo, type AskAnswer } from '../../machines/emit.js';
+import { askTo, reply, tellTo, type AskAnswer } from '../../machines/emit.js';
 import { DeadLetterError, InvalidAddressError, InvalidMessageError, MailboxFullError, TimeoutError, type ActorRef } from '../../src/index.js';
 import { counterMachine } from '../fixtures/machines.js';
 import { deferred, deferredReplyMachine } from '../fixtures/probes.js';
@@ -101,6 +101,21 @@ describe('ask', () => {
     work.resolve(7);
     expect((await asked.outcome).value).toEqual({ value: 7 });
     expect(ref.getSnapshot()?.value).toBe('idle');
+  });
+
+  it('rejects with InvalidMessageError when the reply is not plain data; the actor keeps running', async () => {
+    await using t = await testSystem();
+    const machine = setup({ types: { context: {} as { n: number }, events: {} as { type: 'bad' } | { type: 'good' } } }).createMachine({
+      context: { n: 0 },
+      on: {
+        bad: { actions: [assign({ n: ({ context }) => context.n + 1 }), reply(() => ({ at: new Map([['a', 1]]) }))] },
+        good: { actions: reply(({ context }) => context.n) },
+      },
+    });
+    const ref = t.system.spawn(t.system.register('replier', machine), { id: 'r' });
+    await expect(ref.ask({ type: 'bad' })).rejects.toMatchObject({ name: 'InvalidMessageError', path: '$.at' });
+    expect(await ref.ask({ type: 'good' })).toBe(1);
+    expect(t.eventsOf('rt.actor.failed')).toHaveLength(0);
   });
 
   it('answers deferred replies to several waiting asks in order', async () => {
