@@ -147,6 +147,20 @@ describe('dead letters', () => {
     expect(t.system.deadLetters.recent()).toHaveLength(2);
   });
 
+  it('logs dead letters at most once per window, counting the ones it left out', async () => {
+    await using t = await testSystem({ captureLogs: true, deadLetterLogWindowMs: 1_000 });
+    const ghost = t.system.lookup(`${t.system.name}/ghost`);
+    for (let i = 0; i < 10; i++) ghost.tell({ type: 'boo' });
+    await advance(t.clock, 1_000);
+    ghost.tell({ type: 'boo' });
+    const lines = t.logs.filter((line) => line['msg'] === 'dead letter');
+    expect(lines).toEqual([
+      { level: 40, time: expect.any(Number), systemId: t.system.name, to: ghost.address, eventType: 'boo', reason: 'no actor at this address', suppressed: 0, msg: 'dead letter' },
+      { level: 40, time: expect.any(Number), systemId: t.system.name, to: ghost.address, eventType: 'boo', reason: 'no actor at this address', suppressed: 9, msg: 'dead letter' },
+    ]);
+    expect(t.system.deadLetters.count()).toBe(11);
+  });
+
   it('a message to a supervisor is dead-lettered: supervisors accept no messages', async () => {
     await using t = await testSystem();
     const sup = t.system.supervisor('s');
