@@ -31,7 +31,7 @@ const toRoute = (reducer: (a: ReducerArgs) => unknown) => ({ target: 'route', ac
  * workflow step (its entry prepares the handoff and starts the first attempt); `'route'` is a compensation, whose
  * first attempt its caller starts.
  */
-export function stepState(env: StepEnv, options: { initial: 'pending' | 'route'; abortTarget: string }): {
+export function stepState(env: StepEnv, options: { initial: 'pending' | 'route'; abortTarget: string; successTarget?: string }): {
   state: StateConfig;
   actors: Record<string, AnyActorLogic>;
   delays: Record<string, DelayFn>;
@@ -42,7 +42,7 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
     summarizing: summarizingState(env),
     checking: { on: { [answerType.breaker(env.id)]: toRoute(r.permitted(env)) } },
     running: {
-      invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env), onError: toRoute(onError(env, true)) },
+      invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env, options.successTarget), onError: toRoute(onError(env, true)) },
     },
     fallback: {
       invoke: { src: actorName.fallback(env.id), input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, false)) },
@@ -80,9 +80,12 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
   return { state: { entry: act(h.prepare(env)), initial: direct ? 'running' : 'route', states }, actors: actorsOf(env), delays };
 }
 
-/** Without a verifier or a confidence threshold, a finished attempt can only complete the step: go straight there. */
-function succeededTransition(env: StepEnv) {
-  if (env.verify === undefined && env.minConfidence === undefined) return { target: 'done', actions: act(r.succeeded(env)) };
+/**
+ * Without a verifier or a confidence threshold, a finished attempt can only complete the step: go straight to
+ * `done`, or past it to the next item of the sequence (`successTarget`) — the step's status is `done` either way.
+ */
+function succeededTransition(env: StepEnv, successTarget: string | undefined) {
+  if (env.verify === undefined && env.minConfidence === undefined) return { target: successTarget ?? 'done', actions: act(r.succeeded(env)) };
   return toRoute(r.succeeded(env));
 }
 
