@@ -39,8 +39,10 @@ function walk(nodes: readonly DefinitionNode[], before: Set<string>, seen: Set<s
       checkStep(node, done, seen);
       done = new Set([...done, node.id]);
     } else if (node.kind === 'parallel') {
+      // An unnamed group is keyed by its position, unique among its siblings (checked below), not workflow-wide.
       const id = node.id ?? `parallel-${index}`;
-      claim(id, seen, 'id');
+      if (node.id !== undefined) claim(id, seen, 'id');
+      if (node.id === undefined && nodes.some((other) => other !== node && other?.kind !== 'parallel' && other?.id === id)) fail(id, 'id', 'collides with the position key of an unnamed parallel group: name the group');
       if (!Array.isArray(node.branches) || node.branches.length === 0) fail(id, 'branches', 'must be a non-empty array');
       const after = new Set(done);
       for (const branch of node.branches) for (const s of walk([branch], done, seen, `${id}.branches`)) after.add(s);

@@ -43,6 +43,11 @@ describe('workflow definition validation (issue 3)', () => {
     expect(problem(build)).toMatchObject({ stepId, stepField });
   });
 
+  test('unnamed parallel groups in different sequences do not collide', () => {
+    expect(() => workflow('w', { steps: [sequence('x', [parallel([step('a', ok)])]), sequence('y', [parallel([step('b', ok)])])] })).not.toThrow();
+    expect(problem(() => workflow('w', { steps: [parallel([step('a', ok)]), step('parallel-0', ok)] }))).toMatchObject({ stepId: 'parallel-0', stepField: 'id' });
+  });
+
   test('workflow-level fields are named without a step', () => {
     expect(problem(() => workflow('w', { steps: [] }))).toMatchObject({ stepId: '', field: 'steps' });
     expect(problem(() => workflow('w', { steps: [step('a', ok)], tokenBudget: 0 }))).toMatchObject({ field: 'tokenBudget' });
