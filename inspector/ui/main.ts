@@ -1,0 +1,202 @@
+/**
+ * The Troupe inspector UI (issue 5): plain TypeScript and SVG, bundled by esbuild, served by the inspector
+ * itself (no CDN, works offline). It imports only the wire types from the runtime.
+ */
+import type { ClientMessage, ServerMessage } from '../../src/inspection/wire.js';
+import { h, replace, valueText } from './dom.js';
+import { highlight, layout, modelFromConfig, modelFromDefinition, renderChart } from './chart.js';
+import { EscrowView } from './escrow-view.js';
+import { kindOf, workflowStatus } from './kinds.js';
+import { Store, type LogEntry } from './store.js';
+import { renderTimeline } from './timeline.js';
+import { renderBreakers, renderLog, renderTree, renderWorkflows, type LogFilter } from './views.js';
+import './styles.css';
+
+const store = new Store();
+let socket: WebSocket | undefined;
+let selected: string | undefined;
+let nextRequest = 0;
+const pending = new Map<string, (reply: { ok: boolean; error?: string }) => void>();
+const filter: LogFilter = { text: '', categories: new Set<LogEntry['category']>(['runtime', 'event', 'trace', 'microstep']) };
+
+// The token reached us in the URL; the server set a cookie, so take it out of the address bar and history.
+if (location.search.includes('token=')) history.replaceState(null, '', location.pathname);
+
+const el = {
+  status: h('span', { class: 'conn', id: 'connection' }, 'connecting…'),
+  counts: h('span', { class: 'counts', id: 'counts' }),
+  tree: h('div', { class: 'panel-body', id: 'tree' }),
+  workflows: h('div', { class: 'panel-body', id: 'workflows' }),
+  breakers: h('div', { class: 'panel-body', id: 'breakers' }),
+  actorHead: h('div', { class: 'actor-head', id: 'actor' }),
+  chart: h('div', { class: 'chart-box', id: 'chart' }),
+  context: h('pre', { class: 'context', id: 'context' }),
+  timeline: h('div', { class: 'panel-body', id: 'timeline' }),
+  log: h('div', { class: 'panel-body log-box', id: 'log' }),
+};
+const escrow = new EscrowView(store, (request) => ask({ ...request, requestId: '' } as ClientMessage));
+
+function panel(title: string, body: HTMLElement, ...tools: HTMLElement[]): HTMLElement {
+  return h('section', { class: 'panel' }, h('h2', {}, title, ...tools), body);
+}
+
+function logTools(): HTMLElement {
+  const input = h('input', { type: 'search', placeholder: 'filter', class: 'log-filter' });
+  input.addEventListener('input', () => ((filter.text = input.value), (store.version++)));
+  const boxes = (['runtime', 'event', 'trace', 'snapshot', 'microstep', 'action'] as const).map((c) => {
+    const box = h('input', { type: 'checkbox', 'data-category': c, checked: filter.categories.has(c) });
+    box.addEventListener('change', () => ((box.checked ? filter.categories.add(c) : filter.categories.delete(c)), store.version++));
+    return h('label', { class: 'cat' }, box, c);
+  });
+  return h('span', { class: 'tools' }, ...boxes, input);
+}
+
+replace(document.getElementById('app')!,
+  h('header', {}, h('h1', {}, 'Troupe inspector'), h('span', { class: 'system', id: 'system' }), el.status, el.counts),
+  h('main', {},
+    h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows), panel('Circuit breakers', el.breakers)),
+    h('div', { class: 'col center' }, h('section', { class: 'panel' }, el.actorHead, el.chart, h('details', {}, h('summary', {}, 'context'), el.context)), panel('Workflow timeline', el.timeline)),
+    h('div', { class: 'col right' }, panel('Escrow: waiting for a person', escrow.el))),
+  h('footer', {}, panel('Event log', el.log, logTools())));
+
+function ask(message: ClientMessage): Promise<{ ok: boolean; error?: string }> {
+  const requestId = `r${++nextRequest}`;
+  return new Promise((resolve) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return resolve({ ok: false, error: 'not connected' });
+    pending.set(requestId, resolve);
+    socket.send(JSON.stringify({ ...message, requestId }));
+  });
+}
+
+function connect(): void {
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  socket = ws;
+  ws.addEventListener('open', () => ((store.connected = true), store.version++));
+  ws.addEventListener('close', () => {
+    store.connected = false;
+    store.version++;
+    setTimeout(connect, 1_000);
+  });
+  ws.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as ServerMessage;
+    if (message.t === 'reply') {
+      pending.get(message.requestId)?.(message);
+      pending.delete(message.requestId);
+      return;
+    }
+    store.apply(message);
+  });
+}
+
+function select(address: string): void {
+  if (selected === address) return;
+  if (selected && store.inspected.has(selected)) void ask({ t: 'inspect', requestId: '', address: selected, on: false });
+  selected = address;
+  chartFor = undefined;
+  store.version++;
+}
+
+// ---- the selected actor ---------------------------------------------------------------------------
+
+let chartFor: string | undefined;
+let chartSvg: SVGSVGElement | undefined;
+
+function renderActor(): void {
+  const actor = selected ? store.actors.get(selected) : undefined;
+  if (!actor) {
+    replace(el.actorHead, h('div', { class: 'empty' }, 'Select an actor in the tree or a workflow to see its statechart.'));
+    return;
+  }
+  const full = store.inspected.has(actor.address);
+  const toggle = h('button', { type: 'button', id: 'full-inspection', title: 'Full XState inspection (events, microsteps): costs throughput on this actor' }, full ? 'Full inspection: on' : 'Full inspection: off');
+  toggle.addEventListener('click', async () => {
+    const on = !store.inspected.has(actor.address);
+    const answer = await ask({ t: 'inspect', requestId: '', address: actor.address, on });
+    if (answer.ok) (on ? store.inspected.add(actor.address) : store.inspected.delete(actor.address), store.version++);
+  });
+  const kind = kindOf(actor.snapshot);
+  replace(el.actorHead,
+    h('h2', {}, actor.address, ' ', h('span', { class: 'logic' }, actor.logic), ' ', h('span', { class: `badge st-${actor.snapshot.status ?? ''}`, id: 'actor-status' }, String(actor.snapshot.status ?? '?')),
+      kind === 'workflow' ? h('span', { class: `badge s-${workflowStatus(actor.snapshot)}` }, workflowStatus(actor.snapshot)) : null, actor.finished ? h('span', { class: 'badge' }, 'finished') : null),
+    h('div', { class: 'state-line' }, 'state: ', h('code', { id: 'active-value' }, valueText(actor.snapshot.value)), ' ', actor.external || actor.finished ? null : toggle));
+  el.context.textContent = JSON.stringify(actor.snapshot.context ?? null, null, 2).slice(0, 20_000);
+  if (chartFor !== actor.address) void drawChart(actor.address);
+  else if (chartSvg) show(chartSvg, actor.snapshot.value);
+}
+
+/** Highlights the active states and, when they changed, scrolls the first active leaf into view. */
+function show(svg: SVGSVGElement, value: unknown): void {
+  const before = svg.dataset['active'];
+  highlight(svg, value);
+  if (svg.dataset['active'] === before) return;
+  const leaf = svg.querySelector<SVGGElement>('g.state.leaf.active');
+  if (!leaf) return;
+  const box = leaf.getBBox();
+  el.chart.scrollTo({ left: Math.max(0, box.x - el.chart.clientWidth / 3), top: Math.max(0, box.y - el.chart.clientHeight / 3) });
+}
+
+async function drawChart(address: string): Promise<void> {
+  chartFor = address;
+  chartSvg = undefined;
+  const actor = store.actors.get(address);
+  if (!actor) return;
+  let key = store.definitionKeys.get(address);
+  let model;
+  if (actor.config) {
+    key = `ext:${actor.config.length}:${actor.logic}`;
+    model = modelFromConfig(actor.config);
+  } else {
+    if (key === undefined) {
+      replace(el.chart, h('div', { class: 'empty' }, 'loading the statechart…'));
+      const answer = await ask({ t: 'definition', requestId: '', address });
+      key = store.definitionKeys.get(address);
+      if (!answer.ok || key === undefined) return void replace(el.chart, h('div', { class: 'empty' }, 'No statechart for this actor.'));
+    }
+    const definition = store.definitions.get(key);
+    if (typeof definition !== 'object' || definition === null) return void replace(el.chart, h('div', { class: 'empty' }, 'No statechart for this actor.'));
+    model = modelFromDefinition(definition);
+  }
+  const laid = await layout(key, model);
+  if (chartFor !== address) return;
+  chartSvg = renderChart(laid, model);
+  replace(el.chart, chartSvg);
+  show(chartSvg, store.actors.get(address)?.snapshot.value);
+}
+
+// ---- render loop ----------------------------------------------------------------------------------
+
+let drawn = -1;
+let lastDraw = 0;
+
+function render(): void {
+  requestAnimationFrame(render);
+  if (store.version === drawn || performance.now() - lastDraw < 150) return;
+  drawn = store.version;
+  lastDraw = performance.now();
+  document.getElementById('system')!.textContent = store.system;
+  el.status.textContent = store.connected ? 'live' : 'disconnected';
+  el.status.className = `conn ${store.connected ? 'on' : 'off'}`;
+  const totals = [...store.counts.values()].reduce((a, c) => ({ produced: a.produced + c.produced, delivered: a.delivered + c.delivered, dropped: a.dropped + c.dropped }), { produced: 0, delivered: 0, dropped: 0 });
+  el.counts.textContent = `records ${totals.delivered} delivered · ${totals.dropped} dropped · resyncs ${store.resyncs}`;
+  if (!selected) {
+    const first = [...store.actors.values()].find((a) => kindOf(a.snapshot) === 'workflow');
+    if (first) selected = first.address;
+  }
+  replace(el.tree, renderTree(store, selected, select));
+  replace(el.workflows, renderWorkflows(store, selected, select));
+  replace(el.breakers, renderBreakers(store));
+  escrow.render();
+  renderActor();
+  const actor = selected ? store.actors.get(selected) : undefined;
+  const workflowId = actor && kindOf(actor.snapshot) === 'workflow' ? String((actor.snapshot.context as { workflowId?: string }).workflowId) : undefined;
+  if (workflowId) replace(el.timeline, renderTimeline(workflowId, store.traces.get(workflowId) ?? [], workflowStatus(actor!.snapshot), store.now()));
+  else replace(el.timeline, h('div', { class: 'empty' }, 'Select a workflow to see its timeline.'));
+  replace(el.log, renderLog(store, filter));
+}
+
+setInterval(() => {
+  escrow.tick();
+  store.version++; // breakers' cooldowns and SLA countdowns move with time
+}, 1_000);
+connect();
+requestAnimationFrame(render);

@@ -1,0 +1,95 @@
+/**
+ * A workflow's timeline from its execution trace: one lane per step (and per compensation), bars for attempts,
+ * backoff waits and escalation waits, then every entry as a row (attempt, outcome, backoff delay, verifier
+ * result, tokens at each handoff, errors).
+ */
+import type { TraceEntryLike } from '../../src/inspection/wire.js';
+import { h, ms, s, short } from './dom.js';
+
+const LANE = 22;
+const LEFT = 130;
+const WIDTH = 760;
+
+export function renderTimeline(workflowId: string, trace: readonly (TraceEntryLike | undefined)[], status: string, now: number): HTMLElement {
+  const entries = trace.filter((e): e is TraceEntryLike => e !== undefined);
+  if (entries.length === 0) return h('div', { class: 'empty' }, `No trace for ${workflowId} yet.`);
+  const count = (pred: (e: TraceEntryLike) => boolean) => entries.filter(pred).length;
+  const tokens = entries.filter((e) => e.kind === 'handoff').reduce((sum, e) => sum + (e.tokens ?? 0), 0);
+  const summary = h('div', { class: 'summary' },
+    h('b', {}, workflowId), ' ', h('span', { class: `badge s-${status}`, id: 'workflow-status' }, status),
+    ` · retries ${count((e) => e.outcome === 'retrying')}`,
+    ` · escalations ${count((e) => e.outcome === 'escalated')}`,
+    ` · compensations ${count((e) => e.kind === 'compensation' && e.outcome === 'succeeded')}`,
+    ` · handed off ${tokens} tokens`);
+  return h('div', { class: 'timeline', 'data-workflow': workflowId }, summary, lanes(entries, status === 'running' ? now : undefined), table(entries));
+}
+
+function laneOf(e: TraceEntryLike): string {
+  if (e.kind === 'compensation') return `${e.step ?? ''} (undo)`;
+  if (e.kind === 'workflow') return 'workflow';
+  return e.step || 'workflow';
+}
+
+function lanes(entries: TraceEntryLike[], now: number | undefined): SVGElement {
+  const names: string[] = [];
+  for (const e of entries) if (e.kind !== 'handoff' && !names.includes(laneOf(e))) names.push(laneOf(e));
+  const t0 = Math.min(...entries.map((e) => e.startedAt ?? e.at ?? Infinity));
+  const t1 = Math.max(now ?? 0, ...entries.map((e) => (e.at ?? 0) + (e.outcome === 'retrying' ? e.delayMs ?? 0 : 0)));
+  const span = Math.max(1, t1 - t0);
+  const x = (t: number) => LEFT + ((t - t0) / span) * (WIDTH - LEFT - 10);
+  const y = (lane: string) => 6 + names.indexOf(lane) * LANE;
+  const parts: SVGElement[] = names.map((name) => s('text', { class: 'lane-label', x: 4, y: y(name) + 13 }, short(name, 20)));
+  const bar = (lane: string, from: number, to: number, cls: string, title: string) =>
+    parts.push(s('rect', { class: `bar ${cls}`, x: x(from), y: y(lane) + 2, width: Math.max(2, x(to) - x(from)), height: LANE - 8 }, s('title', {}, title)));
+  const waiting = new Map<string, number>();
+  const started = new Map<string, number>();
+  for (const e of entries) {
+    const lane = laneOf(e);
+    const at = e.at ?? t0;
+    if (e.outcome === 'started' || e.outcome === 'permitted') started.set(lane, at);
+    const from = e.startedAt ?? (e.from === 'running' ? started.get(lane) : undefined);
+    if (from !== undefined && e.kind !== 'escrow') bar(lane, from, at, `o-${e.outcome ?? ''} k-${e.kind ?? ''}`, `attempt ${e.attempt ?? ''}: ${e.outcome ?? ''}`);
+    if (e.outcome === 'retrying' && e.delayMs !== undefined) bar(lane, at, at + e.delayMs, 'backoff', `backoff ${ms(e.delayMs)}`);
+    if (e.kind === 'step' && e.outcome === 'escalated') waiting.set(lane, at);
+    if (e.kind === 'step' && waiting.has(lane) && ['approved', 'rejected', 'retry'].includes(e.outcome ?? '')) {
+      bar(lane, waiting.get(lane)!, at, 'waiting', `waited for a person: ${e.outcome ?? ''}`);
+      waiting.delete(lane);
+    }
+    if (e.kind === 'workflow') parts.push(s('circle', { class: `mark o-${e.outcome ?? ''}`, cx: x(at), cy: y(lane) + 9, r: 5 }, s('title', {}, e.outcome ?? '')));
+  }
+  for (const [lane, since] of waiting) bar(lane, since, t1, 'waiting open', 'waiting for a person');
+  return s('svg', { class: 'lanes', width: WIDTH, height: names.length * LANE + 10, viewBox: `0 0 ${WIDTH} ${names.length * LANE + 10}` }, ...parts);
+}
+
+function table(entries: TraceEntryLike[]): HTMLElement {
+  const t0 = entries[0]?.at ?? 0;
+  const rows = entries.map((e) => h('tr', { class: `k-${e.kind ?? ''} o-${e.outcome ?? ''}`, 'data-kind': e.kind ?? '', 'data-outcome': e.outcome ?? '', 'data-step': e.step ?? '' },
+    h('td', { class: 'num' }, `+${ms((e.at ?? t0) - t0)}`),
+    h('td', {}, e.kind ?? ''),
+    h('td', {}, e.step ?? ''),
+    h('td', { class: 'num' }, e.attempt ? String(e.attempt) : ''),
+    h('td', {}, `${e.from ?? ''} → ${e.to ?? ''}`),
+    h('td', { class: 'outcome' }, e.outcome ?? ''),
+    h('td', { class: 'detail' }, details(e))));
+  return h('table', { class: 'trace' },
+    h('thead', {}, h('tr', {}, ...['time', 'kind', 'step', 'attempt', 'transition', 'outcome', 'detail'].map((c) => h('th', {}, c)))),
+    h('tbody', {}, ...rows));
+}
+
+function details(e: TraceEntryLike): string {
+  const parts: string[] = [];
+  if (e.outcome === 'retrying' && e.delayMs !== undefined) parts.push(`backoff ${ms(e.delayMs)}`);
+  if (e.tokens !== undefined) parts.push(`${e.tokens} tokens`);
+  if (e.bytes !== undefined) parts.push(`${e.bytes} B`);
+  if (e.summarized) parts.push(`summarized from ${e.originalTokens ?? '?'} tokens`);
+  if (e.startedAt !== undefined && e.at !== undefined) parts.push(`took ${ms(e.at - e.startedAt)}`);
+  if (e.error?.message) parts.push(`error: ${short(e.error.message, 90)}`);
+  const d = e.detail;
+  if (d) {
+    if (typeof d['reason'] === 'string') parts.push(`reason: ${d['reason']}`);
+    if (typeof d['verdict'] === 'string' || typeof d['ok'] === 'boolean') parts.push(`verifier: ${String(d['verdict'] ?? (d['ok'] ? 'PASS' : 'FAIL'))}`);
+    if (Array.isArray(d['compensations'])) parts.push(`compensations: ${(d['compensations'] as string[]).join(', ')}`);
+    if (typeof d['by'] === 'string') parts.push(`by ${d['by']}`);
+  }
+  return parts.join(' · ');
+}

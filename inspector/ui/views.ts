@@ -1,0 +1,80 @@
+/** The list panels: supervision tree, workflows, circuit breakers, event log. */
+import type { WireTreeNode } from '../../src/inspection/wire.js';
+import { h, ms, short, valueText } from './dom.js';
+import { kindOf, workflowStatus } from './kinds.js';
+import type { LogEntry, Store } from './store.js';
+
+export type Select = (address: string) => void;
+
+export function renderTree(store: Store, selected: string | undefined, select: Select): HTMLElement {
+  const row = (node: WireTreeNode): HTMLElement => {
+    if (node.kind === 'supervisor') {
+      return h('li', { class: 'sup', 'data-address': node.address },
+        h('div', { class: 'row' }, h('span', { class: 'name' }, node.address.split('/').pop() ?? node.address), h('span', { class: 'meta' }, `${node.strategy} · restarts ${node.restarts}`)),
+        h('ul', {}, ...node.children.map(row)));
+    }
+    const actor = store.actors.get(node.address);
+    const li = h('li', { class: `act as-${node.status ?? 'unknown'} ${node.address === selected ? 'selected' : ''}`, 'data-address': node.address },
+      h('div', { class: 'row' }, h('span', { class: 'dot' }), h('span', { class: 'name' }, node.address.split('/').pop() ?? node.address),
+        h('span', { class: 'meta' }, `${node.logic} · ${node.status ?? node.state}${node.incarnation ? ` · restarts ${node.incarnation}` : ''}${node.queued ? ` · queued ${node.queued}` : ''}`),
+        actor ? h('span', { class: 'value' }, short(valueText(actor.snapshot.value), 40)) : null));
+    li.querySelector('.row')!.addEventListener('click', () => select(node.address));
+    return li;
+  };
+  const sections = [...store.trees].map(([node, tree]) => h('div', { class: 'node' }, h('div', { class: 'node-name' }, `node ${node}`), h('ul', { class: 'tree' }, row(tree as WireTreeNode))));
+  const external = [...store.actors.values()].filter((a) => a.external);
+  if (external.length > 0) {
+    sections.push(h('div', { class: 'node' }, h('div', { class: 'node-name' }, 'outside XState apps'),
+      h('ul', { class: 'tree' }, ...external.map((a) => {
+        const li = h('li', { class: `act as-${a.snapshot.status ?? 'active'} ${a.address === selected ? 'selected' : ''}`, 'data-address': a.address },
+          h('div', { class: 'row' }, h('span', { class: 'dot' }), h('span', { class: 'name' }, a.logic), h('span', { class: 'value' }, short(valueText(a.snapshot.value), 40))));
+        li.addEventListener('click', () => select(a.address));
+        return li;
+      }))));
+  }
+  return h('div', {}, ...sections);
+}
+
+export function renderWorkflows(store: Store, selected: string | undefined, select: Select): HTMLElement {
+  const rows = [...store.actors.values()].filter((a) => kindOf(a.snapshot) === 'workflow').map((a) => {
+    const status = workflowStatus(a.snapshot);
+    const li = h('li', { class: `wf ${a.address === selected ? 'selected' : ''}`, 'data-address': a.address },
+      h('span', { class: 'name' }, a.address.split('/').pop() ?? a.address), ' ', h('span', { class: `badge s-${status}` }, status),
+      h('div', { class: 'value' }, short(valueText(a.snapshot.value), 60)));
+    li.addEventListener('click', () => select(a.address));
+    return li;
+  });
+  return rows.length ? h('ul', { class: 'workflows' }, ...rows) : h('div', { class: 'empty' }, 'No workflows yet.');
+}
+
+export function renderBreakers(store: Store): HTMLElement {
+  const now = store.now();
+  const rows = [...store.actors.values()].filter((a) => kindOf(a.snapshot) === 'breaker').map((a) => {
+    const c = a.snapshot.context as { target?: string; failures?: number[]; failureThreshold?: number; timers?: Record<string, { dueAt?: number }> };
+    const state = String(a.snapshot.value ?? '?');
+    const due = Object.values(c.timers ?? {})[0]?.dueAt;
+    return h('li', { class: `breaker b-${state}`, 'data-address': a.address, 'data-state': state },
+      h('span', { class: 'name' }, c.target ?? a.address), ' ', h('span', { class: `badge b-${state}` }, state),
+      h('span', { class: 'meta' }, ` failures ${c.failures?.length ?? 0}/${c.failureThreshold ?? '?'}${state === 'open' && due ? ` · half-open in ${ms(due - now)}` : ''}`));
+  });
+  return rows.length ? h('ul', { class: 'breakers' }, ...rows) : h('div', { class: 'empty' }, 'No circuit breakers.');
+}
+
+export interface LogFilter {
+  text: string;
+  categories: Set<LogEntry['category']>;
+}
+
+export function renderLog(store: Store, filter: LogFilter): HTMLElement {
+  const text = filter.text.toLowerCase();
+  const shown: LogEntry[] = [];
+  for (let i = store.log.length - 1; i >= 0 && shown.length < 300; i--) {
+    const e = store.log[i]!;
+    if (!filter.categories.has(e.category)) continue;
+    if (text && !`${e.type} ${e.actor} ${e.text}`.toLowerCase().includes(text)) continue;
+    shown.push(e);
+  }
+  return h('table', { class: 'log' }, h('tbody', {}, ...shown.map((e) => h('tr', { class: `c-${e.category}`, 'data-type': e.type },
+    h('td', { class: 'num' }, new Date(e.at).toISOString().slice(11, 23)), h('td', {}, e.category), h('td', { class: 'type' }, e.type),
+    h('td', {}, e.actor), h('td', { class: 'detail' }, short(e.text, 140))))));
+}
