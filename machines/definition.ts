@@ -59,8 +59,11 @@ export interface StepOptions<TInput = unknown> {
   readonly onVerifyFail?: 'retry' | 'escalate';
   /** An output whose numeric `confidence` is below this escalates instead of continuing. */
   readonly minConfidence?: number;
-  /** Runs instead of the step while its circuit breaker is open. */
-  readonly fallback?: StepFn<TInput>;
+  /**
+   * Runs instead of the step while its circuit breaker is open: a function, or the address of another agent asked
+   * with `{ type: 'fallback', input, context, idempotencyKey, attempt, ... }` (its answer is the step's output).
+   */
+  readonly fallback?: StepFn<TInput> | string;
   /** Address of the circuitBreaker actor protecting the step's target; asked for permission before each attempt. */
   readonly breaker?: string;
   /** Undoes the step's effect when a later critical step fails. */

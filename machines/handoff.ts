@@ -47,7 +47,14 @@ export interface Measured {
 /** The JSON text of `data`, its UTF-8 size and its tokens. */
 export function measure(data: unknown, tokenizer: Tokenizer = estimateTokens): Measured {
   const text = typeof data === 'string' ? data : JSON.stringify(data ?? null);
-  return { text, bytes: Buffer.byteLength(text, 'utf8'), tokens: tokenizer(text) };
+  return { text, bytes: utf8Length(text), tokens: tokenizer(text) };
+}
+
+const encoder = typeof Buffer === 'undefined' ? new TextEncoder() : undefined;
+
+/** UTF-8 size; `Buffer.byteLength` where Node is (no copy), `TextEncoder` elsewhere (machines are portable). */
+function utf8Length(text: string): number {
+  return encoder === undefined ? Buffer.byteLength(text, 'utf8') : encoder.encode(text).length;
 }
 
 /** The handoff as stored in the step's record: what was passed and how big it was before and after. */

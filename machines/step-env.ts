@@ -24,7 +24,7 @@ export interface StepEnv {
   readonly compensable: boolean;
   readonly tier: string;
   readonly breaker: string | undefined;
-  readonly fallback: StepFn | undefined;
+  readonly fallback: StepFn | string | undefined;
   readonly verify: Verifier | undefined;
   readonly onVerifyFail: 'retry' | 'escalate';
   readonly minConfidence: number | undefined;
@@ -105,6 +105,7 @@ export const answerType = {
   breaker: (id: string) => `troupe.answer.breaker.${id}`,
   verify: (id: string) => `troupe.answer.verify.${id}`,
   summary: (id: string) => `troupe.answer.summary.${id}`,
+  fallback: (id: string) => `troupe.answer.fallback.${id}`,
 } as const;
 
 /** Names of a step's implementations in `setup({ actors })`; swap them with `machine.provide({ actors })`. */

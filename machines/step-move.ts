@@ -41,7 +41,8 @@ function timersFor(env: StepEnv, timers: Timers, r: StepRecord): Timers {
 }
 
 export function awaitsAnswer(env: StepEnv, status: StepStatus): boolean {
-  return (status === 'checking') || (status === 'verifying' && typeof env.verify === 'string') || (status === 'summarizing' && typeof env.summarizer === 'string');
+  return (status === 'checking') || (status === 'verifying' && typeof env.verify === 'string') || (status === 'summarizing' && typeof env.summarizer === 'string')
+    || (status === 'fallback' && typeof env.fallback === 'string');
 }
 
 export function ask(env: StepEnv, a: ReducerArgs, to: string, event: { type: string } & Record<string, unknown>, replyType: string): AskEmitted {

@@ -36,7 +36,11 @@ export function permitted(env: StepEnv): (a: ReducerArgs) => Effect {
     }
     if (answer.ok !== true) return failed(env, answer.error ?? toPlainError(new RetryableError('breaker did not answer', { type: 'BreakerUnavailable' })), false)(a);
     if (env.fallback !== undefined) {
-      return moveTo(env, a, { ...prev, status: 'fallback', askedAt: undefined, viaFallback: true }, { outcome: 'breaker-open', trace: { detail: { breaker: env.breaker } } });
+      const agent = typeof env.fallback === 'string' ? env.fallback : undefined;
+      const emit = agent === undefined ? [] : [ask(env, a, agent, {
+        type: 'fallback', input: a.context.input, context: prev.handoff?.context, idempotencyKey: `${a.context.workflowId}/${env.origin}`, attempt: prev.attempt,
+      }, answerType.fallback(env.id))];
+      return moveTo(env, a, { ...prev, status: 'fallback', askedAt: agent === undefined ? undefined : a.now, viaFallback: true }, { outcome: 'breaker-open', trace: { detail: { breaker: env.breaker } }, emit });
     }
     const open = new RetryableError(`circuit open: ${env.breaker}`, { type: 'CircuitOpen', retryAfterMs: answer.payload?.retryAfterMs });
     return failed(env, toPlainError(open), false)(a);
@@ -44,9 +48,9 @@ export function permitted(env: StepEnv): (a: ReducerArgs) => Effect {
 }
 
 /** running/fallback: the attempt produced `output`. */
-export function succeeded(env: StepEnv): (a: ReducerArgs) => Effect {
+export function succeeded(env: StepEnv, answer?: unknown): (a: ReducerArgs) => Effect {
   return (a) => {
-    const output = (a.event as { output?: unknown }).output;
+    const output = answer !== undefined ? answer : (a.event as { output?: unknown }).output;
     const prev = recordOf(a.context, env.id);
     const emit: object[] = env.breaker !== undefined && prev.viaFallback !== true ? [tell(env.breaker, { type: 'breaker.success', workflowId: a.context.workflowId, stepId: env.id })] : [];
     if (env.verify !== undefined) {

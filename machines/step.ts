@@ -44,9 +44,9 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
     running: {
       invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env, options.successTarget), onError: toRoute(onError(env, true)) },
     },
-    fallback: {
-      invoke: { src: actorName.fallback(env.id), input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, false)) },
-    },
+    fallback: typeof env.fallback === 'string'
+      ? { on: { [answerType.fallback(env.id)]: toRoute(answered(env, (output) => r.succeeded(env, output))) } }
+      : { invoke: { src: actorName.fallback(env.id), input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, false)) } },
     verifying: verifyingState(env),
     retrying: {},
     escalated: {
@@ -176,7 +176,10 @@ function armTimers(env: StepEnv, states: Record<string, StateConfig>): Record<st
   if (env.scheduleToCloseMs !== undefined) {
     for (const s of ['checking', 'running', 'fallback', 'verifying', 'retrying']) arm(s, timerKey.scheduleToClose(env.id), r.timedOut(env, 'scheduleToClose'));
   }
-  const asking = [...(env.breaker !== undefined ? ['checking'] : []), ...(typeof env.verify === 'string' ? ['verifying'] : []), ...(typeof env.summarizer === 'string' ? ['summarizing'] : [])];
+  const asking = [
+    ...(env.breaker !== undefined ? ['checking'] : []), ...(typeof env.verify === 'string' ? ['verifying'] : []),
+    ...(typeof env.summarizer === 'string' ? ['summarizing'] : []), ...(typeof env.fallback === 'string' ? ['fallback'] : []),
+  ];
   for (const s of asking) arm(s, timerKey.ask(env.id), r.timedOut(env, 'ask'));
   return delays;
 }
@@ -191,7 +194,7 @@ function actorsOf(env: StepEnv): Record<string, AnyActorLogic> {
   const run = env.def.run;
   actors[env.src] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => run({ ...input, signal } as never));
   const fallback = env.fallback;
-  if (fallback !== undefined) actors[actorName.fallback(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => fallback({ ...input, signal } as never));
+  if (typeof fallback === 'function') actors[actorName.fallback(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => fallback({ ...input, signal } as never));
   const verify = env.verify;
   if (typeof verify === 'function') actors[actorName.verify(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => verify({ ...input, signal } as never));
   return actors;

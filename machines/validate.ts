@@ -76,7 +76,7 @@ function checkStep(def: StepDef, before: Set<string>, seen: Set<string>): void {
   if (o.verify !== undefined && !isFnOrAddress(o.verify)) fail(id, 'verify', 'must be a function or an address');
   if (o.onVerifyFail !== undefined && o.onVerifyFail !== 'retry' && o.onVerifyFail !== 'escalate') fail(id, 'onVerifyFail', "must be 'retry' or 'escalate'");
   if (o.minConfidence !== undefined && !(typeof o.minConfidence === 'number' && o.minConfidence >= 0 && o.minConfidence <= 1)) fail(id, 'minConfidence', 'must be a number between 0 and 1');
-  if (o.fallback !== undefined && typeof o.fallback !== 'function') fail(id, 'fallback', 'must be a function');
+  if (o.fallback !== undefined && !isFnOrAddress(o.fallback)) fail(id, 'fallback', 'must be a function or an address');
   if (o.breaker !== undefined && !(typeof o.breaker === 'string' && o.breaker.length > 0)) fail(id, 'breaker', 'must be an address');
   if (o.escalation?.tier !== undefined && !(typeof o.escalation.tier === 'string' && o.escalation.tier.length > 0)) fail(id, 'escalation.tier', 'must be a non-empty string');
   positive(id, 'tokenBudget', o.tokenBudget);

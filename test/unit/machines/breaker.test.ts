@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { RetryableError } from '../../../src/errors.js';
-import { circuitBreaker, step, workflow, REPLY_EMITTED } from '../../../machines/index.js';
+import { setup } from 'xstate';
+import { circuitBreaker, reply, step, workflow, REPLY_EMITTED } from '../../../machines/index.js';
 import { createNet, traceLines } from './harness.js';
 
 const BREAKER = 'support/breaker-crm';
@@ -95,5 +96,20 @@ describe('circuit breaker (issue 3)', () => {
     expect(net.path('w')).toEqual([
       'active.a.checking', 'active.a.running', 'active.a.retrying', 'active.a.checking', 'active.a.retrying', 'active.a.checking', 'active.a.running', 'completed',
     ]);
+  });
+
+  test('the fallback may be another agent, asked by address with the step input and idempotency key', async () => {
+    const net = createNet();
+    net.add(BREAKER, circuitBreaker, { input: { failureThreshold: 1 } });
+    net.get(BREAKER).send({ type: 'breaker.failure' });
+    const backup = setup({}).createMachine({
+      on: { fallback: { actions: reply(({ event }) => ({ from: 'backup', key: (event as unknown as { idempotencyKey: string }).idempotencyKey })) } },
+    });
+    net.add('support/backup-crm', backup);
+    const wf = workflow('w', { steps: [step('history', async () => 'primary', { breaker: BREAKER, fallback: 'support/backup-crm' })] });
+    const actor = net.add('w', wf, { input: { workflowId: 'w-3' } });
+    await net.settle();
+    expect(net.path('w')).toEqual(['active.history.checking', 'active.history.fallback', 'completed']);
+    expect(actor.getSnapshot().output).toMatchObject({ results: { history: { from: 'backup', key: 'w-3/history' } } });
   });
 });
