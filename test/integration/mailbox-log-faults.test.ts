@@ -1,8 +1,9 @@
 /**
  * The JetStream mailbox log under faults: a clean nats-server restart in the middle of appending and
  * consuming loses nothing and stores nothing twice; after a kill -9 and start, unacked messages come back to
- * the same (self-healing) consumer; 10,000 undecodable messages end up in the dead-letter stream exactly once
- * each. Appends are pipelined, waits are bounded and wait for a condition, never for a fixed time.
+ * the same (self-healing) consumer; an outage longer than a pull request and a deleted durable consumer are
+ * both survived by the running shard consumer; 10,000 undecodable messages end up in the dead-letter stream
+ * exactly once each. Appends are pipelined, waits are bounded and wait for a condition, never for a fixed time.
  */
 import { describe, expect, test } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -134,11 +135,61 @@ describe('jetstream mailbox log under faults', () => {
       const late = await appendRetrying(log, mailboxSubject('kill', 0, 'kill/a'), bytes('late'), 'kill-late', Date.now() + 20_000);
       await waitFor(() => after.some((d) => d.seq === late.seq), 'a message appended after the restart', 20_000);
       const evenBack = after.filter((d) => seqs.indexOf(d.seq) % 2 === 0).length;
-      report('kill9', events, { ackedRedelivered: evenBack, redeliveredCounts: [...new Set(after.map((d) => d.deliveryCount))] });
+      report('kill9', events, { ackedRedelivered: evenBack, firstRedeliveryCounts: Object.fromEntries(odd.map((s) => after.find((d) => d.seq === s)!.deliveryCount).reduce((m, c) => m.set(c, (m.get(c) ?? 0) + 1), new Map<number, number>())) });
     } finally {
       await close();
     }
   });
+
+  test('an outage longer than a pull request (server down ~8 s): the consumer resumes without help', async () => {
+    await using server = await startNatsServer();
+    const { log, events, close } = await setup(server, 'outage', { shards: 1, ackWaitMs: 2_000 });
+    try {
+      const delivered = new Map<number, number>();
+      await log.consume(0, (d) => {
+        delivered.set(d.seq, d.deliveryCount);
+        d.ack();
+      });
+      const subject = mailboxSubject('outage', 0, 'outage/a');
+      const before = await log.append(subject, bytes('before'), 'outage-before');
+      await waitFor(() => delivered.has(before.seq), 'the message before the outage');
+      await server.stop();
+      await sleep(8_000); // the fault itself: longer than a pull request's expiry and two idle heartbeats
+      await server.start();
+      const t0 = Date.now();
+      const afterOutage = await appendRetrying(log, subject, bytes('after'), 'outage-after', Date.now() + 20_000);
+      await waitFor(() => delivered.has(afterOutage.seq), 'the message appended after the outage', 40_000);
+      report('outage', events, { resumeMs: Date.now() - t0 });
+    } finally {
+      await close();
+    }
+  }, 60_000);
+
+  test('a durable consumer deleted under a running shard is re-created, and consumption resumes', async () => {
+    await using server = await startNatsServer();
+    const { nc, log, events, close } = await setup(server, 'lost', { shards: 1, ackWaitMs: 2_000 });
+    try {
+      const delivered: MailboxDelivery[] = [];
+      await log.consume(0, (d) => {
+        delivered.push(d);
+        d.ack();
+      });
+      const subject = mailboxSubject('lost', 0, 'lost/a');
+      const before = await log.append(subject, bytes('before'), 'lost-before');
+      await waitFor(() => delivered.some((d) => d.seq === before.seq), 'the message before the deletion');
+      const jsm = await jetstreamManager(nc);
+      await jsm.consumers.delete('TROUPE_lost_MBOX', 'mbox-0');
+      const t0 = Date.now();
+      const after = await log.append(subject, bytes('after'), 'lost-after');
+      await waitFor(() => delivered.some((d) => d.seq === after.seq), 'the message appended after the deletion', 40_000);
+      expect(events.some((e) => e.type === 'rt.mbox.consumer-restart')).toBe(true);
+      // The new consumer starts from the stream's first message: what the old one acked comes again.
+      expect(delivered.filter((d) => d.seq === before.seq).length).toBe(2);
+      report('lost consumer', events, { resumeMs: Date.now() - t0 });
+    } finally {
+      await close();
+    }
+  }, 60_000);
 
   test('10,000 undecodable messages are dead-lettered by their consumer: deadLetterCount is exactly 10,000', async () => {
     await using server = await startNatsServer();

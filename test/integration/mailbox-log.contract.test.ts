@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { InvalidConfigError, NonRetryableError } from '../../src/errors.js';
-import { createJetStreamMailboxLog } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
+import { InvalidConfigError, NonRetryableError, RetryableError } from '../../src/errors.js';
+import { createJetStreamMailboxLog, type MailboxLogEvent } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
 import { mailboxSubject } from '../../src/persistence/mailbox-log.js';
 import { createMemoryMailboxLog } from '../../src/persistence/memory/memory-mailbox-log.js';
 import { connectNats } from '../../src/transport/nats/connection-options.js';
-import { describeMailboxLogContract } from '../contract/mailbox-log.case.js';
+import { describeMailboxLogContract, waitFor } from '../contract/mailbox-log.case.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 let server: NatsServer;
@@ -78,6 +78,35 @@ describe('jetstream: streams and consumers', () => {
       const error = await log.append(mailboxSubject('small', 0, 'small/a'), new Uint8Array(101), 'big').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NonRetryableError);
       expect((error as Error).message).toMatch(/101 bytes.*100/);
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('"JetStream unavailable" (no responders, as in a leader election) is retried with the same msgID until the stream answers', async () => {
+    const events: MailboxLogEvent[] = [];
+    const log = await createJetStreamMailboxLog(nc, { system: 'gone', shards: 1, appendRetryMs: 20_000, onEvent: (e) => events.push(e) });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const config = (await jsm.streams.info('TROUPE_gone_MBOX')).config;
+      await jsm.streams.delete('TROUPE_gone_MBOX'); // nothing answers on the subject now: the client says JetStreamNotEnabled
+      const appending = log.append(mailboxSubject('gone', 0, 'gone/a'), new Uint8Array([1]), 'gone-1');
+      await waitFor(() => events.length > 0, 'the first retry event');
+      await jsm.streams.add(config);
+      expect(await appending).toEqual({ seq: 1, duplicate: false });
+      expect(events[0]).toMatchObject({ type: 'rt.mbox.append-retry', attempt: 1, error: { name: 'RetryableError' } });
+    } finally {
+      await log.close();
+    }
+  });
+
+  test('when JetStream stays unavailable past appendRetryMs, append fails with RetryableError', async () => {
+    const log = await createJetStreamMailboxLog(nc, { system: 'gone2', shards: 1, appendRetryMs: 300 });
+    try {
+      await (await jetstreamManager(nc)).streams.delete('TROUPE_gone2_MBOX');
+      const error = await log.append(mailboxSubject('gone2', 0, 'gone2/a'), new Uint8Array([1]), 'gone2-1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as RetryableError).data['type']).toBe('JetStreamUnavailable');
     } finally {
       await log.close();
     }

@@ -57,10 +57,10 @@ export class ShardConsumer {
     let attempt = 0;
     while (!this.stopped) {
       const startedAt = Date.now();
-      let reason = 'consume ended';
+      let reason: string;
       try {
         consumer ??= await this.options.open();
-        await this.drain(consumer);
+        reason = await this.drain(consumer);
       } catch (error) {
         reason = error instanceof Error ? error.message : String(error);
       }
@@ -73,20 +73,27 @@ export class ShardConsumer {
     }
   }
 
-  private async drain(consumer: Consumer): Promise<void> {
+  /** Consumes until the iterator ends; returns why it ended. */
+  private async drain(consumer: Consumer): Promise<string> {
     const messages = await consumer.consume({ max_messages: this.options.batch, expires: PULL_EXPIRES_MS });
     this.current = messages;
     if (this.stopped) messages.stop();
+    let reason = 'consume ended';
     let lastSeen = Date.now();
+    const end = (why: string) => {
+      reason = why;
+      messages.stop();
+    };
     void (async () => {
       for await (const status of messages.status()) {
-        lastSeen = Date.now();
+        // Missed heartbeats and no-responders are what a stall looks like, not signs of life.
+        if (status.type !== 'heartbeats_missed' && status.type !== 'no_responders') lastSeen = Date.now();
         // Gone for good: the loop re-creates the consumer rather than waiting on the client's slow re-check.
-        if (status.type === 'consumer_not_found' || status.type === 'stream_not_found' || status.type === 'consumer_deleted') messages.stop();
+        if (status.type === 'consumer_not_found' || status.type === 'stream_not_found' || status.type === 'consumer_deleted') end(status.type);
       }
     })().catch(() => undefined);
     const watchdog = setInterval(() => {
-      if (Date.now() - lastSeen > STALL_MS) messages.stop();
+      if (Date.now() - lastSeen > STALL_MS) end(`stalled: no message or status for ${STALL_MS} ms`);
     }, STALL_MS / 3);
     watchdog.unref();
     try {
@@ -99,6 +106,7 @@ export class ShardConsumer {
       clearInterval(watchdog);
       this.current = undefined;
     }
+    return reason;
   }
 
   private deliver(msg: JsMsg): void {
