@@ -1,13 +1,14 @@
 /**
  * The circuit breaker (issue 3): one actor per protected target, shared by every workflow in the system.
  *
- *   closed --N failures within the window--> open --cooldown--> halfOpen --trial succeeds--> closed
- *                                                                  \--trial fails--> open
+ *   closed --N failures within the window--> open --cooldown--> halfOpen.waiting --request--> halfOpen.trial
+ *   halfOpen.trial --success--> closed;  --failure, or no outcome within trialTimeoutMs--> open
  *
  * Ask protocol: a step asks `{ type: 'breaker.request' }` and gets `{ allowed, state, retryAfterMs? }` (while open,
  * the step routes to its fallback or fails fast with a retryable `CircuitOpen` error); it then tells the outcome as
- * `breaker.success` or `breaker.failure`. Half-open admits one trial call at a time. Time comes from the actor's
- * clock, and the cooldown's due time is kept in `context.timers` so a restored breaker keeps it.
+ * `breaker.success` or `breaker.failure`. Half-open admits one trial call; a trial whose caller never reports
+ * (it crashed) counts as a failure after `trialTimeoutMs`, so the breaker cannot stay half-open forever. Time comes
+ * from the actor's clock, and each deadline is kept in `context.timers` so a restored breaker keeps it.
  */
 import { setup, type AnyEventObject } from 'xstate';
 import { REPLY_EMITTED } from './emit.js';
@@ -25,6 +26,8 @@ export interface CircuitBreakerInput {
   readonly windowMs?: number;
   /** How long the circuit stays open before a trial call, ms. Default 30,000. */
   readonly cooldownMs?: number;
+  /** How long a trial call may go unreported before it counts as failed, ms. Default 30,000. */
+  readonly trialTimeoutMs?: number;
 }
 
 export interface CircuitBreakerContext {
@@ -32,11 +35,10 @@ export interface CircuitBreakerContext {
   readonly failureThreshold: number;
   readonly windowMs: number;
   readonly cooldownMs: number;
+  readonly trialTimeoutMs: number;
   /** Times of recent failures, within the window. */
   readonly failures: readonly number[];
   readonly openedAt?: number;
-  /** A half-open trial call is in flight. */
-  readonly trial: boolean;
   readonly timers: Timers;
 }
 
@@ -48,8 +50,9 @@ export interface BreakerPermit {
   readonly failures: number;
 }
 
-export const DEFAULT_BREAKER = Object.freeze({ failureThreshold: 5, windowMs: 60_000, cooldownMs: 30_000 });
+export const DEFAULT_BREAKER = Object.freeze({ failureThreshold: 5, windowMs: 60_000, cooldownMs: 30_000, trialTimeoutMs: 30_000 });
 const COOLDOWN = 'breaker:cooldown';
+const TRIAL = 'breaker:trial';
 
 type A = ReducerArgs<CircuitBreakerContext>;
 
@@ -63,10 +66,14 @@ const recordFailure = act<CircuitBreakerContext>((a) => ({
 }));
 
 const trip = act<CircuitBreakerContext>((a) => ({
-  context: { openedAt: a.now, trial: false, timers: withTimer({}, COOLDOWN, 'cooldown', a.now + a.context.cooldownMs) },
+  context: { openedAt: a.now, timers: withTimer({}, COOLDOWN, 'cooldown', a.now + a.context.cooldownMs) },
 }));
 
-const reset = act<CircuitBreakerContext>(() => ({ context: { failures: [], trial: false, timers: {}, openedAt: undefined } }));
+const reset = act<CircuitBreakerContext>(() => ({ context: { failures: [], timers: {}, openedAt: undefined } }));
+
+const startTrial = act<CircuitBreakerContext>((a) => ({ context: { timers: withTimer({}, TRIAL, 'trial', a.now + a.context.trialTimeoutMs) } }));
+
+const clearTimers = act<CircuitBreakerContext>(() => ({ context: { timers: {} } }));
 
 const retryAfter = (a: A) => ({ retryAfterMs: Math.max(0, (a.context.timers[COOLDOWN]?.dueAt ?? a.now) - a.now) });
 
@@ -78,11 +85,14 @@ const retryAfter = (a: A) => ({ retryAfterMs: Math.max(0, (a.context.timers[COOL
  */
 export const circuitBreaker = setup({
   types: {} as { context: CircuitBreakerContext; input: CircuitBreakerInput | undefined; events: AnyEventObject; emitted: AnyEventObject },
-  delays: { [COOLDOWN]: ({ context, system }: { context: CircuitBreakerContext; system: unknown }) => remainingMs(context.timers, COOLDOWN, system) },
+  delays: {
+    [COOLDOWN]: ({ context, system }: { context: CircuitBreakerContext; system: unknown }) => remainingMs(context.timers, COOLDOWN, system),
+    [TRIAL]: ({ context, system }: { context: CircuitBreakerContext; system: unknown }) => remainingMs(context.timers, TRIAL, system),
+  },
   guards: {
     tripped: ({ context }) => context.failures.length >= context.failureThreshold,
-    trialFree: ({ context }) => !context.trial,
     cooldownTimer: ({ context, event }) => isTimerFor(context.timers, event, COOLDOWN),
+    trialTimer: ({ context, event }) => isTimerFor(context.timers, event, TRIAL),
   },
 }).createMachine({
   id: 'circuitBreaker',
@@ -91,8 +101,8 @@ export const circuitBreaker = setup({
     failureThreshold: input?.failureThreshold ?? DEFAULT_BREAKER.failureThreshold,
     windowMs: input?.windowMs ?? DEFAULT_BREAKER.windowMs,
     cooldownMs: input?.cooldownMs ?? DEFAULT_BREAKER.cooldownMs,
+    trialTimeoutMs: input?.trialTimeoutMs ?? DEFAULT_BREAKER.trialTimeoutMs,
     failures: [],
-    trial: false,
     timers: {},
   }),
   initial: 'closed',
@@ -107,9 +117,9 @@ export const circuitBreaker = setup({
       },
     },
     open: {
-      after: { [COOLDOWN]: { target: 'halfOpen', actions: act<CircuitBreakerContext>(() => ({ context: { timers: {} } })) } },
+      after: { [COOLDOWN]: { target: 'halfOpen', actions: clearTimers } },
       on: {
-        'troupe.timer': { guard: 'cooldownTimer', target: 'halfOpen', actions: act<CircuitBreakerContext>(() => ({ context: { timers: {} } })) },
+        'troupe.timer': { guard: 'cooldownTimer', target: 'halfOpen', actions: clearTimers },
         'breaker.request': { actions: answer('open', false, retryAfter) },
         'breaker.status': { actions: answer('open', false, retryAfter) },
         // Outcomes of calls admitted before the circuit opened change nothing now.
@@ -118,14 +128,22 @@ export const circuitBreaker = setup({
       },
     },
     halfOpen: {
+      initial: 'waiting',
       on: {
-        'breaker.request': [
-          { guard: 'trialFree', actions: [act<CircuitBreakerContext>(() => ({ context: { trial: true } })), answer('halfOpen', true)] },
-          { actions: answer('halfOpen', false) },
-        ],
         'breaker.status': { actions: answer('halfOpen', false) },
         'breaker.success': { target: 'closed', actions: reset },
         'breaker.failure': { target: 'open', actions: trip },
+      },
+      states: {
+        waiting: { on: { 'breaker.request': { target: 'trial', actions: [startTrial, answer('halfOpen', true)] } } },
+        trial: {
+          after: { [TRIAL]: { target: '#circuitBreaker.open', actions: trip } },
+          on: {
+            'troupe.timer': { guard: 'trialTimer', target: '#circuitBreaker.open', actions: trip },
+            // One trial at a time: everyone else waits for its outcome.
+            'breaker.request': { actions: answer('halfOpen', false) },
+          },
+        },
       },
     },
   },

@@ -42,15 +42,15 @@ describe('circuit breaker (issue 3)', () => {
     await net.advance(19_999);
     expect(net.path(BREAKER).at(-1)).toBe('open');
     await net.advance(1);
-    expect(net.path(BREAKER).at(-1)).toBe('halfOpen');
+    expect(net.path(BREAKER).at(-1)).toBe('halfOpen.waiting');
 
     const w7 = net.add('support/w7', healthy, { input: { workflowId: 'w7' } });
     await net.settle();
     expect(reached).toBe(1);
     expect(net.path('support/w7')).toEqual(['active.history.checking', 'active.history.running', 'completed']);
     expect(w7.getSnapshot().output).toMatchObject({ results: { history: { orders: 3 } } });
-    expect(net.path(BREAKER)).toEqual(['closed', 'open', 'halfOpen', 'closed']);
-    expect(breaker.getSnapshot().context).toMatchObject({ failures: [], trial: false, timers: {} });
+    expect(net.path(BREAKER)).toEqual(['closed', 'open', 'halfOpen.waiting', 'halfOpen.trial', 'closed']);
+    expect(breaker.getSnapshot().context).toMatchObject({ failures: [], timers: {} });
   });
 
   test('failures outside the window do not count; a failed half-open trial re-opens; one trial at a time', async () => {
@@ -76,7 +76,21 @@ describe('circuit breaker (issue 3)', () => {
       { allowed: true, state: 'halfOpen', failures: 3 },
       { allowed: false, state: 'halfOpen', failures: 3 },
     ]);
-    expect(net.path('b')).toEqual(['closed', 'open', 'halfOpen', 'open']);
+    expect(net.path('b')).toEqual(['closed', 'open', 'halfOpen.waiting', 'halfOpen.trial', 'open']);
+  });
+
+  test('a trial whose caller never reports counts as failed after trialTimeoutMs', async () => {
+    const net = createNet();
+    const breaker = net.add('b', circuitBreaker, { input: { failureThreshold: 1, cooldownMs: 100, trialTimeoutMs: 1_000 } });
+    breaker.send({ type: 'breaker.failure' });
+    await net.advance(100);
+    breaker.send({ type: 'breaker.request' });
+    await net.advance(999);
+    expect(net.path('b').at(-1)).toBe('halfOpen.trial');
+    await net.advance(1);
+    expect(net.path('b')).toEqual(['closed', 'open', 'halfOpen.waiting', 'halfOpen.trial', 'open']);
+    await net.advance(100);
+    expect(net.path('b').at(-1)).toBe('halfOpen.waiting');
   });
 
   test('without a fallback an open circuit fails fast with a retryable CircuitOpen error that waits out the cooldown', async () => {
