@@ -345,7 +345,7 @@ export class ActorCell implements Child {
     if (actor !== this.actor) return; // it failed or finished while handling
     const snapshot = actor.getSnapshot();
     if (snapshot.status === 'active') this.lastGood = snapshot;
-    if (message.reply && !this.replied && !message.reply.settled) (this.awaiting ??= []).push(message.reply);
+    if (message.reply && !this.replied && !message.reply.settled) this.awaitReply(message.reply);
     this.handled(message, actor);
   }
 
@@ -391,14 +391,26 @@ export class ActorCell implements Child {
     this.sendReply(target, payload);
   }
 
+  /**
+   * Keeps an unanswered ask for a deferred reply. Timed-out asks stay in line so a late reply still matches
+   * the ask it was meant for; the line is bounded by the mailbox capacity (the oldest is dropped, and
+   * answered with a DeadLetterError if it was still waiting).
+   */
+  private awaitReply(target: ReplyTarget): void {
+    const line = (this.awaiting ??= []);
+    if (line.length >= this.mailbox.capacity) line.shift()?.reject(new DeadLetterError(this.address, 'too many unanswered asks'));
+    line.push(target);
+  }
+
   private completed(actor: AnyActor): void {
     const snapshot = actor.getSnapshot() as Snapshot<unknown> & { output?: unknown };
     this.actor = undefined;
     this.lastGood = snapshot;
     if (snapshot.status !== 'done') return;
     const output = snapshot.output;
-    if (this.current?.reply && !this.replied) this.current.reply.resolve(output);
-    for (const target of this.awaiting ?? []) target.resolve(output);
+    // The output answers every ask still waiting, through the same checks (and durable wait) as a reply.
+    if (this.current?.reply && !this.replied) this.sendReply(this.current.reply, output);
+    for (const target of this.awaiting ?? []) if (!target.settled) this.sendReply(target, output);
     this.awaiting = undefined;
     this.state = 'held';
     this.parent.childExited(this, 'completed');

@@ -11,6 +11,7 @@ import {
   DeadLetterError,
   DuplicateActorError,
   InvalidChildSpecError,
+  InvalidConfigError,
   InvalidMessageError,
   MailboxFullError,
   SystemStoppedError,
@@ -147,6 +148,7 @@ export class ActorSystemCore implements CellHost, RefHost {
 
   ask(address: string, event: unknown, options: AskOptions | undefined): Promise<unknown> {
     const timeoutMs = options?.timeoutMs ?? this.config.askTimeoutMs;
+    if (!(Number.isFinite(timeoutMs) && timeoutMs >= 0)) return Promise.reject(new InvalidConfigError('ask.timeoutMs', 'must be a finite number >= 0'));
     let checked: EventObject;
     try {
       checked = this.checkEvent(event);
