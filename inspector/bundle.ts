@@ -19,11 +19,18 @@ const TYPES: Readonly<Record<string, string>> = { '.js': 'text/javascript; chars
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** The prebuilt bundle next to the compiled server, or a fresh in-memory bundle of the sources. */
-export async function loadUiAssets(): Promise<Map<string, UiAsset>> {
-  const prebuilt = join(here, 'ui');
-  const assets = existsSync(join(prebuilt, 'app.js')) ? await readAssets(prebuilt) : await bundleUi();
-  return new Map(assets.map((a) => [a.path, a]));
+export function loadUiAssets(): Promise<Map<string, UiAsset>> {
+  // Once per process: every inspector started here serves the same bundle.
+  loaded ??= (async () => {
+    const prebuilt = join(here, 'ui');
+    const assets = existsSync(join(prebuilt, 'app.js')) ? await readAssets(prebuilt) : await bundleUi();
+    return new Map(assets.map((a) => [a.path, a]));
+  })();
+  loaded.catch(() => (loaded = undefined));
+  return loaded;
 }
+
+let loaded: Promise<Map<string, UiAsset>> | undefined;
 
 async function readAssets(dir: string): Promise<UiAsset[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.js') || n.endsWith('.css'));
