@@ -2,7 +2,7 @@
  * The handoff channel's transitions (issue 3): measure what a step receives, summarize it when over budget, record
  * the handoff in the trace (both sizes when summarized), then start the first attempt.
  */
-import { measure, type HandoffRecord } from './handoff.js';
+import { handoffData, measure, type HandoffRecord } from './handoff.js';
 import { answerType, type StepEnv } from './step-env.js';
 import { ask, moveTo } from './step-move.js';
 import { begin } from './step-reducers.js';
@@ -12,9 +12,7 @@ import { recordOf, type Effect, type ReducerArgs, type StepRecord } from './work
 /** pending: measure the handoff; summarize it when over budget, else start the first attempt. */
 export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
   return (a) => {
-    const data: Record<string, unknown> = {};
-    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
-    const m = measure(data, env.tokenizer);
+    const m = measure(handoffData(env.from, a.context.results), env.tokenizer);
     const over = m.tokens > env.budget;
     if (over && env.summarizer !== undefined) {
       const r: StepRecord = { ...recordOf(a.context, env.id), status: 'summarizing', askedAt: a.now };
@@ -23,7 +21,7 @@ export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
         : [];
       return moveTo(env, a, r, { outcome: 'over-budget', trace: { bytes: m.bytes, tokens: m.tokens }, emit });
     }
-    const handoff: HandoffRecord = { from: env.from, context: data, bytes: m.bytes, tokens: m.tokens, originalBytes: m.bytes, originalTokens: m.tokens, summarized: false };
+    const handoff: HandoffRecord = { from: env.from, bytes: m.bytes, tokens: m.tokens, originalBytes: m.bytes, originalTokens: m.tokens, summarized: false };
     return withHandoff(env, a, handoff, over ? 'over-budget' : 'passed');
   };
 }
@@ -31,9 +29,7 @@ export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
 /** summarizing: the summary arrived; pass it instead of the original. */
 export function summarized(env: StepEnv, summary: unknown): (a: ReducerArgs) => Effect {
   return (a) => {
-    const data: Record<string, unknown> = {};
-    for (const id of env.from) if (id in a.context.results) data[id] = a.context.results[id];
-    const original = measure(data, env.tokenizer);
+    const original = measure(handoffData(env.from, a.context.results), env.tokenizer);
     const m = measure(summary, env.tokenizer);
     const handoff: HandoffRecord = { from: env.from, context: summary, bytes: m.bytes, tokens: m.tokens, originalBytes: original.bytes, originalTokens: original.tokens, summarized: true };
     return withHandoff(env, a, handoff, 'summarized');

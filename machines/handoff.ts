@@ -29,6 +29,18 @@ export type Summarizer = SummarizerFn | string;
 
 export const DEFAULT_TOKEN_BUDGET = 4_000;
 
+/** The outputs of the `from` steps that finished (skipped steps have none), keyed by step id. */
+export function handoffData(from: readonly string[], results: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const id of from) if (id in results) data[id] = results[id];
+  return data;
+}
+
+/** What an attempt receives as `context`: the summary when there is one, else the outputs it reads from. */
+export function handoffContext(record: HandoffRecord | undefined, from: readonly string[], results: Readonly<Record<string, unknown>>): unknown {
+  return record?.summarized === true ? record.context : handoffData(from, results);
+}
+
 /**
  * The default tokenizer: about 4 characters per token, rounded up — the usual rule of thumb for English text under
  * GPT- and Claude-style BPE vocabularies (it overestimates code and underestimates CJK text). An estimate only:
@@ -57,10 +69,15 @@ function utf8Length(text: string): number {
   return encoder === undefined ? Buffer.byteLength(text, 'utf8') : encoder.encode(text).length;
 }
 
-/** The handoff as stored in the step's record: what was passed and how big it was before and after. */
+/**
+ * The handoff as stored in the step's record: what was passed and how big it was before and after. Only a summary
+ * is stored (`context`): a whole handoff is rebuilt from `results` when an attempt starts, so snapshots do not
+ * carry a copy of every earlier output per step.
+ */
 export interface HandoffRecord {
   readonly from: readonly string[];
-  readonly context: unknown;
+  /** The summary passed instead of the original, while the step runs; undefined when passed whole. */
+  readonly context?: unknown;
   readonly bytes: number;
   readonly tokens: number;
   readonly originalBytes: number;

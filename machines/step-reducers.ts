@@ -5,7 +5,7 @@
  */
 import type { AnyEventObject } from 'xstate';
 import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
-import { measure } from './handoff.js';
+import { handoffContext, measure } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
 import { answerType, type StepEnv } from './step-env.js';
 import { ask, moveTo, tell } from './step-move.js';
@@ -38,7 +38,7 @@ export function permitted(env: StepEnv): (a: ReducerArgs) => Effect {
     if (env.fallback !== undefined) {
       const agent = typeof env.fallback === 'string' ? env.fallback : undefined;
       const emit = agent === undefined ? [] : [ask(env, a, agent, {
-        type: 'fallback', input: a.context.input, context: prev.handoff?.context, idempotencyKey: `${a.context.workflowId}/${env.origin}`, attempt: prev.attempt,
+        type: 'fallback', input: a.context.input, context: handoffContext(prev.handoff, env.from, a.context.results), idempotencyKey: `${a.context.workflowId}/${env.origin}`, attempt: prev.attempt,
       }, answerType.fallback(env.id))];
       return moveTo(env, a, { ...prev, status: 'fallback', askedAt: agent === undefined ? undefined : a.now, viaFallback: true }, { outcome: 'breaker-open', trace: { detail: { breaker: env.breaker } }, emit });
     }
@@ -91,7 +91,9 @@ export function done(env: StepEnv, a: ReducerArgs, output: unknown, outcome: str
   if (env.kind === 'compensation') {
     return moveTo(env, a, { ...prev, status: 'done', output, error: undefined }, { outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes } });
   }
-  return moveTo(env, a, { ...prev, status: 'done', output, error: undefined }, {
+  // The output lives in `results`; the record keeps no second copy (snapshots stay small).
+  const handoff = prev.handoff?.context === undefined ? prev.handoff : { ...prev.handoff, context: undefined };
+  return moveTo(env, a, { ...prev, status: 'done', output: undefined, error: undefined, handoff }, {
     outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes, tokens: m.tokens },
     context: {
       results: { ...a.context.results, [env.id]: output },

@@ -14,6 +14,7 @@ import { fromPromise, type AnyActorLogic, type AnyEventObject } from 'xstate';
 import { toPlainError, type PlainError } from '../src/errors.js';
 import type { CompensateArgs, VerifyResult } from './definition.js';
 import { compensationOf } from './definition.js';
+import { handoffContext, handoffData } from './handoff.js';
 import { actorName, answerType, timerKey, type StepEnv } from './step-env.js';
 import * as h from './handoff-reducers.js';
 import * as r from './step-reducers.js';
@@ -101,7 +102,7 @@ function attemptInput(env: StepEnv) {
   return ({ context }: Args) => {
     const rec = recordOf(context, env.id);
     const base = {
-      input: context.input, context: rec.handoff?.context, idempotencyKey: `${context.workflowId}/${env.origin}`,
+      input: context.input, context: handoffContext(rec.handoff, env.from, context.results), idempotencyKey: `${context.workflowId}/${env.origin}`,
       attempt: rec.attempt, workflowId: context.workflowId, stepId: env.origin,
     };
     return env.kind === 'compensation' ? { ...base, output: context.results[env.origin] } : base;
@@ -117,8 +118,7 @@ function summarizingState(env: StepEnv): StateConfig {
     invoke: {
       src: actorName.summarize,
       input: ({ context }: Args) => {
-        const data: Record<string, unknown> = {};
-        for (const id of env.from) if (id in context.results) data[id] = context.results[id];
+        const data = handoffData(env.from, context.results);
         const text = JSON.stringify(data);
         return { text, data, budget: env.budget, tokens: env.tokenizer(text), workflowId: context.workflowId, stepId: env.id };
       },

@@ -112,4 +112,15 @@ describe('snapshots round-trip through JSON (issue 3)', () => {
     await settle();
     expect(w.actor.getSnapshot().output).toMatchObject({ results: { a: { edited: true } } });
   });
+
+  test('a snapshot holds each output once: handoffs are rebuilt from results, not copied per step', async () => {
+    const wf = workflow('w', { steps: Array.from({ length: 10 }, (_, i) => step(`s${i}`, async () => 'x'.repeat(1_000))) });
+    const net = createNet();
+    const actor = net.add('w', wf);
+    await net.settle();
+    expect(actor.getSnapshot().status).toBe('done');
+    const size = JSON.stringify(actor.getPersistedSnapshot()).length;
+    expect(size).toBeGreaterThan(10_000);
+    expect(size).toBeLessThan(15_000);
+  });
 });
