@@ -119,8 +119,9 @@ describe('snapshots round-trip through JSON (issue 3)', () => {
     const actor = net.add('w', wf);
     await net.settle();
     expect(actor.getSnapshot().status).toBe('done');
-    const size = JSON.stringify(actor.getPersistedSnapshot()).length;
+    // (A finished workflow's snapshot also carries its output, which is `results` once more.)
+    const size = JSON.stringify((actor.getPersistedSnapshot() as { context: unknown }).context).length;
     expect(size).toBeGreaterThan(10_000);
-    expect(size).toBeLessThan(15_000);
+    expect(size).toBeLessThan(13_000);
   });
 });
