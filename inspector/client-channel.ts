@@ -53,7 +53,19 @@ export class ClientChannel implements BatchSink {
   }
 
   batch(batch: SealedBatch): void {
-    const count = batch.records.length;
+    const json = batch.recordsJson();
+    // A batch bigger than a quarter of the cap goes out in parts, so one batch alone never exceeds the cap.
+    const limit = this.maxBufferedBytes / 4;
+    if (json.length <= limit || batch.records.length < 2) return this.offer(batch, batch.records.length, json);
+    const parts = Math.min(batch.records.length, Math.ceil(json.length / limit));
+    const size = Math.ceil(batch.records.length / parts);
+    for (let i = 0; i < batch.records.length; i += size) {
+      const part = batch.records.slice(i, i + size);
+      this.offer(batch, part.length, JSON.stringify(part));
+    }
+  }
+
+  private offer(batch: SealedBatch, count: number, recordsJson: string): void {
     this.produced += count;
     if (this.dropping || this.ws.readyState !== this.ws.OPEN) {
       this.dropped += count;
@@ -61,7 +73,7 @@ export class ClientChannel implements BatchSink {
     }
     const counts = { produced: this.produced, delivered: this.delivered + count, dropped: this.dropped };
     const head = `{"t":"batch","v":1,"node":${JSON.stringify(batch.node)},"seq":${batch.seq},"now":${batch.now},"counts":${JSON.stringify(counts)},"records":`;
-    const bytes = Buffer.from(`${head}${batch.recordsJson()}}`);
+    const bytes = Buffer.from(`${head}${recordsJson}}`);
     if (this.ws.bufferedAmount + bytes.byteLength > this.maxBufferedBytes) {
       this.dropped += count;
       this.startDropping();
