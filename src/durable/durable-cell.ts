@@ -159,9 +159,14 @@ export class DurableCell extends ActorCell {
     while (this.writing) await this.writing;
   }
 
+  /**
+   * Starts (or extends) the write loop on a microtask, never synchronously: a message's handling emits its
+   * snapshot, its reply and then `handled()` in one synchronous run, and the write must carry all three —
+   * a write of the new state without the message's `lastSeq` would let a redelivery apply it twice.
+   */
   private markDirty(): void {
     this.dirty = true;
-    this.writing ??= this.writeLoop();
+    this.writing ??= Promise.resolve().then(() => this.writeLoop());
   }
 
   private async writeLoop(): Promise<void> {

@@ -8,14 +8,19 @@
  */
 import type { EventObject } from 'xstate';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, type Envelope } from '../codec/index.js';
-import { DeadLetterError, toPlainError } from '../errors.js';
+import { backoffDelay } from '../backoff.js';
+import { DeadLetterError, isRetryable, NonRetryableError, toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import { addressOfSubject, mailboxSubject, shardOf, type AppendResult, type MailboxDelivery, type MailboxLog } from '../persistence/mailbox-log.js';
 import { snapshotKey, type SnapshotStore } from '../persistence/snapshot-store.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
+import { parseAddress } from '../system/address.js';
 import type { ReplyTarget } from '../system/message.js';
 import { DurableCell } from './durable-cell.js';
 import { decodeRecord, type DurableRecord } from './durable-record.js';
+
+const APPEND_RETRY_MS = 60_000;
+const APPEND_BACKOFF = { minMs: 100, maxMs: 2_000, factor: 2, jitter: 0.2 };
 
 export interface DurableNodeOptions {
   readonly core: ActorSystemCore;
@@ -37,6 +42,7 @@ export class DurableNode {
   private stops: (() => Promise<void>)[] = [];
   private started: Promise<void> | undefined;
   private counter = 0;
+  private stopped = false;
   /** Garbage and undeliverable messages written to the dead-letter stream by this node. */
   rejected = 0;
 
@@ -89,12 +95,30 @@ export class DurableNode {
     if (reply) this.asks.set(id, reply);
     const subject = mailboxSubject(this.options.core.name, shardOf(address, this.options.log.shards), address);
     try {
-      return await this.options.log.append(subject, encodeEnvelope(envelope), id);
+      return await this.appendWithRetry(subject, encodeEnvelope(envelope), id);
     } catch (error) {
       this.asks.delete(id);
       reply?.reject(error as Error);
       this.options.core.deadLetters.record(address, from, event.type, `mailbox log append failed: ${(error as Error).message}`);
       throw error;
+    }
+  }
+
+  /**
+   * Appends, retrying retryable failures (a server restart, a leader election) with the same message id, so a
+   * retry never stores the message twice; bounded well inside the log's dedupe window (2 minutes by default).
+   */
+  private async appendWithRetry(subject: string, data: Uint8Array, msgId: string): Promise<AppendResult> {
+    const deadline = Date.now() + APPEND_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.log.append(subject, data, msgId);
+      } catch (error) {
+        if (!isRetryable(error) || error instanceof NonRetryableError || Date.now() >= deadline || this.stopped) throw error;
+        const delay = backoffDelay(APPEND_BACKOFF, attempt);
+        this.options.logger.warn({ err: toPlainError(error), subject, attempt, delayMs: delay }, 'mailbox append failed; retrying with the same message id');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
@@ -108,6 +132,13 @@ export class DurableNode {
     const target = addressOfSubject(delivery.subject);
     const event = envelope.payload as EventObject;
     if (!target || target.address !== envelope.to) return this.reject(delivery, `envelope.to ${envelope.to} does not match the subject`);
+    // Subject tokens allow more than address segments do: such an address can never name an actor (and would
+    // fail every activation, a redelivery loop), so it is garbage.
+    try {
+      parseAddress(envelope.to);
+    } catch (error) {
+      return this.reject(delivery, (error as Error).message, envelope);
+    }
     if (typeof event !== 'object' || event === null || event.type !== envelope.type) return this.reject(delivery, 'envelope.payload is not the event its type names');
     const reply = envelope.correlationId === undefined ? undefined : this.asks.get(envelope.correlationId);
     let cell: DurableCell | undefined;
@@ -181,6 +212,7 @@ export class DurableNode {
 
   /** Stops consuming; waits for in-flight writes of every durable cell. */
   async stop(): Promise<void> {
+    this.stopped = true;
     const stops = this.stops;
     this.stops = [];
     await Promise.all(stops.map((stop) => stop()));

@@ -124,4 +124,31 @@ describe('durable actors on the embedded default', () => {
     await expect(system.lookup('dur/nobody').deliver({ type: 'inc' })).rejects.toBeInstanceOf(DeadLetterError);
     await system.shutdown();
   });
+
+  it('never writes a state without the log sequence of the message that produced it', async () => {
+    // Regression: a write started by the snapshot change, before the message was marked handled, stored the
+    // new count with the old lastSeq; a crash then would have let the redelivered message count twice.
+    const clock = createManualClock(0);
+    const shared = sharedBackends();
+    const written: { lastSeq: number; count: number }[] = [];
+    const store: SnapshotStore = {
+      ...shared.durability.store,
+      put: async (key, value, expected) => {
+        const record = decodeRecord(value);
+        written.push({ lastSeq: record.lastSeq, count: (record.snapshot as { context: { count: number } }).context.count });
+        return shared.store.put(key, value, expected);
+      },
+    };
+    const system = await node(clock, { store, log: shared.durability.log });
+    const ref = system.spawn<typeof counter>('counter', { id: 'w1', durable: true });
+    for (let i = 1; i <= 10; i++) {
+      await ref.deliver({ type: 'inc' });
+      expect(await ref.ask({ type: 'get' })).toBe(i);
+    }
+    await system.shutdown();
+    const countsBySeq = new Map<number, Set<number>>();
+    for (const w of written) countsBySeq.set(w.lastSeq, (countsBySeq.get(w.lastSeq) ?? new Set()).add(w.count));
+    expect(written.length).toBeGreaterThan(10);
+    for (const counts of countsBySeq.values()) expect(counts.size).toBe(1);
+  });
 });
