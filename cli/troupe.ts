@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * The `troupe` command (issue 5 brings its first subcommand).
+ *   troupe inspect [--port <n>] [--host 127.0.0.1] [--latency <ms>]
+ *     starts the demo support system (examples/support-workflow.ts) with the inspector attached and prints
+ *     the URL, token included; runs until interrupted. New tickets arrive every few seconds.
+ */
+import { parseArgs } from 'node:util';
+import { createSupportScenario, DEMO_TICKETS } from '../examples/support-workflow.js';
+import { startInspector } from '../inspector/index.js';
+
+const USAGE = `usage: troupe <command>
+
+commands:
+  inspect [--port <n>] [--host <loopback>] [--latency <ms>]   the demo system with the inspector (browser UI)
+`;
+
+async function inspect(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, latency: { type: 'string', default: '400' } } });
+  const port = Number(values.port);
+  const latencyMs = Number(values.latency);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError('--port must be an integer between 0 and 65535');
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new TypeError('--latency must be a number of milliseconds >= 0');
+  const scenario = await createSupportScenario({ latencyMs, logLevel: 'warn' });
+  const inspector = await startInspector({ system: scenario.system, port, host: values.host });
+  process.stdout.write(`Troupe inspector for system "${scenario.system.name}"\n  open  ${inspector.url}\n  XState apps (@statelyai/inspect): ${inspector.statelyUrl}\n  Ctrl-C to stop\n`);
+  scenario.startDemoTickets();
+  // A new ticket now and then, alternating the demo's two paths, so there is always something to watch.
+  let n = 100;
+  const variants = Object.values(DEMO_TICKETS);
+  const timer = setInterval(() => {
+    const input = variants[n % variants.length]!;
+    scenario.startTicket(`ticket-${n++}`, input);
+  }, 15_000);
+  const stop = async () => {
+    clearInterval(timer);
+    await inspector.close();
+    await scenario.system.shutdown();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'inspect':
+      return inspect(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      process.stderr.write(`troupe: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`troupe: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
