@@ -1,0 +1,85 @@
+/**
+ * Group `inspector` (issue 5): the cost of watching a system.
+ * - `inspector.tell_with_vs_without`: tell throughput (timed until the last message is handled) with the
+ *   inspector attached and a WebSocket client connected that parses every batch, over the same with inspection
+ *   off (no client: the bus is detached), same system, A/B alternating rounds, median ratio. Goal >= 0.8.
+ * - `inspector.drop_rate`: records dropped / records produced for that client over the candidate rounds
+ *   (delivered + dropped must equal produced, checked). Goal <= 0.05.
+ */
+import { WebSocket } from 'ws';
+import { assign, setup } from 'xstate';
+import { reply } from '../machines/emit.js';
+import { createSystem, type ActorRef, type BatchMessage } from '../src/index.js';
+import { startInspector, type Inspector } from '../inspector/index.js';
+import { nowMs, paired, report } from './harness.js';
+
+const counter = setup({
+  types: { context: {} as { count: number }, events: {} as { type: 'inc' } | { type: 'get' } },
+}).createMachine({
+  context: { count: 0 },
+  on: { inc: { actions: assign({ count: ({ context }) => context.count + 1 }) }, get: { actions: reply(({ context }) => context.count) } },
+});
+
+const MESSAGES = 200_000;
+
+async function tellRound(ref: ActorRef<typeof counter>): Promise<number> {
+  const before = await ref.ask<number>({ type: 'get' }, { timeoutMs: 60_000 });
+  const start = nowMs();
+  for (let i = 0; i < MESSAGES; i++) ref.tell({ type: 'inc' });
+  const count = await ref.ask<number>({ type: 'get' }, { timeoutMs: 60_000 });
+  const elapsed = nowMs() - start;
+  if (count !== before + MESSAGES) throw new Error(`lost messages: ${count - before} of ${MESSAGES}`);
+  return elapsed;
+}
+
+interface Client {
+  readonly ws: WebSocket;
+  records: number;
+}
+
+async function connect(inspector: Inspector): Promise<Client> {
+  const client: Client = { ws: new WebSocket(`ws://127.0.0.1:${inspector.port}/ws?token=${inspector.token}`, { origin: `http://127.0.0.1:${inspector.port}` }), records: 0 };
+  client.ws.on('message', (data) => {
+    const message = JSON.parse(data.toString()) as BatchMessage | { t: string };
+    if (message.t === 'batch') client.records += (message as BatchMessage).records.length;
+  });
+  await new Promise<void>((resolve, reject) => (client.ws.once('open', () => resolve()), client.ws.once('error', reject)));
+  return client;
+}
+
+export async function run(): Promise<void> {
+  const system = await createSystem({ name: 'benchinspect', logLevel: 'silent' });
+  system.register('counter', counter);
+  const ref = system.spawn<typeof counter>('counter', { id: 'c', mailboxCapacity: MESSAGES + 10 });
+  const inspector = await startInspector({ system });
+  let produced = 0;
+  let delivered = 0;
+  let dropped = 0;
+
+  const result = await paired({
+    warmup: 1,
+    rounds: 7,
+    baseline: () => tellRound(ref),
+    candidate: async () => {
+      const client = await connect(inspector);
+      const elapsed = await tellRound(ref);
+      // Outside the timing: let the client take everything delivered, then read the books.
+      inspector.bus.flush();
+      const channel = () => inspector.stats().clients.find((c) => c.produced > 0) ?? inspector.stats().clients[0]!;
+      for (let i = 0; i < 10_000 && client.records < channel().delivered; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+      const books = channel();
+      if (books.delivered + books.dropped !== books.produced) throw new Error(`inspector books do not balance: ${JSON.stringify(books)}`);
+      produced += books.produced;
+      delivered += books.delivered;
+      dropped += books.dropped;
+      client.ws.close();
+      await new Promise((resolve) => client.ws.once('close', resolve));
+      return elapsed;
+    },
+  });
+  report('inspector', 'tell_with_vs_without', result.speedRatio, 'ratio');
+  if (produced !== delivered + dropped) throw new Error('delivered + dropped != produced');
+  report('inspector', 'drop_rate', produced === 0 ? 0 : dropped / produced, 'ratio');
+  await inspector.close();
+  await system.shutdown();
+}
