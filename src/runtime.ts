@@ -194,7 +194,8 @@ export interface TroupeSystem {
  */
 export async function createSystem(options: CreateSystemOptions): Promise<TroupeSystem> {
   validateSegment(options?.name, 'system name');
-  return new Runtime(options, await openBackends(options));
+  const log = options.logger ?? createPinoLogger(options, options.name);
+  return new Runtime(options, log, await openBackends(options, log));
 }
 
 interface Backends {
@@ -204,7 +205,7 @@ interface Backends {
 }
 
 /** The durable backends: explicit ones, NATS JetStream, or the in-memory default. */
-async function openBackends(options: CreateSystemOptions): Promise<Backends> {
+async function openBackends(options: CreateSystemOptions, logger: Logger): Promise<Backends> {
   if (options.durability) {
     const { store, log } = options.durability;
     return { store, log, close: async () => void (await Promise.all([log.close(), store.close()])) };
@@ -213,12 +214,19 @@ async function openBackends(options: CreateSystemOptions): Promise<Backends> {
     const { replicas, shards, ...connection } = options.nats;
     const transport = await createNatsTransport(connection);
     const store = await createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_snapshots`, ...(replicas ? { replicas } : {}) });
-    const log = await createJetStreamMailboxLog(transport.connection, { system: options.name, shards: shards ?? 8, ...(replicas ? { replicas } : {}) });
+    const mailbox = await createJetStreamMailboxLog(transport.connection, {
+      system: options.name,
+      shards: shards ?? 8,
+      ...(replicas ? { replicas } : {}),
+      ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+      // Self-healing (append retries, consumer re-creation) is reported, not thrown.
+      onEvent: (event) => logger.warn({ ...event, error: 'error' in event ? toPlainError(event.error) : undefined }, event.type),
+    });
     return {
       store,
-      log,
+      log: mailbox,
       close: async () => {
-        await log.close();
+        await mailbox.close();
         await store.close();
         await transport.close();
       },
@@ -244,7 +252,7 @@ class Runtime implements TroupeSystem {
   private readonly backends: Backends;
   private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
 
-  constructor(options: CreateSystemOptions, backends: Backends) {
+  constructor(options: CreateSystemOptions, log: Logger, backends: Backends) {
     validateSegment(options.name, 'system name');
     const resolved = resolveConfig({ ...options, messageCheck: options.messageCheck ?? envMessageCheck() });
     if ('reason' in resolved) throw new InvalidConfigError(resolved.field, resolved.reason);
@@ -253,7 +261,7 @@ class Runtime implements TroupeSystem {
     resolvePolicy(undefined, resolved.supervision, 'supervision');
     resolvePolicy(options.rootPolicy, resolved.supervision, 'rootPolicy');
     this.clock = options.clock ?? systemClock;
-    this.log = options.logger ?? createPinoLogger(options, resolved.name);
+    this.log = log;
     this.core = new ActorSystemCore(resolved, this.clock, this.log);
     this.terminated = new Promise((resolve) => (this.settle = resolve));
     const guardian: Parent = {

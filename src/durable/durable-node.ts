@@ -65,7 +65,14 @@ export class DurableNode {
     this.started ??= (async () => {
       for (let shard = 0; shard < this.options.log.shards; shard++) {
         const ackWaitMs = this.options.ackWaitMs;
-        this.stops.push(await this.options.log.consume(shard, (d) => void this.onDelivery(d), ackWaitMs === undefined ? undefined : { ackWaitMs }));
+        const handler = (delivery: MailboxDelivery) => {
+          this.onDelivery(delivery).catch((error: unknown) => {
+            // A bug here must not become an unhandled rejection; the log redelivers the message later.
+            this.options.logger.error({ err: toPlainError(error), subject: delivery.subject, seq: delivery.seq }, 'durable delivery failed');
+            delivery.nak(1_000);
+          });
+        };
+        this.stops.push(await this.options.log.consume(shard, handler, ackWaitMs === undefined ? undefined : { ackWaitMs }));
       }
     })();
     return this.started;
