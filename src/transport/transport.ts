@@ -63,3 +63,18 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   }
   return p.length === s.length;
 }
+
+/**
+ * Runs a user callback (subscription handler, status listener) so that a throw cannot break the transport
+ * (a NATS handler would unwind into the client's protocol parser): it is rethrown on a fresh macrotask,
+ * where it stays loud (STYLE §6, xstate's reportUnhandledError).
+ */
+export function isolate(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    setTimeout(() => {
+      throw error;
+    });
+  }
+}

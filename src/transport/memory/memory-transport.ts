@@ -5,7 +5,7 @@
  * no delivery after unsubscribe (even of a message already queued), and close fails requests in flight.
  */
 import { DeadLetterError, TimeoutError } from '../../errors.js';
-import { subjectMatches, type SubscribeOptions, type Transport, type TransportMessage, type TransportStatus, type TransportSubscription } from '../transport.js';
+import { isolate, subjectMatches, type SubscribeOptions, type Transport, type TransportMessage, type TransportStatus, type TransportSubscription } from '../transport.js';
 
 interface Subscriber {
   readonly pattern: string;
@@ -85,13 +85,3 @@ export function createMemoryTransport(): Transport {
   };
 }
 
-/** Runs a user callback; a throw is rethrown on a fresh macrotask so it cannot break close() (STYLE §6). */
-function isolate(fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    setTimeout(() => {
-      throw error;
-    });
-  }
-}

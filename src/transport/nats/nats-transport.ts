@@ -6,7 +6,7 @@
  */
 import { errors as natsErrors, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { CodecError, DeadLetterError, TimeoutError } from '../../errors.js';
-import type { Transport, TransportMessage, TransportStatus, TransportSubscription } from '../transport.js';
+import { isolate, type Transport, type TransportMessage, type TransportStatus, type TransportSubscription } from '../transport.js';
 import { connectNats, type NatsConnectionOptions } from './connection-options.js';
 import { toTransportStatus } from './status-events.js';
 
@@ -126,13 +126,3 @@ function mapRequestError(error: unknown, subject: string, timeoutMs: number): un
   return error;
 }
 
-/** Runs a user callback; a throw is rethrown on a fresh macrotask so it cannot break the caller (STYLE §6). */
-function isolate(fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    setTimeout(() => {
-      throw error;
-    });
-  }
-}
