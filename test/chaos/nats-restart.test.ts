@@ -1,0 +1,60 @@
+/**
+ * Issue 4, "NATS restart mid-workflow": nats-server is stopped and started again (same port, same store dir)
+ * while a worker process runs workflows — once cleanly (SIGTERM), once with SIGKILL. The worker rides out both
+ * outages: every workflow completes exactly once, with exactly one effect per step, and nothing is lost.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
+import { expectedEffects, Sink, until, within, Worker, type WorkerConfig } from '../fixtures/chaos.js';
+
+const WORKFLOWS = 40;
+const OUTAGE_MS = 2_000;
+
+let server: NatsServer;
+let sink: Sink;
+const workers: Worker[] = [];
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  sink = await Sink.open(server.url, 'sink_restart');
+});
+afterAll(async () => {
+  for (const worker of workers) if (worker.running) await worker.kill9();
+  await sink?.close();
+  await server?.cleanup();
+});
+
+describe('nats-server restarts mid-workflow (issue 4)', () => {
+  it('workflows running across a stop/start and a kill -9/start of nats-server all complete once, nothing lost', async () => {
+    const config: WorkerConfig = { url: server.url, system: 'chaosrestart', sink: 'sink_restart', count: WORKFLOWS, concurrency: 4, exitWhenDone: true };
+    const worker = new Worker(config);
+    workers.push(worker);
+    await worker.event('ready', 20_000);
+
+    const doneCount = async () => (await sink.summary()).done.length;
+    const outage = async (how: 'stop' | 'kill9', after: number) => {
+      const before = await until(30_000, `${after} workflows done before the ${how}`, async () => {
+        const n = await doneCount();
+        return n >= after ? n : undefined;
+      });
+      if (how === 'stop') await server.stop();
+      else await server.kill9();
+      await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+      await server.start();
+      console.log(`nats-server ${how} with ${before}/${WORKFLOWS} workflows done; down ${OUTAGE_MS} ms`);
+      expect(worker.running, worker.output).toBe(true);
+    };
+    await outage('stop', 8);
+    await outage('kill9', 20);
+
+    const code = await within(60_000, `the worker to finish every workflow:\n${worker.output}`, worker.exited);
+    expect(code, worker.output).toBe(0);
+    expect(worker.events.map((e) => e.ev)).toContain('all-done');
+    const s = await sink.summary();
+    console.log(`final: ${s.done.length} done, ${s.effects} effects, ${s.attempts} attempts, ${s.duplicates} duplicate attempts`);
+    expect(s.errors).toEqual([]);
+    expect(s.done.sort()).toEqual(Array.from({ length: WORKFLOWS }, (_, i) => `wf-${String(i).padStart(3, '0')}`));
+    expect(s.effectKeys.sort()).toEqual(expectedEffects(WORKFLOWS));
+    expect(s.attempts).toBeGreaterThanOrEqual(s.effects + s.duplicates);
+  }, 120_000);
+});
