@@ -51,7 +51,7 @@ export function renderBreakers(store: Store): HTMLElement {
   const now = store.now();
   const rows = [...store.actors.values()].filter((a) => kindOf(a.snapshot) === 'breaker').map((a) => {
     const c = a.snapshot.context as { target?: string; failures?: number[]; failureThreshold?: number; timers?: Record<string, { dueAt?: number }> };
-    const state = String(a.snapshot.value ?? '?');
+    const state = valueText(a.snapshot.value ?? '?').split('.')[0] ?? '?';
     const due = Object.values(c.timers ?? {})[0]?.dueAt;
     return h('li', { class: `breaker b-${state}`, 'data-address': a.address, 'data-state': state },
       h('span', { class: 'name' }, c.target ?? a.address), ' ', h('span', { class: `badge b-${state}` }, state),
