@@ -167,7 +167,8 @@ export function decided(env: StepEnv, decision: 'approved' | 'rejected' | 'retry
     const prev = recordOf(a.context, env.id);
     const event = a.event as { output?: unknown; reason?: string; by?: string };
     if (decision === 'approved') return done(env, a, 'output' in event ? event.output : prev.output, 'approved');
-    if (decision === 'retry') return begin(env, a, prev.attempt);
+    // A person's retry starts a fresh budget: attempts and the scheduleToClose window count from now.
+    if (decision === 'retry') return begin(env, a, prev.attempt, { ...prev, startedAt: undefined });
     const error = toPlainError(new NonRetryableError(`rejected by a person: ${event.reason ?? 'no reason given'}`, { type: 'EscalationRejected' }));
     return giveUp(env, a, error, 'rejected');
   };

@@ -99,4 +99,25 @@ describe('escrow (issue 3)', () => {
     expect(level()).toBe(1);
     expect(net.outbox.map((m) => m.event)).toEqual([{ type: 'escrow.escalated', itemId: 'w/a/1', level: 1, levelName: 'team-lead' }]);
   });
+
+  test('after scheduleToCloseMs escalated the step, a person\'s retry gets a fresh window', async () => {
+    let calls = 0;
+    const wf = workflow('w', {
+      escrow: 'esc',
+      steps: [step('a', ({ signal }) => (++calls === 1 ? new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))) : 'ok'), {
+        scheduleToCloseMs: 1_000, retry: { onExhausted: 'escalate' },
+      })],
+    });
+    const net = createNet();
+    const queue = net.add('esc', escrow);
+    const run = net.add('w', wf);
+    await net.settle();
+    await net.advance(1_000);
+    expect(net.path('w')).toEqual(['active.a.running', 'active.a.escalated']);
+    await net.advance(60_000);
+    queue.send({ type: 'escrow.retry', itemId: 'w/a/1' });
+    await net.settle();
+    expect(run.getSnapshot().output).toMatchObject({ results: { a: 'ok' } });
+    expect(net.path('w')).toEqual(['active.a.running', 'active.a.escalated', 'active.a.running', 'completed']);
+  });
 });

@@ -120,7 +120,7 @@ describe('snapshots round-trip through JSON (issue 3)', () => {
     await net.settle();
     expect(actor.getSnapshot().status).toBe('done');
     // (A finished workflow's snapshot also carries its output, which is `results` once more.)
-    const size = JSON.stringify((actor.getPersistedSnapshot() as { context: unknown }).context).length;
+    const size = JSON.stringify((actor.getPersistedSnapshot() as unknown as { context: unknown }).context).length;
     expect(size).toBeGreaterThan(10_000);
     expect(size).toBeLessThan(13_000);
   });
