@@ -1,13 +1,17 @@
 /**
- * `npm start`: a small support-desk system on the embedded default (memory transport and store, nothing
- * installed). A `triage` supervisor runs three workers; the enricher calls a flaky CRM and crashes on one
- * ticket; its supervisor restarts it and the tickets that arrived meanwhile are delivered to the new
- * incarnation. Ends with a summary and exits 0.
+ * `npm start`: a support desk on the embedded default (memory transport and store, nothing installed).
+ * Part 1, supervision: a `triage` supervisor runs three workers; the enricher calls a flaky CRM and crashes on
+ * one ticket; its supervisor restarts it and the tickets that arrived meanwhile reach the new incarnation.
+ * Part 2, resilient workflows (examples/support-workflow.ts): ticket-42's CRM lookup is retried with backoff,
+ * its unsure sentiment is escalated to a person (approved here, as the inspector would), and it completes;
+ * ticket-43's email bounces, a critical failure, so the saga compensates in reverse order and aborts.
+ * Ends with a summary and exits 0.
  */
 import pretty from 'pino-pretty';
 import { assign, setup } from 'xstate';
 import { reply, tellTo } from '../machines/emit.js';
 import { createSystem, type RuntimeEvent } from '../src/index.js';
+import { createSupportScenario } from './support-workflow.js';
 
 type Ticket = { type: 'ticket'; id: number; text: string };
 
@@ -114,7 +118,63 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+interface TraceLine {
+  readonly step?: string;
+  readonly kind?: string;
+  readonly outcome?: string;
+  readonly attempt?: number;
+  readonly delayMs?: number;
+}
+
+/** Part 2: two workflow runs; a person (this demo) approves the escalated one. */
+async function workflows(): Promise<string[]> {
+  const scenario = await createSupportScenario({ latencyMs: 40 });
+  const { system } = scenario;
+  const runs = scenario.startDemoTickets();
+  const ends = new Map<string, string>();
+  for (const address of [runs.completes, runs.compensates]) {
+    system.lookup(address).subscribe((s) => {
+      const snapshot = s as { status?: string; output?: { status?: string } };
+      if (snapshot.status === 'done') ends.set(address, snapshot.output?.status ?? 'done');
+    });
+  }
+  const approved: string[] = [];
+  for (let i = 0; i < 300 && ends.size < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const items = (system.lookup(scenario.escrow).getSnapshot() as { context?: { items?: Record<string, { stepId?: string }> } } | undefined)?.context?.items ?? {};
+    for (const [itemId, item] of Object.entries(items)) {
+      if (approved.includes(itemId)) continue;
+      approved.push(itemId);
+      system.lookup(scenario.escrow).tell({ type: 'escrow.approve', itemId, by: 'demo operator' });
+      process.stdout.write(`a person approved escrow item ${itemId} (step ${item.stepId ?? '?'})\n`);
+    }
+  }
+  const lines: string[] = [];
+  for (const [address, id] of [[runs.completes, 'ticket-42'], [runs.compensates, 'ticket-43']] as const) {
+    const trace = system.trace(id) as unknown as TraceLine[];
+    const retries = trace.filter((e) => e.outcome === 'retrying').length;
+    const escalations = trace.filter((e) => e.outcome === 'escalated').length;
+    const compensated = trace.filter((e) => e.kind === 'compensation' && e.outcome === 'succeeded').map((e) => e.step);
+    lines.push(
+      `  ${id}: ${ends.get(address) ?? 'still running'} — ${trace.length} trace entries, ${retries} retries, ${escalations} escalation(s)` +
+        (compensated.length > 0 ? `, compensated ${compensated.join(' then ')}` : ''),
+    );
+  }
+  await system.shutdown();
+  if (ends.get(runs.completes) !== 'completed' || ends.get(runs.compensates) !== 'aborted') {
+    process.stderr.write('demo: workflows did not end as expected\n');
+    process.exitCode = 1;
+  }
+  return lines;
+}
+
+main()
+  .then(async () => {
+    if (process.exitCode) return;
+    const lines = await workflows();
+    process.stdout.write(['', 'Workflows (retry, escalate to a person, compensate)', ...lines, ''].join('\n') + '\n');
+  })
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
