@@ -12,7 +12,7 @@
  * });
  */
 import { ASK_EMITTED, REPLY_EMITTED, TELL_EMITTED, type AskEmitted, type ReplyEmitted, type TellEmitted } from '../src/protocol.js';
-import { emit, type ActionFunction, type AnyEventObject, type EventObject, type MachineContext } from 'xstate';
+import { emit, type ActionFunction, type AnyActorRef, type AnyEventObject, type EventObject, type MachineContext } from 'xstate';
 
 export {
   TELL_EMITTED,
@@ -27,7 +27,8 @@ export {
   type TroupeEmitted,
 } from '../src/protocol.js';
 
-type Args<TContext extends MachineContext, TEvent extends EventObject> = { context: TContext; event: TEvent };
+/** What an expression sees: the context, the event, and `self` (under Troupe, `self.id` is the actor's address). */
+type Args<TContext extends MachineContext, TEvent extends EventObject> = { context: TContext; event: TEvent; self: AnyActorRef };
 type ValueOrExpr<T, TContext extends MachineContext, TEvent extends EventObject> = T | ((args: Args<TContext, TEvent>) => T);
 
 function resolve<T, TContext extends MachineContext, TEvent extends EventObject>(
@@ -55,8 +56,8 @@ export function tellTo<
   to: ValueOrExpr<string, TContext, TExpressionEvent>,
   event: ValueOrExpr<EventObject, TContext, TExpressionEvent>,
 ): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted> {
-  return emit(({ context, event: current }: Args<TContext, TExpressionEvent>) => {
-    const args = { context, event: current };
+  return emit(({ context, event: current, self }: Args<TContext, TExpressionEvent>) => {
+    const args = { context, event: current, self };
     return { type: TELL_EMITTED, to: resolve(to, args), event: resolve(event, args) } satisfies TellEmitted as unknown as TEmitted;
   });
 }
@@ -72,8 +73,8 @@ export function askTo<
   event: ValueOrExpr<EventObject, TContext, TExpressionEvent>,
   options: { replyType: string; timeoutMs?: number },
 ): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted> {
-  return emit(({ context, event: current }: Args<TContext, TExpressionEvent>) => {
-    const args = { context, event: current };
+  return emit(({ context, event: current, self }: Args<TContext, TExpressionEvent>) => {
+    const args = { context, event: current, self };
     const emitted: AskEmitted = { type: ASK_EMITTED, to: resolve(to, args), event: resolve(event, args), ...options };
     return emitted as unknown as TEmitted;
   });
@@ -96,8 +97,8 @@ export function reply<
   TEmitted extends AnyEventObject = AnyEventObject,
 >(payload: string | number | boolean | null | object): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted>;
 export function reply(payload: unknown): TroupeAction<MachineContext, EventObject, EventObject, AnyEventObject> {
-  return emit(({ context, event }: Args<MachineContext, EventObject>) => ({
+  return emit(({ context, event, self }: Args<MachineContext, EventObject>) => ({
     type: REPLY_EMITTED,
-    payload: resolve(payload, { context, event }),
+    payload: resolve(payload, { context, event, self }),
   }) satisfies ReplyEmitted);
 }

@@ -261,7 +261,8 @@ export class ActorCell implements Child {
     let actor: AnyActor;
     try {
       const clock = this.incarnationClock();
-      const options = snapshot === undefined ? { input: this.input, clock } : { input: this.input, clock, snapshot };
+      // `id` is the Troupe address, so a machine can name itself (`self.id`) in replies and escrow submissions.
+      const options = snapshot === undefined ? { id: this.address, input: this.input, clock } : { id: this.address, input: this.input, clock, snapshot };
       actor = createActor(this.logic.logic as AnyActorLogic, options);
       if (this.inspector) this.inspectorSubscription = actor.system.inspect(this.guardInspector(this.inspector));
     } catch (error) {

@@ -294,6 +294,18 @@ describe('addresses and refs', () => {
     expect(triage.children()).toEqual([ref.address, `${t.system.name}/triage/x`]);
   });
 
+  it('a machine knows its own address as self.id, across restarts', async () => {
+    await using t = await testSystem({ supervision: { backoff: { minMs: 0, jitter: 0 } } });
+    const whoami = setup({ actions: { explode: () => { throw new Error('boom'); } } }).createMachine({
+      on: { who: { actions: reply(({ self }) => self.id) }, crash: { actions: 'explode' } },
+    });
+    const ref = t.system.spawn(t.system.register('whoami', whoami), { id: 'me', parent: t.system.supervisor('desk') });
+    expect(await ref.ask({ type: 'who' })).toBe(`${t.system.name}/desk/me`);
+    ref.tell({ type: 'crash' });
+    await advance(t.clock, 0);
+    expect(await ref.ask({ type: 'who' })).toBe(`${t.system.name}/desk/me`);
+  });
+
   it('ref.subscribe keeps listening across restarts', async () => {
     await using t = await testSystem({ supervision: { backoff: { minMs: 0, jitter: 0 } } });
     const ref = t.system.spawn(t.system.register('counter', counterMachine), { id: 'c' });
