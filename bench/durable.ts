@@ -1,0 +1,309 @@
+/**
+ * Group `durable` (issue 4): durable ten-step workflows on NATS JetStream (its own nats-server on a free loopback
+ * port, one node, file storage, R1), against the raw floor of the same work — the same ten trivial steps, each
+ * followed by one awaited KV put of a payload the size of Troupe's own snapshot at that step.
+ *
+ *   durable.c1_per_s              durable workflows/s, one at a time
+ *   durable.c50_per_s             durable workflows/s, 50 in flight
+ *   durable.vs_kv_floor_c50       floor time / Troupe time at concurrency 50, median of per-pair ratios (goal >= 0.6)
+ *   durable.writes_per_workflow   KV puts + mailbox stream appends per completed workflow (bucket and stream
+ *                                 sequence counts over the c50 rounds; checked against durabilityStats())
+ *   durable.recovery_ms           from spawning a restarted node's process to its first resumed step, median of 10
+ *
+ * A workflow counts as finished when its 'done' record is persisted (seen by a watcher on the snapshot bucket),
+ * as the floor's last put is awaited. Method per DESIGN (Benchmarks): warm-up, 5 rounds alternating floor and
+ * Troupe, the median of per-pair ratios.
+ *
+ * `node dist/bench/durable.js --recovery-worker <url>` is the restarted node of `recovery_ms`; BENCH_VERBOSE=1 prints
+ * the c50 round times on stderr.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { createSystem, type TroupeSystem } from '../src/index.js';
+import { decodeRecord } from '../src/durable/durable-record.js';
+import { step, workflow } from '../machines/index.js';
+import { gc, median, nowMs, paired, report } from './harness.js';
+
+const STEPS = 10;
+const C1_RUNS = 150;
+const C50_RUNS = 1_000;
+const RECOVERIES = 10;
+const SYSTEM = 'bench';
+
+const trivial = async (n: number): Promise<number> => n + 1;
+
+const benchWorkflow = (stepFn: (i: number) => Promise<unknown>) =>
+  workflow('bench', { steps: Array.from({ length: STEPS }, (_, i) => step(`s${i}`, () => stepFn(i))) });
+
+// ---- nats-server on a free loopback port --------------------------------------------------------------------
+
+interface Server {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<Server> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'troupe-bench-nats-'));
+  const bin = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
+  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'jetstream')], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', (error) => console.error(`nats-server (${bin}): ${error.message}`));
+  const url = `nats://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      await (await connect({ servers: url, timeout: 1_000 })).close();
+      break;
+    } catch (error) {
+      if (i > 100) throw new Error(`nats-server did not start on ${url}: ${(error as Error).message}`);
+      await sleep(50);
+    }
+  }
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+// ---- Troupe: durable workflows, finished when their 'done' record is persisted --------------------------------
+
+class Completions {
+  private readonly waiting = new Map<string, () => void>();
+
+  static async watch(bucket: KV): Promise<Completions> {
+    const completions = new Completions();
+    const iter = await bucket.watch({ key: `${SYSTEM}.>`, include: KvWatchInclude.UpdatesOnly });
+    void (async () => {
+      for await (const entry of iter) {
+        if (entry.operation !== 'PUT') continue;
+        const record = decodeRecord(new Uint8Array(entry.value));
+        if (record.status === 'done') completions.waiting.get(record.address)?.();
+      }
+    })();
+    return completions;
+  }
+
+  done(address: string): Promise<void> {
+    return new Promise((resolve) => this.waiting.set(address, () => {
+      this.waiting.delete(address);
+      resolve();
+    }));
+  }
+}
+
+let round = 0;
+
+async function runTroupe(system: TroupeSystem, completions: Completions, total: number, concurrency: number): Promise<number> {
+  const prefix = `r${++round}`;
+  let started = 0;
+  gcIfExposed();
+  const start = nowMs();
+  const lane = async (): Promise<void> => {
+    while (started < total) {
+      const id = `${prefix}-${started++}`;
+      const address = `${SYSTEM}/${id}`;
+      const done = completions.done(address);
+      system.spawn('bench', { id, durable: true, input: { workflowId: id, address } });
+      await done;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return nowMs() - start;
+}
+
+/** The same ten steps, each followed by one awaited KV put of Troupe's snapshot size at that step. */
+async function runFloor(bucket: KV, payloads: readonly Uint8Array[], total: number, concurrency: number): Promise<number> {
+  const prefix = `f${++round}`;
+  let started = 0;
+  gcIfExposed();
+  const start = nowMs();
+  const lane = async (): Promise<void> => {
+    while (started < total) {
+      const key = `${prefix}.${started++}`;
+      for (let i = 0; i < STEPS; i++) {
+        await trivial(i);
+        await bucket.put(key, payloads[i]!);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return nowMs() - start;
+}
+
+function gcIfExposed(): void {
+  if ((globalThis as { gc?: unknown }).gc) gc();
+}
+
+/** Troupe's record sizes after each step: one workflow whose steps take long enough for a write each. */
+async function calibrate(url: string): Promise<number[]> {
+  const system = await createSystem({ name: 'benchcal', nats: { servers: url }, logLevel: 'silent' });
+  system.register('bench', benchWorkflow(async (i) => (await sleep(20), i + 1)), { version: 1 });
+  const nc = await connect({ servers: url });
+  const bucket = await new Kvm(nc).open('troupe_benchcal_snapshots');
+  const sizes: number[] = [];
+  const iter = await bucket.watch({ key: 'benchcal.cal', include: KvWatchInclude.UpdatesOnly });
+  const finished = new Promise<void>((resolve) => {
+    void (async () => {
+      for await (const entry of iter) {
+        sizes.push(entry.value.byteLength);
+        if (decodeRecord(new Uint8Array(entry.value)).status === 'done') resolve();
+      }
+    })();
+  });
+  system.spawn('bench', { id: 'cal', durable: true, input: { workflowId: 'cal', address: 'benchcal/cal' } });
+  await finished;
+  iter.stop();
+  await system.shutdown();
+  await nc.close();
+  // Write 0 is the initial state (step 0 running); write i+1 is the state right after step i finished.
+  const after = sizes.slice(1);
+  return Array.from({ length: STEPS }, (_, i) => after[i] ?? after.at(-1) ?? sizes[0] ?? 1_000);
+}
+
+async function writeCounts(nc: NatsConnection): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const kv = (await jsm.streams.info(`KV_troupe_${SYSTEM}_snapshots`)).state.last_seq;
+  const mbox = (await jsm.streams.info(`TROUPE_${SYSTEM}_MBOX`)).state.last_seq;
+  return kv + mbox;
+}
+
+// ---- recovery: a restarted node process, to its first resumed step ------------------------------------------
+
+const RECOVERY_SYSTEM = 'benchrec';
+
+/** The restarted node: recovers; the workflow's step s1 announces each start on stdout and never finishes. */
+async function recoveryWorker(url: string): Promise<void> {
+  const system = await createSystem({ name: RECOVERY_SYSTEM, nats: { servers: url }, logLevel: 'silent' });
+  const wf = workflow('rec', {
+    steps: [
+      step('s0', async () => 1),
+      step('s1', async ({ attempt }) => {
+        process.stdout.write(`STEP s1 ${attempt}\n`);
+        return new Promise(() => {});
+      }),
+    ],
+  });
+  system.register('rec', wf, { version: 1 });
+  const restored = await system.recover();
+  if (restored.length === 0) system.spawn('rec', { id: 'rec-1', durable: true, input: { workflowId: 'rec-1', address: `${RECOVERY_SYSTEM}/rec-1` } });
+}
+
+function startRecoveryWorker(url: string): { child: ChildProcess; step: Promise<number>; exited: Promise<void> } {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--recovery-worker', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const step = new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('STEP s1')) resolve(nowMs());
+    });
+    void exited.then(() => reject(new Error(`recovery worker exited before its first step:\n${out}`)));
+    setTimeout(() => reject(new Error('recovery worker: no resumed step within 30 s')), 30_000).unref();
+  });
+  return { child, step, exited };
+}
+
+async function measureRecovery(url: string, nc: NatsConnection): Promise<number[]> {
+  // The first process starts the workflow; once 's1 running' is persisted it is killed mid-step.
+  const first = startRecoveryWorker(url);
+  await first.step;
+  const bucket = await new Kvm(nc).open(`troupe_${RECOVERY_SYSTEM}_snapshots`);
+  for (let i = 0; ; i++) {
+    const entry = await bucket.get(`${RECOVERY_SYSTEM}.rec-1`);
+    if (entry?.operation === 'PUT' && JSON.stringify(decodeRecord(new Uint8Array(entry.value)).snapshot).includes('"s1":"running"')) break;
+    if (i > 200) throw new Error('recovery bench: s1 running was never persisted');
+    await sleep(10);
+  }
+  first.child.kill('SIGKILL');
+  await first.exited;
+  const times: number[] = [];
+  for (let i = 0; i <= RECOVERIES; i++) {
+    const spawnedAt = nowMs();
+    const worker = startRecoveryWorker(url);
+    const resumedAt = await worker.step;
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    if (i > 0) times.push(resumedAt - spawnedAt); // the first restart is the warm-up
+  }
+  return times;
+}
+
+// ---- the group ----------------------------------------------------------------------------------------------
+
+export async function run(): Promise<void> {
+  const server = await startServer();
+  try {
+    const sizes = await calibrate(server.url);
+    const payloads = sizes.map((size) => Uint8Array.from({ length: size }, (_, i) => (i * 31) & 0xff));
+
+    const nc = await connect({ servers: server.url });
+    const floor = await new Kvm(nc).create('bench_floor', { history: 1, allow_direct: true });
+    const system = await createSystem({ name: SYSTEM, nats: { servers: server.url }, logLevel: 'silent' });
+    system.register('bench', benchWorkflow(trivial), { version: 1 });
+    const completions = await Completions.watch(await new Kvm(nc).open(`troupe_${SYSTEM}_snapshots`));
+
+    const c1 = await paired({
+      warmup: 1,
+      rounds: 5,
+      baseline: () => runFloor(floor, payloads, C1_RUNS, 1),
+      candidate: () => runTroupe(system, completions, C1_RUNS, 1),
+    });
+    report('durable', 'c1_per_s', C1_RUNS / (median(c1.candidate) / 1_000), 'workflows/s');
+
+    await runTroupe(system, completions, C50_RUNS, 50); // warm-up, outside the write count
+    const writesBefore = await writeCounts(nc);
+    const statsBefore = system.durabilityStats();
+    let workflows = 0;
+    const c50 = await paired({
+      warmup: 0,
+      rounds: 5,
+      baseline: () => runFloor(floor, payloads, C50_RUNS, 50),
+      candidate: async () => {
+        workflows += C50_RUNS;
+        return runTroupe(system, completions, C50_RUNS, 50);
+      },
+    });
+    const writes = (await writeCounts(nc)) - writesBefore;
+    const stats = system.durabilityStats();
+    report('durable', 'c50_per_s', C50_RUNS / (median(c50.candidate) / 1_000), 'workflows/s');
+    if (process.env['BENCH_VERBOSE']) console.error(`durable c50 rounds, ms: floor ${c50.baseline.map((t) => t.toFixed(0)).join(' ')}; Troupe ${c50.candidate.map((t) => t.toFixed(0)).join(' ')}`);
+    report('durable', 'vs_kv_floor_c50', c50.speedRatio, 'ratio');
+    report('durable', 'writes_per_workflow', writes / workflows, 'writes');
+    const counted = stats.snapshotWrites - statsBefore.snapshotWrites + stats.logAppends - statsBefore.logAppends;
+    if (Math.abs(counted - writes) > workflows * 0.01) console.error(`durable: durabilityStats counted ${counted} writes, the bucket and stream ${writes}`);
+    console.error(`durable: floor sizes ${sizes.join(',')} B; Troupe ${((stats.snapshotBytes - statsBefore.snapshotBytes) / Math.max(1, stats.snapshotWrites - statsBefore.snapshotWrites)).toFixed(0)} B per write`);
+    await system.shutdown();
+
+    const recoveries = await measureRecovery(server.url, nc);
+    report('durable', 'recovery_ms', median(recoveries), 'ms');
+    await nc.close();
+  } finally {
+    await server.stop();
+  }
+}
+
+if (process.argv[2] === '--recovery-worker') {
+  void recoveryWorker(process.argv[3]!);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  void run();
+}
