@@ -1,7 +1,8 @@
 /**
  * Issue 4, "NATS restart mid-workflow": nats-server is stopped and started again (same port, same store dir)
  * while a worker process runs workflows — once cleanly (SIGTERM), once with SIGKILL. The worker rides out both
- * outages: every workflow completes exactly once, with exactly one effect per step, and nothing is lost.
+ * outages: every workflow completes exactly once, with exactly one effect per step, and every message delivered
+ * to a durable counter during the run (before, across and after the outages) is handled exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
@@ -9,6 +10,7 @@ import { expectedEffects, Sink, until, within, Worker, type WorkerConfig } from 
 
 const WORKFLOWS = 40;
 const OUTAGE_MS = 2_000;
+const DELIVERIES = 300;
 
 let server: NatsServer;
 let sink: Sink;
@@ -25,8 +27,8 @@ afterAll(async () => {
 });
 
 describe('nats-server restarts mid-workflow (issue 4)', () => {
-  it('workflows running across a stop/start and a kill -9/start of nats-server all complete once, nothing lost', async () => {
-    const config: WorkerConfig = { url: server.url, system: 'chaosrestart', sink: 'sink_restart', count: WORKFLOWS, concurrency: 4, exitWhenDone: true };
+  it('workflows and durable messages across a stop/start and a kill -9/start of nats-server: all complete once, every message handled once', async () => {
+    const config: WorkerConfig = { url: server.url, system: 'chaosrestart', sink: 'sink_restart', count: WORKFLOWS, concurrency: 4, exitWhenDone: true, deliveries: DELIVERIES };
     const worker = new Worker(config);
     workers.push(worker);
     await worker.event('ready', 20_000);
@@ -41,7 +43,8 @@ describe('nats-server restarts mid-workflow (issue 4)', () => {
       else await server.kill9();
       await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
       await server.start();
-      console.log(`nats-server ${how} with ${before}/${WORKFLOWS} workflows done; down ${OUTAGE_MS} ms`);
+      const delivered = worker.events.filter((e) => e.ev === 'delivered').length;
+      console.log(`nats-server ${how} with ${before}/${WORKFLOWS} workflows done and ${delivered}/${DELIVERIES} messages delivered; down ${OUTAGE_MS} ms`);
       expect(worker.running, worker.output).toBe(true);
     };
     await outage('stop', 8);
@@ -56,5 +59,9 @@ describe('nats-server restarts mid-workflow (issue 4)', () => {
     expect(s.done.sort()).toEqual(Array.from({ length: WORKFLOWS }, (_, i) => `wf-${String(i).padStart(3, '0')}`));
     expect(s.effectKeys.sort()).toEqual(expectedEffects(WORKFLOWS));
     expect(s.attempts).toBeGreaterThanOrEqual(s.effects + s.duplicates);
+    // Every delivered message was handled, once.
+    const tally = await sink.json<{ delivered: number; seen: Record<string, number> }>('tally');
+    expect(tally?.delivered).toBe(DELIVERIES);
+    expect(tally?.seen).toEqual(Object.fromEntries(Array.from({ length: DELIVERIES }, (_, n) => [String(n), 1])));
   }, 120_000);
 });
