@@ -10,7 +10,7 @@
  * starts from the last persisted record, and messages handled since then are asked again from the log.
  */
 import type { AnyActor, Snapshot } from 'xstate';
-import { toPlainError } from '../errors.js';
+import { CodecError, isRetryable, toPlainError } from '../errors.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
 import { ActorCell, type CellOptions } from '../system/actor-cell.js';
 import type { CellHost } from '../system/cell-host.js';
@@ -204,6 +204,16 @@ export class DurableCell extends ActorCell {
         for (const receipt of receipts) receipt.ack();
         for (const { target, payload } of replies) target.resolve(payload);
       } catch (error) {
+        if (!isRetryable(error) || error instanceof CodecError) {
+          // The record itself cannot be stored (e.g. larger than the server accepts): retrying cannot help, and
+          // truncating would lose state. Fail loudly; the supervisor decides, from the last stored record.
+          this.writing = undefined;
+          for (const receipt of receipts) receipt.nak();
+          for (const { target } of replies) target.reject(error as Error);
+          this.log.error({ err: toPlainError(error), bytes: bytes.byteLength }, 'durable record cannot be stored');
+          this.failWith('persistence-error', error);
+          return;
+        }
         // The store is unreachable: keep everything pending and try again; nothing is acked meanwhile.
         this.receipts.unshift(...receipts);
         this.replies.unshift(...replies);

@@ -5,16 +5,20 @@
 import { assign, setup } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reply } from '../../machines/emit.js';
-import { createSystem, type TroupeSystem } from '../../src/index.js';
+import { createSystem, type RuntimeEvent, type TroupeSystem } from '../../src/index.js';
+import { connectNats } from '../../src/transport/nats/connection-options.js';
+import { createKvSnapshotStore } from '../../src/persistence/jetstream/kv-snapshot-store.js';
+import { createJetStreamMailboxLog } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 const counter = setup({
-  types: { context: {} as { count: number }, events: {} as { type: 'inc' } | { type: 'get' } },
+  types: { context: {} as { count: number; note: string }, events: {} as { type: 'inc' } | { type: 'get' } | { type: 'note'; text: string } },
 }).createMachine({
-  context: { count: 0 },
+  context: { count: 0, note: '' },
   on: {
     inc: { actions: assign({ count: ({ context }) => context.count + 1 }) },
     get: { actions: reply(({ context }) => context.count) },
+    note: { actions: assign({ note: ({ event }) => event.text }) },
   },
 });
 
@@ -49,5 +53,28 @@ describe('durable actors on NATS JetStream', () => {
     await again.deliver({ type: 'inc' });
     expect(await again.ask({ type: 'get' })).toBe(21);
     await second.shutdown();
+  });
+
+  it('a record too large for the store fails the actor with a clear error, never truncated or retried forever', async () => {
+    const nc = await connectNats({ servers: server.url });
+    const store = await createKvSnapshotStore(nc, { bucket: 'troupe_natsbig_snapshots', maxValueBytes: 4_096 });
+    const log = await createJetStreamMailboxLog(nc, { system: 'natsbig', shards: 1 });
+    const system = await createSystem({ name: 'natsbig', logLevel: 'silent', durability: { store, log }, supervision: { intensity: 0 } });
+    system.register('counter', counter);
+    const failures: RuntimeEvent[] = [];
+    system.subscribe((e) => e.type === 'rt.actor.failed' && failures.push(e));
+    const ref = system.spawn<typeof counter>('counter', { id: 'big', durable: true });
+    await ref.deliver({ type: 'inc' });
+    expect(await ref.ask({ type: 'get' })).toBe(1);
+    await ref.deliver({ type: 'note', text: 'x'.repeat(10_000) });
+    const termination = await system.terminated; // intensity 0: the failure escalates to the root
+    expect(termination.reason).toBe('failed');
+    expect(failures).toHaveLength(1);
+    const failure = failures[0] as Extract<RuntimeEvent, { type: 'rt.actor.failed' }>;
+    expect(failure.kind).toBe('persistence-error');
+    expect(failure.error.cause?.name).toBe('CodecError');
+    const stored = await store.get('natsbig.big');
+    expect(stored?.value.byteLength).toBeLessThan(4_096); // the last good record is intact
+    await nc.close();
   });
 });
