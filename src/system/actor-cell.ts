@@ -214,7 +214,7 @@ export class ActorCell implements Child {
     if (this.state !== 'running') return;
     this.state = 'held';
     this.endIncarnation();
-    this.rejectAwaiting(new DeadLetterError(this.address, 'actor restarted before answering'));
+    this.rejectAwaiting(() => new DeadLetterError(this.address, 'actor restarted before answering'));
   }
 
   restart(mode: RestartMode): void {
@@ -251,7 +251,7 @@ export class ActorCell implements Child {
       this.host.deadLetter(this.address, message, 'stopped');
       message.reply?.reject(new DeadLetterError(this.address, 'actor stopped'));
     }
-    this.rejectAwaiting(new DeadLetterError(this.address, 'actor stopped before answering'));
+    this.rejectAwaiting(() => new DeadLetterError(this.address, 'actor stopped before answering'));
     this.host.cellStopped(this.address);
     if (this.host.events.active) this.host.events.publish({ type: 'rt.actor.stopped', address: this.address, reason: notifyParent ? 'stopped' : 'supervisor', ts: this.host.clock.now() });
     if (notifyParent) this.parent.childExited(this, 'stopped');
@@ -438,10 +438,16 @@ export class ActorCell implements Child {
     this.parent.childFailed(this, error);
   }
 
-  private rejectAwaiting(error: Error): void {
+  /**
+   * `error` may be a factory: an Error captures a stack trace, which costs more than the rest of stopping a finished
+   * actor, and most actors (every completed workflow) stop with no ask waiting (issue 3 benchmark).
+   */
+  private rejectAwaiting(error: Error | (() => Error)): void {
     const awaiting = this.awaiting;
     this.awaiting = undefined;
-    for (const target of awaiting ?? []) target.reject(error);
+    if (awaiting === undefined || awaiting.length === 0) return;
+    const reason = typeof error === 'function' ? error() : error;
+    for (const target of awaiting) target.reject(reason);
   }
 
   private persist(snapshot: Snapshot<unknown>): Snapshot<unknown> {
