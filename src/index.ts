@@ -26,12 +26,14 @@ export type { Strategy } from './supervision/strategies.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { defaultConfig, type RuntimeConfig, type ConfigOverrides, type MessageCheck } from './config.js';
 export type { Logger, LogLevel } from './log/index.js';
+export type { Transport, TransportMessage, TransportSubscription, TransportStatus } from './transport/transport.js';
 export * from './errors.js';
 export * from './protocol.js';
 export {
   createInspectionBus,
   publishInspection,
   inspectSubject,
+  parseBatchMessage,
   MASKED,
   WIRE_VERSION,
   type InspectionBus,
@@ -40,5 +42,8 @@ export {
   type InspectionStats,
   type SealedBatch,
   type BatchSink,
+  type PublishInspectionOptions,
+  type ParsedBatch,
+  type ParseBatchLimits,
 } from './inspection/index.js';
 export type * from './inspection/wire.js';

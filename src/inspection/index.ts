@@ -4,5 +4,6 @@
  */
 export { createInspectionBus, InspectionBus, type InspectionSource, type InspectionBusOptions, type SealedBatch, type BatchSink, type InspectionStats } from './bus.js';
 export { createMasker, MASKED, type Masker, type MaskRoot } from './mask.js';
-export { publishInspection, inspectSubject } from './transport-sink.js';
+export { publishInspection, inspectSubject, type PublishInspectionOptions } from './transport-sink.js';
+export { parseBatchMessage, type ParsedBatch, type ParseBatchLimits } from './batch-message.js';
 export * from './wire.js';
