@@ -17,6 +17,10 @@ import { createMemorySnapshotStore } from './persistence/memory/memory-snapshot-
 import { snapshotKey, type SnapshotStore } from './persistence/snapshot-store.js';
 import type { NatsConnectionOptions } from './transport/nats/connection-options.js';
 import { createNatsTransport } from './transport/nats/nats-transport.js';
+import { createMemoryTransport } from './transport/memory/memory-transport.js';
+import type { Transport } from './transport/transport.js';
+import { createInspectionBus, type InspectionBus, type InspectionBusOptions } from './inspection/bus.js';
+import { publishInspection } from './inspection/transport-sink.js';
 import type { AnyActorLogic, InspectionEvent } from 'xstate';
 import { resolveConfig, type ConfigOverrides, type MessageCheck, type RuntimeConfig } from './config.js';
 import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError, type PlainError } from './errors.js';
@@ -59,8 +63,14 @@ export interface CreateSystemOptions extends ConfigOverrides {
   readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog };
   /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
   readonly ackWaitMs?: number;
-  /** This process's node id (message-id prefix); default: random. */
+  /** This process's node id (message-id prefix, inspection subject token): `[A-Za-z0-9_-]+`; default: random hex. */
   readonly nodeId?: string;
+  /**
+   * Inspection of this node. With `publish: true` the system creates an inspection bus (node = `nodeId`) and
+   * publishes its batches on its transport at `troupe.<name>.inspect.<nodeId>` (at-most-once), so one inspector
+   * on any node shows the whole cluster. This keeps the cheap inspection capture attached for the system's life.
+   */
+  readonly inspection?: InspectionBusOptions & { readonly publish?: boolean };
 }
 
 /** Counters of the durable machinery, for metrics and benchmarks. */
@@ -149,6 +159,10 @@ export type Termination = { readonly reason: 'shutdown' } | { readonly reason: '
 
 export interface TroupeSystem {
   readonly name: string;
+  /** This node's id (`nodeId`, or random hex). */
+  readonly node: string;
+  /** The node's transport: NATS when `nats` is set (and `durability` is not), else an in-process memory transport. Closed at shutdown. */
+  readonly transport: Transport;
   readonly config: RuntimeConfig;
   readonly clock: Clock;
   /** The root supervisor: parent of everything spawned without one. */
@@ -194,6 +208,7 @@ export interface TroupeSystem {
  */
 export async function createSystem(options: CreateSystemOptions): Promise<TroupeSystem> {
   validateSegment(options?.name, 'system name');
+  if (options.nodeId !== undefined) validateSegment(options.nodeId, 'nodeId');
   const log = options.logger ?? createPinoLogger(options, options.name);
   return new Runtime(options, log, await openBackends(options, log));
 }
@@ -201,6 +216,7 @@ export async function createSystem(options: CreateSystemOptions): Promise<Troupe
 interface Backends {
   readonly store: SnapshotStore;
   readonly log: MailboxLog;
+  readonly transport: Transport;
   close(): Promise<void>;
 }
 
@@ -208,7 +224,8 @@ interface Backends {
 async function openBackends(options: CreateSystemOptions, logger: Logger): Promise<Backends> {
   if (options.durability) {
     const { store, log } = options.durability;
-    return { store, log, close: async () => void (await Promise.all([log.close(), store.close()])) };
+    const transport = createMemoryTransport();
+    return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
   }
   if (options.nats) {
     const { replicas, shards, ...connection } = options.nats;
@@ -225,6 +242,7 @@ async function openBackends(options: CreateSystemOptions, logger: Logger): Promi
     return {
       store,
       log: mailbox,
+      transport,
       close: async () => {
         await mailbox.close();
         await store.close();
@@ -234,10 +252,12 @@ async function openBackends(options: CreateSystemOptions, logger: Logger): Promi
   }
   const store = createMemorySnapshotStore();
   const log = createMemoryMailboxLog({ shards: 8 });
-  return { store, log, close: async () => void (await Promise.all([log.close(), store.close()])) };
+  const transport = createMemoryTransport();
+  return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
 }
 
 class Runtime implements TroupeSystem {
+  readonly node: string;
   readonly config: RuntimeConfig;
   readonly clock: Clock;
   readonly root: SupervisorRef;
@@ -251,6 +271,7 @@ class Runtime implements TroupeSystem {
   private readonly durable: DurableNode;
   private readonly backends: Backends;
   private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
+  private published: { readonly bus: InspectionBus; readonly stop: () => void } | undefined;
 
   constructor(options: CreateSystemOptions, log: Logger, backends: Backends) {
     validateSegment(options.name, 'system name');
@@ -272,12 +293,13 @@ class Runtime implements TroupeSystem {
     this.rootSupervisor = this.createSupervisor(resolved.name, guardian, options.rootPolicy, 'permanent', resolved.shutdownTimeoutMs);
     this.root = this.supervisorRef(this.rootSupervisor);
     this.backends = backends;
+    this.node = options.nodeId ?? randomBytes(6).toString('hex');
     this.durable = new DurableNode({
       core: this.core,
       store: backends.store,
       log: backends.log,
       logger: this.log,
-      nodeId: options.nodeId ?? randomBytes(6).toString('hex'),
+      nodeId: this.node,
       activate: (record) => this.activate(record),
       ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
     });
@@ -288,6 +310,15 @@ class Runtime implements TroupeSystem {
       appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection
       return appended;
     });
+    if (options.inspection?.publish) {
+      const { publish: _publish, ...busOptions } = options.inspection;
+      const bus = createInspectionBus(this, { ...busOptions, node: this.node });
+      this.published = { bus, stop: publishInspection(bus, backends.transport) };
+    }
+  }
+
+  get transport(): Transport {
+    return this.backends.transport;
   }
 
   get name(): string {
@@ -430,6 +461,12 @@ class Runtime implements TroupeSystem {
     await Promise.race([this.rootSupervisor.stop(false), deadline]);
     clearTimeout(timer);
     this.core.markStopped();
+    if (this.published) {
+      // The last records (the stops of the shutdown) go out before the transport closes.
+      this.published.bus.flush();
+      this.published.stop();
+      this.published.bus.close();
+    }
     await this.durable.stop();
     await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });
