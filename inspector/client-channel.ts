@@ -3,11 +3,14 @@
  * (`bufferedAmount`) plus the batch stay within `maxBufferedBytes`; otherwise the batch is dropped and
  * counted, and the channel keeps dropping until everything it sent has been written out — then it sends a
  * `resync` with the current state and streams again. So a slow or stalled client never slows the system and
- * never grows the server's memory past its cap; at every point `delivered + dropped = produced`.
+ * never grows the server's memory past its cap; at every point `delivered + dropped = produced`. Batches of
+ * remote nodes (cluster-relay.ts) go through the same channel and count the same; a resync is one message
+ * per node: the local one, then each remote node's cached state.
  */
 import type { WebSocket } from 'ws';
 import type { BatchSink, InspectionBus, SealedBatch } from '../src/index.js';
 import type { ConsumerCounts, ResyncMessage, ServerMessage, StatelyRecord } from '../src/inspection/wire.js';
+import type { RemoteSource } from './cluster-relay.js';
 
 export interface ChannelStats extends ConsumerCounts {
   readonly id: number;
@@ -28,6 +31,7 @@ export class ClientChannel implements BatchSink {
   private inFlight = 0;
   private resyncScheduled = false;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeRemote: (() => void) | undefined;
   /** Actors this client switched full inspection on for (switched off when it leaves). */
   readonly inspecting = new Set<string>();
 
@@ -37,17 +41,21 @@ export class ClientChannel implements BatchSink {
     private readonly bus: InspectionBus,
     private readonly maxBufferedBytes: number,
     private readonly external: () => readonly StatelyRecord[],
+    private readonly remote?: RemoteSource,
   ) {}
 
   /** Subscribes to the bus and sends the first resync. */
   open(): void {
     this.unsubscribe = this.bus.subscribe(this);
+    this.unsubscribeRemote = this.remote?.subscribe(this);
     this.sendResync('hello');
   }
 
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.unsubscribeRemote?.();
+    this.unsubscribeRemote = undefined;
     for (const address of this.inspecting) this.bus.inspect(address, false);
     this.inspecting.clear();
   }
@@ -134,10 +142,9 @@ export class ClientChannel implements BatchSink {
 
   private sendResync(reason: ResyncMessage['reason']): void {
     this.resyncs++;
-    const message: ResyncMessage = {
-      ...this.bus.state(), reason, external: this.external(),
-      counts: { produced: this.produced, delivered: this.delivered, dropped: this.dropped },
-    };
+    const counts = { produced: this.produced, delivered: this.delivered, dropped: this.dropped };
+    const message: ResyncMessage = { ...this.bus.state(), reason, external: this.external(), counts };
     this.reply(message);
+    for (const state of this.remote?.states() ?? []) this.reply({ ...state, reason, counts });
   }
 }

@@ -4,4 +4,5 @@
  */
 export { startInspector, type Inspector, type InspectorOptions, type InspectorStats } from './server.js';
 export type { ChannelStats } from './client-channel.js';
+export type { ClusterStats, ClusterLimits } from './cluster-relay.js';
 export { DECISION_LIMITS } from './decisions.js';

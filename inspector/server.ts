@@ -8,6 +8,11 @@
  *   GET  /app.js ... the bundle (cookie or token)
  *   WS   /ws         the UI stream: cookie or token, and the page's own Origin (403 otherwise)
  *   WS   /stately?token=T   outside XState apps (no Origin needed)
+ *
+ * Cluster view (on by default when the system runs on NATS): the records every other node of the system
+ * publishes on `troupe.<system>.inspect.<node>` (`createSystem({ inspection: { publish: true } })`) reach the
+ * same clients, each node under its own name (cluster-relay.ts). A late-joining inspector shows what remote
+ * nodes published after it subscribed, nothing from before (see remote-node.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -16,6 +21,7 @@ import { createInspectionBus, type InspectionBus, type InspectionBusOptions, typ
 import type { ClientMessage } from '../src/inspection/wire.js';
 import { loadUiAssets, type UiAsset } from './bundle.js';
 import { ClientChannel, type ChannelStats } from './client-channel.js';
+import { ClusterRelay, type ClusterLimits, type ClusterStats } from './cluster-relay.js';
 import { decide } from './decisions.js';
 import { contentSecurityPolicy, cookieName, createToken, hostAllowed, isLoopbackHost, originAllowed, presentedToken, sameToken, SECURITY_HEADERS } from './security.js';
 import { StatelyEndpoint } from './stately-endpoint.js';
@@ -35,6 +41,13 @@ export interface InspectorOptions {
   readonly maxClientMessageBytes?: number;
   /** Largest record an outside XState app may send, bytes. Default 1 MiB. */
   readonly maxStatelyMessageBytes?: number;
+  /**
+   * Show every node of the system: subscribe to `troupe.<system>.inspect.*` on `system.transport`.
+   * Default: on when the system's transport is NATS.
+   */
+  readonly cluster?: boolean;
+  /** Bounds of the per-remote-node caches kept for resyncs. */
+  readonly clusterLimits?: ClusterLimits;
 }
 
 export interface InspectorStats {
@@ -42,6 +55,8 @@ export interface InspectorStats {
   readonly clients: readonly ChannelStats[];
   readonly stately: { readonly received: number; readonly rejected: number };
   readonly rejected: { readonly unauthorized: number; readonly forbidden: number };
+  /** The cluster view's counts; undefined when it is off. */
+  readonly cluster: ClusterStats | undefined;
 }
 
 export interface Inspector {
@@ -68,7 +83,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   if (!isLoopbackHost(host)) throw new TypeError(`startInspector: host must be a loopback address (127.0.0.1, ::1 or localhost), got ${JSON.stringify(host)}`);
   const assets = await loadUiAssets();
   const token = createToken();
-  const bus = createInspectionBus(options.system, options.inspection);
+  const bus = createInspectionBus(options.system, { node: options.system.node, ...options.inspection });
+  const clusterOn = options.cluster ?? options.system.transport.kind === 'nats';
+  const relay = clusterOn ? new ClusterRelay(options.system, options.clusterLimits) : undefined;
+  relay?.start();
   const stately = new StatelyEndpoint(bus);
   const channels = new Set<ClientChannel>();
   const rejected = { unauthorized: 0, forbidden: 0 };
@@ -106,7 +124,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     if (!sameToken(token, auth.query) && !sameToken(token, auth.cookie)) return refuse(socket, 401, rejected);
     if (!originAllowed(req, port)) return refuse(socket, 403, rejected);
     ui.handleUpgrade(req, socket, head, (ws) => {
-      const channel = new ClientChannel(++nextClient, ws, bus, maxBuffered, () => stately.records());
+      const channel = new ClientChannel(++nextClient, ws, bus, maxBuffered, () => stately.records(), relay);
       channels.add(channel);
       ws.on('message', (data: RawData, isBinary: boolean) => onClientMessage(options.system, bus, channel, ws, data, isBinary));
       ws.on('close', () => {
@@ -121,6 +139,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());
+  }).catch((error: unknown) => {
+    relay?.close();
+    bus.close();
+    throw error;
   });
   const address = server.address();
   port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -133,11 +155,12 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     port,
     token,
     bus,
-    stats: () => ({ bus: bus.stats(), clients: [...channels].map((c) => c.stats()), stately: { received: stately.received, rejected: stately.rejected }, rejected: { ...rejected } }),
+    stats: () => ({ bus: bus.stats(), clients: [...channels].map((c) => c.stats()), stately: { received: stately.received, rejected: stately.rejected }, rejected: { ...rejected }, cluster: relay?.stats() }),
     close: async () => {
       for (const client of [...ui.clients, ...external.clients]) client.terminate();
       for (const channel of channels) channel.close();
       channels.clear();
+      relay?.close();
       bus.close();
       ui.close();
       external.close();

@@ -80,7 +80,11 @@ export class Store {
     this.clockOffset = m.now - Date.now();
     this.counts.set(m.node, m.counts);
     this.trees.set(m.node, structuredClone(m.tree) as MutableTree);
-    for (const [address, actor] of this.actors) if (actor.node === m.node && !actor.external) this.actors.delete(address);
+    for (const [address, actor] of this.actors) {
+      if (actor.node !== m.node || actor.external) continue;
+      this.actors.delete(address);
+      this.inspected.delete(address); // per node: another node's resync leaves these switches alone
+    }
     for (const a of m.actors) {
       this.actors.set(a.address, { address: a.address, logic: a.logic, parent: a.parent, node: m.node, snapshot: a.snapshot, finished: a.finished, external: false, updatedAt: Date.now() });
     }
@@ -89,7 +93,6 @@ export class Store {
       entries.forEach((entry, i) => (list[from + i] = entry));
       this.traces.set(workflowId, list);
     }
-    this.inspected.clear();
     for (const address of m.inspected) this.inspected.add(address);
     for (const record of m.external ?? []) this.record(record, 'external');
   }
