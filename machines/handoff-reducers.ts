@@ -7,7 +7,7 @@ import { answerType, type StepEnv } from './step-env.js';
 import { ask, moveTo } from './step-move.js';
 import { begin } from './step-reducers.js';
 import { traceEvent, type TraceEntry } from './trace.js';
-import { recordOf, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
+import { patch, recordOf, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
 /** pending: measure the handoff; summarize it when over budget, else start the first attempt. */
 export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
@@ -15,7 +15,7 @@ export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
     const m = measure(handoffData(env.from, a.context.results), env.tokenizer);
     const over = m.tokens > env.budget;
     if (over && env.summarizer !== undefined) {
-      const r: StepRecord = { ...recordOf(a.context, env.id), status: 'summarizing', askedAt: a.now };
+      const r: StepRecord = patch(recordOf(a.context, env.id), { status: 'summarizing', askedAt: a.now });
       const emit = typeof env.summarizer === 'string'
         ? [ask(env, a, env.summarizer, { type: 'summarize', text: m.text, budget: env.budget, tokens: m.tokens }, answerType.summary(env.id))]
         : [];
@@ -41,7 +41,7 @@ function withHandoff(env: StepEnv, a: ReducerArgs, handoff: HandoffRecord, outco
     workflowId: a.context.workflowId, kind: 'handoff', step: env.id, attempt: 0, from: handoff.from.join(','), to: env.id, outcome, at: a.now,
     bytes: handoff.bytes, tokens: handoff.tokens, originalBytes: handoff.originalBytes, originalTokens: handoff.originalTokens, summarized: handoff.summarized,
   };
-  const r: StepRecord = { ...recordOf(a.context, env.id), handoff };
+  const r: StepRecord = patch(recordOf(a.context, env.id), { handoff });
   const started = begin(env, a, undefined, r);
   return { context: started.context, emit: [traceEvent(entry), ...(started.emit ?? [])] };
 }

@@ -7,7 +7,7 @@ import { ASK_EMITTED, TELL_EMITTED, type AskEmitted, type TellEmitted } from './
 import { timerKey, type StepEnv } from './step-env.js';
 import { withoutTimers, withTimer, type Timers } from './timers.js';
 import { traceEvent, type TraceEntry } from './trace.js';
-import { recordOf, type Effect, type ReducerArgs, type StepRecord, type StepStatus, type WorkflowContext } from './workflow-context.js';
+import { patch, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord, type StepStatus, type WorkflowContext } from './workflow-context.js';
 
 export type Extra = { outcome: string; trace?: Partial<TraceEntry>; context?: Partial<WorkflowContext>; emit?: readonly object[] };
 
@@ -22,7 +22,7 @@ export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Ex
     from: prev.status, to: next.status, outcome: extra.outcome, at: a.now, ...extra.trace,
   };
   return {
-    context: { ...extra.context, steps: { ...steps, [env.id]: next }, timers: timersFor(env, timers, next) },
+    context: patch(extra.context ?? {}, { steps: withEntry(steps, env.id, next), timers: timersFor(env, timers, next) }),
     // The trace entry goes out first: the record of a transition precedes the messages it causes.
     emit: [traceEvent(entry), ...((extra.emit ?? []) as AnyEventObject[])],
   };

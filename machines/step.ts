@@ -105,7 +105,7 @@ function attemptInput(env: StepEnv) {
       input: context.input, context: handoffContext(rec.handoff, env.from, context.results), idempotencyKey: `${context.workflowId}/${env.origin}`,
       attempt: rec.attempt, workflowId: context.workflowId, stepId: env.origin,
     };
-    return env.kind === 'compensation' ? { ...base, output: context.results[env.origin] } : base;
+    return env.kind === 'compensation' ? Object.assign({}, base, { output: context.results[env.origin] }) : base;
   };
 }
 
@@ -184,18 +184,19 @@ function armTimers(env: StepEnv, states: Record<string, StateConfig>): Record<st
   return delays;
 }
 
+// `Object.assign({}, input, { signal })` rather than `{ ...input, signal }`: see `patch` in workflow-context.ts.
 function actorsOf(env: StepEnv): Record<string, AnyActorLogic> {
   const actors: Record<string, AnyActorLogic> = {};
   if (env.kind === 'compensation') {
     const run = compensationOf(env.def)?.run;
-    if (run !== undefined) actors[env.src] = fromPromise(async ({ input, signal }: { input: Omit<CompensateArgs, 'signal'>; signal: AbortSignal }) => run({ ...input, signal }));
+    if (run !== undefined) actors[env.src] = fromPromise(async ({ input, signal }: { input: Omit<CompensateArgs, 'signal'>; signal: AbortSignal }) => run(Object.assign({}, input, { signal })));
     return actors;
   }
   const run = env.def.run;
-  actors[env.src] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => run({ ...input, signal } as never));
+  actors[env.src] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => run(Object.assign({}, input, { signal }) as never));
   const fallback = env.fallback;
-  if (typeof fallback === 'function') actors[actorName.fallback(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => fallback({ ...input, signal } as never));
+  if (typeof fallback === 'function') actors[actorName.fallback(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => fallback(Object.assign({}, input, { signal }) as never));
   const verify = env.verify;
-  if (typeof verify === 'function') actors[actorName.verify(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => verify({ ...input, signal } as never));
+  if (typeof verify === 'function') actors[actorName.verify(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => verify(Object.assign({}, input, { signal }) as never));
   return actors;
 }

@@ -38,7 +38,10 @@ export function nowOf(system: unknown): number {
 }
 
 export function withTimer(timers: Timers, key: string, purpose: string, dueAt: number): Timers {
-  return { ...timers, [key]: { dueAt, purpose, event: { type: TIMER_EVENT, key } } };
+  // Keys are `<step>:<purpose>` (never `__proto__`); assignment avoids V8's slow spread-then-add (see `patch`).
+  const out: Record<string, TimerRecord> = Object.assign({}, timers);
+  out[key] = { dueAt, purpose, event: { type: TIMER_EVENT, key } };
+  return out;
 }
 
 export function withoutTimers(timers: Timers, prefix: string): Timers {
