@@ -1,201 +1,57 @@
 /**
- * The composition root (L4): the only module that names pino (and, later, the NATS and JetStream
- * implementations). It wires the actor core to supervision under a root supervisor whose failure shuts
- * the system down with a report.
+ * The composition root (L4), with runtime/backends.ts the only modules that name implementations (pino here;
+ * NATS, JetStream and KV there). It wires the actor core to supervision under a root supervisor whose failure
+ * shuts the system down with a report, and the durable node to the backends.
  */
 import { pino } from 'pino';
 import { randomBytes } from 'node:crypto';
+import type { AnyActorLogic, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
+import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord } from './durable/durable-record.js';
 import { DurableNode } from './durable/durable-node.js';
-import { createKvSnapshotStore } from './persistence/jetstream/kv-snapshot-store.js';
-import { createJetStreamMailboxLog } from './persistence/jetstream/jetstream-mailbox-log.js';
-import type { MailboxLog } from './persistence/mailbox-log.js';
-import { createMemoryMailboxLog } from './persistence/memory/memory-mailbox-log.js';
-import { createMemorySnapshotStore } from './persistence/memory/memory-snapshot-store.js';
-import { snapshotKey, type SnapshotStore } from './persistence/snapshot-store.js';
-import type { NatsConnectionOptions } from './transport/nats/connection-options.js';
-import { createNatsTransport } from './transport/nats/nats-transport.js';
-import { createMemoryTransport } from './transport/memory/memory-transport.js';
-import type { Transport } from './transport/transport.js';
-import { createInspectionBus, type InspectionBus, type InspectionBusOptions } from './inspection/bus.js';
+import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
+import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
 import { publishInspection } from './inspection/transport-sink.js';
-import type { AnyActorLogic, InspectionEvent } from 'xstate';
-import { resolveConfig, type ConfigOverrides, type MessageCheck, type RuntimeConfig } from './config.js';
-import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError, type PlainError } from './errors.js';
 import type { Logger, LogLevel } from './log/index.js';
+import { snapshotKey } from './persistence/snapshot-store.js';
+import type {
+  ActorDescription,
+  CreateSystemOptions,
+  DurabilityStats,
+  SpawnOptions,
+  SupervisorOptions,
+  SupervisorRef,
+  Termination,
+  TreeNode,
+  TroupeSystem,
+} from './runtime/api.js';
+import { openBackends, type Backends } from './runtime/backends.js';
+import { describeCell, treeOf } from './runtime/describe.js';
 import { resolvePolicy, type PolicyOptions } from './supervision/policy.js';
 import { Supervisor } from './supervision/supervisor.js';
 import type { ActorRef } from './system/actor-ref.js';
-import { ActorCell } from './system/actor-cell.js';
 import { ActorSystemCore } from './system/actor-system.js';
 import { childAddress, idOf, validateSegment } from './system/address.js';
 import { systemClock, type Clock } from './system/clock.js';
-import type { DeadLetter } from './system/dead-letters.js';
 import type { RuntimeEventListener } from './system/events.js';
 import type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
 import type { Child, ExitReason, Parent, RestartType } from './system/parent.js';
 import type { TraceEntry } from './system/trace-store.js';
+import type { Transport } from './transport/transport.js';
 
-export interface CreateSystemOptions extends ConfigOverrides {
-  readonly name: string;
-  /** Time source for the runtime and every actor's timers; `createManualClock()` in tests. */
-  readonly clock?: Clock;
-  /** A Logger to use as is; otherwise pino at `logLevel` (default: env TROUPE_LOG_LEVEL, else 'info'). */
-  readonly logger?: Logger;
-  readonly logLevel?: LogLevel;
-  /** Where pino writes (default stdout); anything with `write(string)`. */
-  readonly logDestination?: { write(line: string): void };
-  /** The root supervisor's policy. */
-  readonly rootPolicy?: PolicyOptions;
-  /**
-   * Durable mailboxes (a JetStream stream, one consumer per shard) and snapshots (a KV bucket) on NATS.
-   * Without it, durable actors use the in-memory log and store: they survive actor crashes, not the process.
-   */
-  readonly nats?: NatsConnectionOptions & {
-    /** Replicas of the stream and bucket: 1 survives process kills; 3 survives the loss of a machine. */
-    readonly replicas?: number;
-    /** Mailbox shards (consumers). Default 8. */
-    readonly shards?: number;
-  };
-  /** Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown. */
-  readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog };
-  /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
-  readonly ackWaitMs?: number;
-  /** This process's node id (message-id prefix, inspection subject token): `[A-Za-z0-9_-]+`; default: random hex. */
-  readonly nodeId?: string;
-  /**
-   * Inspection of this node. With `publish: true` the system creates an inspection bus (node = `nodeId`) and
-   * publishes its batches on its transport at `troupe.<name>.inspect.<nodeId>` (at-most-once), so one inspector
-   * on any node shows the whole cluster. This keeps the cheap inspection capture attached for the system's life.
-   */
-  readonly inspection?: InspectionBusOptions & { readonly publish?: boolean };
-}
-
-/** Counters of the durable machinery, for metrics and benchmarks. */
-export interface DurabilityStats {
-  /** Snapshot records written. */
-  readonly snapshotWrites: number;
-  /** Bytes of snapshot records written. */
-  readonly snapshotBytes: number;
-  /** Messages appended to durable mailboxes by this node. */
-  readonly logAppends: number;
-  /** Deliveries this node rejected to the dead-letter stream (garbage, unknown actor, unhandled type). */
-  readonly rejected: number;
-}
-
-export interface SpawnOptions {
-  /** The actor's id within its parent: `[A-Za-z0-9_-]+`. */
-  readonly id: string;
-  /** A supervisor (ref or address); default: the root supervisor. */
-  readonly parent?: SupervisorRef | string;
-  readonly input?: unknown;
-  /** Default 'transient': restarted after a failure, not after it completes. */
-  readonly restart?: RestartType;
-  /** How long a stop may take, ms (default: config.shutdownTimeoutMs). */
-  readonly shutdownMs?: number;
-  /** Default: config.mailboxCapacity. */
-  readonly mailboxCapacity?: number;
-  /**
-   * A durable actor: its messages go through the durable mailbox and its snapshot is persisted at each durable
-   * point, so it survives process death. Spawning a durable actor that is already active (or stored) resumes it.
-   */
-  readonly durable?: boolean;
-}
-
-export interface SupervisorOptions {
-  readonly parent?: SupervisorRef | string;
-  /** Default 'permanent': a supervisor is restarted whenever its parent's strategy says so. */
-  readonly restart?: RestartType;
-  readonly shutdownMs?: number;
-}
-
-export interface SupervisorRef {
-  readonly address: string;
-  readonly id: string;
-  /** Child addresses in start order. */
-  children(): string[];
-  /** Restarts performed by this supervisor. */
-  readonly restarts: number;
-  /** Stops the subtree (children right to left); a normal exit. */
-  stop(): Promise<void>;
-}
-
-/** A node of the live supervision tree (`system.tree()`), plain data. */
-export type TreeNode =
-  | {
-      readonly kind: 'supervisor';
-      readonly address: string;
-      readonly strategy: string;
-      readonly state: 'running' | 'held' | 'stopped';
-      readonly restarts: number;
-      readonly children: TreeNode[];
-    }
-  | {
-      readonly kind: 'actor';
-      readonly address: string;
-      readonly logic: string;
-      readonly version: number;
-      readonly state: 'running' | 'held' | 'stopped';
-      /** XState status of the current incarnation: active, done, error, stopped. */
-      readonly status: string | undefined;
-      readonly incarnation: number;
-      readonly restartType: RestartType;
-      readonly queued: number;
-      readonly dropped: number;
-    };
-
-/** What the inspector needs to draw an actor: its logic and, for machines, the definition. */
-export interface ActorDescription {
-  readonly address: string;
-  readonly logic: string;
-  readonly version: number;
-  /** `machine.definition` (JSON-safe) for state machines; undefined for promise/callback logic. */
-  readonly definition: unknown;
-}
-
-export type Termination = { readonly reason: 'shutdown' } | { readonly reason: 'failed'; readonly report: PlainError };
-
-export interface TroupeSystem {
-  readonly name: string;
-  /** This node's id (`nodeId`, or random hex). */
-  readonly node: string;
-  /** The node's transport: NATS when `nats` is set (and `durability` is not), else an in-process memory transport. Closed at shutdown. */
-  readonly transport: Transport;
-  readonly config: RuntimeConfig;
-  readonly clock: Clock;
-  /** The root supervisor: parent of everything spawned without one. */
-  readonly root: SupervisorRef;
-  register<TLogic extends AnyActorLogic>(name: string, logic: TLogic, options?: RegisterOptions): LogicHandle<TLogic>;
-  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic>;
-  supervisor(id: string, policy?: PolicyOptions, options?: SupervisorOptions): SupervisorRef;
-  lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic>;
-  /** Runtime events (`rt.*`); returns the unsubscribe function. */
-  subscribe(listener: RuntimeEventListener): () => void;
-  readonly deadLetters: { count(reason?: string): number; recent(): readonly DeadLetter[] };
-  /** The live supervision tree from the root supervisor, as plain data. */
-  tree(): TreeNode;
-  /** The logic and machine definition of a local actor, or undefined when none lives at `address`. */
-  describe(address: string): ActorDescription | undefined;
-  /**
-   * Switches full XState inspection on for one local actor (across restarts); returns the switch-off.
-   * Off by default: any XState inspect observer halves `send()` throughput.
-   */
-  inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
-  /** The execution trace of one workflow, oldest first. */
-  trace(workflowId: string): readonly TraceEntry[];
-  /**
-   * Restores the durable actors that are still active in the store (after their logic is registered and
-   * their supervisors exist) and starts consuming durable mailboxes; returns the restored addresses.
-   */
-  recover(): Promise<string[]>;
-  durabilityStats(): DurabilityStats;
-  /** Stops every actor (right to left, waiting for each), then the transports. Idempotent. */
-  shutdown(options?: { timeoutMs?: number }): Promise<void>;
-  /** Settles when the system has stopped: by shutdown, or because the root supervisor failed. */
-  readonly terminated: Promise<Termination>;
-}
+export type {
+  ActorDescription,
+  CreateSystemOptions,
+  DurabilityStats,
+  SpawnOptions,
+  SupervisorOptions,
+  SupervisorRef,
+  Termination,
+  TreeNode,
+  TroupeSystem,
+} from './runtime/api.js';
 
 /**
  * Creates an actor system. With no transport options it runs on the embedded default (memory transport
@@ -211,49 +67,6 @@ export async function createSystem(options: CreateSystemOptions): Promise<Troupe
   if (options.nodeId !== undefined) validateSegment(options.nodeId, 'nodeId');
   const log = options.logger ?? createPinoLogger(options, options.name);
   return new Runtime(options, log, await openBackends(options, log));
-}
-
-interface Backends {
-  readonly store: SnapshotStore;
-  readonly log: MailboxLog;
-  readonly transport: Transport;
-  close(): Promise<void>;
-}
-
-/** The durable backends: explicit ones, NATS JetStream, or the in-memory default. */
-async function openBackends(options: CreateSystemOptions, logger: Logger): Promise<Backends> {
-  if (options.durability) {
-    const { store, log } = options.durability;
-    const transport = createMemoryTransport();
-    return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
-  }
-  if (options.nats) {
-    const { replicas, shards, ...connection } = options.nats;
-    const transport = await createNatsTransport(connection);
-    const store = await createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_snapshots`, ...(replicas ? { replicas } : {}) });
-    const mailbox = await createJetStreamMailboxLog(transport.connection, {
-      system: options.name,
-      shards: shards ?? 8,
-      ...(replicas ? { replicas } : {}),
-      ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
-      // Self-healing (append retries, consumer re-creation) is reported, not thrown.
-      onEvent: (event) => logger.warn({ ...event, error: 'error' in event ? toPlainError(event.error) : undefined }, event.type),
-    });
-    return {
-      store,
-      log: mailbox,
-      transport,
-      close: async () => {
-        await mailbox.close();
-        await store.close();
-        await transport.close();
-      },
-    };
-  }
-  const store = createMemorySnapshotStore();
-  const log = createMemoryMailboxLog({ shards: 8 });
-  const transport = createMemoryTransport();
-  return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
 }
 
 class Runtime implements TroupeSystem {
@@ -408,34 +221,12 @@ class Runtime implements TroupeSystem {
   }
 
   tree(): TreeNode {
-    return this.treeOf(this.rootSupervisor);
-  }
-
-  private treeOf(node: Child): TreeNode {
-    if (node instanceof Supervisor) {
-      return { kind: 'supervisor', address: node.address, strategy: node.policy.strategy, state: node.state, restarts: node.restarts, children: node.childList.map((c) => this.treeOf(c)) };
-    }
-    const cell = node as ActorCell;
-    return {
-      kind: 'actor',
-      address: cell.address,
-      logic: cell.logic.name,
-      version: cell.logic.version,
-      state: cell.state,
-      status: cell.getSnapshot()?.status,
-      incarnation: cell.incarnation,
-      restartType: cell.restartType,
-      queued: cell.queued,
-      dropped: cell.dropped,
-    };
+    return treeOf(this.rootSupervisor);
   }
 
   describe(address: string): ActorDescription | undefined {
     const cell = this.core.cell(address);
-    if (!cell) return undefined;
-    const logic = cell.logic.logic as { definition?: unknown; root?: StateNodeLike };
-    const definition = logic.definition === undefined ? undefined : withEventless(JSON.parse(JSON.stringify(logic.definition)), logic.root);
-    return { address, logic: cell.logic.name, version: cell.logic.version, definition };
+    return cell ? describeCell(cell) : undefined;
   }
 
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void {
@@ -518,26 +309,6 @@ class Runtime implements TroupeSystem {
   private assertRunning(): void {
     if (this.stopping || this.core.isStopped) throw new SystemStoppedError(this.name);
   }
-}
-
-interface StateNodeLike {
-  readonly id: string;
-  readonly states?: Record<string, StateNodeLike>;
-  readonly always?: ReadonlyArray<{ readonly target?: ReadonlyArray<{ readonly id: string }> }>;
-}
-
-/** XState's `definition` leaves out eventless (`always`) transitions; the inspector draws them too (issue 5). */
-function withEventless(json: Record<string, unknown>, node: StateNodeLike | undefined): Record<string, unknown> {
-  if (node === undefined) return json;
-  if (node.always && node.always.length > 0) {
-    json['always'] = node.always.map((t) => ({ source: `#${node.id}`, target: (t.target ?? []).map((n) => `#${n.id}`), eventType: '' }));
-  }
-  const states = json['states'] as Record<string, Record<string, unknown>> | undefined;
-  for (const [key, child] of Object.entries(node.states ?? {})) {
-    const childJson = states?.[key];
-    if (childJson !== undefined) withEventless(childJson, child);
-  }
-  return json;
 }
 
 function envMessageCheck(): MessageCheck | undefined {

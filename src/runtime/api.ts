@@ -1,0 +1,180 @@
+/**
+ * The public shape of a Troupe system: the options of `createSystem`, `spawn` and `supervisor`, and the
+ * `TroupeSystem` interface itself (types only; the composition root in ../runtime.ts implements them).
+ */
+import type { AnyActorLogic, InspectionEvent } from 'xstate';
+import type { ConfigOverrides, RuntimeConfig } from '../config.js';
+import type { PlainError } from '../errors.js';
+import type { InspectionBusOptions } from '../inspection/bus.js';
+import type { Logger, LogLevel } from '../log/index.js';
+import type { MailboxLog } from '../persistence/mailbox-log.js';
+import type { SnapshotStore } from '../persistence/snapshot-store.js';
+import type { PolicyOptions } from '../supervision/policy.js';
+import type { ActorRef } from '../system/actor-ref.js';
+import type { Clock } from '../system/clock.js';
+import type { DeadLetter } from '../system/dead-letters.js';
+import type { RuntimeEventListener } from '../system/events.js';
+import type { LogicHandle, RegisterOptions } from '../system/logic-registry.js';
+import type { RestartType } from '../system/parent.js';
+import type { TraceEntry } from '../system/trace-store.js';
+import type { NatsConnectionOptions } from '../transport/nats/connection-options.js';
+import type { Transport } from '../transport/transport.js';
+
+export interface CreateSystemOptions extends ConfigOverrides {
+  readonly name: string;
+  /** Time source for the runtime and every actor's timers; `createManualClock()` in tests. */
+  readonly clock?: Clock;
+  /** A Logger to use as is; otherwise pino at `logLevel` (default: env TROUPE_LOG_LEVEL, else 'info'). */
+  readonly logger?: Logger;
+  readonly logLevel?: LogLevel;
+  /** Where pino writes (default stdout); anything with `write(string)`. */
+  readonly logDestination?: { write(line: string): void };
+  /** The root supervisor's policy. */
+  readonly rootPolicy?: PolicyOptions;
+  /**
+   * Durable mailboxes (a JetStream stream, one consumer per shard) and snapshots (a KV bucket) on NATS.
+   * Without it, durable actors use the in-memory log and store: they survive actor crashes, not the process.
+   */
+  readonly nats?: NatsConnectionOptions & {
+    /** Replicas of the stream and bucket: 1 survives process kills; 3 survives the loss of a machine. */
+    readonly replicas?: number;
+    /** Mailbox shards (consumers). Default 8. */
+    readonly shards?: number;
+  };
+  /** Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown. */
+  readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog };
+  /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
+  readonly ackWaitMs?: number;
+  /** This process's node id (message-id prefix, inspection subject token): `[A-Za-z0-9_-]+`; default: random hex. */
+  readonly nodeId?: string;
+  /**
+   * Inspection of this node. With `publish: true` the system creates an inspection bus (node = `nodeId`) and
+   * publishes its batches on its transport at `troupe.<name>.inspect.<nodeId>` (at-most-once), so one inspector
+   * on any node shows the whole cluster. This keeps the cheap inspection capture attached for the system's life.
+   */
+  readonly inspection?: InspectionBusOptions & { readonly publish?: boolean };
+}
+
+/** Counters of the durable machinery, for metrics and benchmarks. */
+export interface DurabilityStats {
+  /** Snapshot records written. */
+  readonly snapshotWrites: number;
+  /** Bytes of snapshot records written. */
+  readonly snapshotBytes: number;
+  /** Messages appended to durable mailboxes by this node. */
+  readonly logAppends: number;
+  /** Deliveries this node rejected to the dead-letter stream (garbage, unknown actor, unhandled type). */
+  readonly rejected: number;
+}
+
+export interface SpawnOptions {
+  /** The actor's id within its parent: `[A-Za-z0-9_-]+`. */
+  readonly id: string;
+  /** A supervisor (ref or address); default: the root supervisor. */
+  readonly parent?: SupervisorRef | string;
+  readonly input?: unknown;
+  /** Default 'transient': restarted after a failure, not after it completes. */
+  readonly restart?: RestartType;
+  /** How long a stop may take, ms (default: config.shutdownTimeoutMs). */
+  readonly shutdownMs?: number;
+  /** Default: config.mailboxCapacity. */
+  readonly mailboxCapacity?: number;
+  /**
+   * A durable actor: its messages go through the durable mailbox and its snapshot is persisted at each durable
+   * point, so it survives process death. Spawning a durable actor that is already active (or stored) resumes it.
+   */
+  readonly durable?: boolean;
+}
+
+export interface SupervisorOptions {
+  readonly parent?: SupervisorRef | string;
+  /** Default 'permanent': a supervisor is restarted whenever its parent's strategy says so. */
+  readonly restart?: RestartType;
+  readonly shutdownMs?: number;
+}
+
+export interface SupervisorRef {
+  readonly address: string;
+  readonly id: string;
+  /** Child addresses in start order. */
+  children(): string[];
+  /** Restarts performed by this supervisor. */
+  readonly restarts: number;
+  /** Stops the subtree (children right to left); a normal exit. */
+  stop(): Promise<void>;
+}
+
+/** A node of the live supervision tree (`system.tree()`), plain data. */
+export type TreeNode =
+  | {
+      readonly kind: 'supervisor';
+      readonly address: string;
+      readonly strategy: string;
+      readonly state: 'running' | 'held' | 'stopped';
+      readonly restarts: number;
+      readonly children: TreeNode[];
+    }
+  | {
+      readonly kind: 'actor';
+      readonly address: string;
+      readonly logic: string;
+      readonly version: number;
+      readonly state: 'running' | 'held' | 'stopped';
+      /** XState status of the current incarnation: active, done, error, stopped. */
+      readonly status: string | undefined;
+      readonly incarnation: number;
+      readonly restartType: RestartType;
+      readonly queued: number;
+      readonly dropped: number;
+    };
+
+/** What the inspector needs to draw an actor: its logic and, for machines, the definition. */
+export interface ActorDescription {
+  readonly address: string;
+  readonly logic: string;
+  readonly version: number;
+  /** `machine.definition` (JSON-safe) for state machines; undefined for promise/callback logic. */
+  readonly definition: unknown;
+}
+
+export type Termination = { readonly reason: 'shutdown' } | { readonly reason: 'failed'; readonly report: PlainError };
+
+export interface TroupeSystem {
+  readonly name: string;
+  /** This node's id (`nodeId`, or random hex). */
+  readonly node: string;
+  /** The node's transport: NATS when `nats` is set (and `durability` is not), else an in-process memory transport. Closed at shutdown. */
+  readonly transport: Transport;
+  readonly config: RuntimeConfig;
+  readonly clock: Clock;
+  /** The root supervisor: parent of everything spawned without one. */
+  readonly root: SupervisorRef;
+  register<TLogic extends AnyActorLogic>(name: string, logic: TLogic, options?: RegisterOptions): LogicHandle<TLogic>;
+  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic>;
+  supervisor(id: string, policy?: PolicyOptions, options?: SupervisorOptions): SupervisorRef;
+  lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic>;
+  /** Runtime events (`rt.*`); returns the unsubscribe function. */
+  subscribe(listener: RuntimeEventListener): () => void;
+  readonly deadLetters: { count(reason?: string): number; recent(): readonly DeadLetter[] };
+  /** The live supervision tree from the root supervisor, as plain data. */
+  tree(): TreeNode;
+  /** The logic and machine definition of a local actor, or undefined when none lives at `address`. */
+  describe(address: string): ActorDescription | undefined;
+  /**
+   * Switches full XState inspection on for one local actor (across restarts); returns the switch-off.
+   * Off by default: any XState inspect observer halves `send()` throughput.
+   */
+  inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
+  /** The execution trace of one workflow, oldest first. */
+  trace(workflowId: string): readonly TraceEntry[];
+  /**
+   * Restores the durable actors that are still active in the store (after their logic is registered and
+   * their supervisors exist) and starts consuming durable mailboxes; returns the restored addresses.
+   */
+  recover(): Promise<string[]>;
+  durabilityStats(): DurabilityStats;
+  /** Stops every actor (right to left, waiting for each), then the transports. Idempotent. */
+  shutdown(options?: { timeoutMs?: number }): Promise<void>;
+  /** Settles when the system has stopped: by shutdown, or because the root supervisor failed. */
+  readonly terminated: Promise<Termination>;
+}
