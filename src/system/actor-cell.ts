@@ -8,14 +8,17 @@
  * the error observer (throwing actions, unhandled invoke/spawn errors, duplicate systemId, a throwing
  * start), a throwing listener of ours (isolated, then reported), and a throwing `createActor`.
  */
-import { createActor, type AnyActor, type AnyActorLogic, type EventObject, type InspectionEvent, type Snapshot } from 'xstate';
+import { createActor, type AnyActor, type AnyActorLogic, type EventObject, type Snapshot } from 'xstate';
 import { ActorFailedError, DeadLetterError, toPlainError, type FailureKind } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { CellHost } from './cell-host.js';
+import { CellInspector, type InspectionObserver } from './cell-inspector.js';
+import { CellListeners, type EmittedListener, type SnapshotListener } from './cell-listeners.js';
 import { Mailbox } from './mailbox.js';
 import type { Message, ReplyTarget } from './message.js';
 import type { Child, Parent, RestartMode, RestartType } from './parent.js';
 import type { RegisteredLogic } from './logic-registry.js';
+import { ReplyLine } from './reply-line.js';
 import { isTroupeEmitted, routeEmitted } from './emitted.js';
 
 export type CellState = 'running' | 'held' | 'stopped';
@@ -26,8 +29,7 @@ export type CellState = 'running' | 'held' | 'stopped';
  * Module-level rather than a field, so idle actors pay nothing for it.
  */
 let starting: AnyActor | undefined;
-export type SnapshotListener = (snapshot: Snapshot<unknown>) => void;
-export type EmittedListener = (event: EventObject) => void;
+export type { EmittedListener, SnapshotListener } from './cell-listeners.js';
 
 export interface CellOptions {
   readonly address: string;
@@ -58,18 +60,17 @@ export class ActorCell implements Child {
   private scheduled = false;
   private current: Message | undefined;
   private replied = false;
-  private awaiting: ReplyTarget[] | undefined;
+  /** Created on first use, like the listeners and the inspector: most actors never need them. */
+  private awaiting: ReplyLine | undefined;
   private lastGood: Snapshot<unknown> | undefined;
-  private listeners: Set<SnapshotListener> | undefined;
-  private emittedListeners: Map<string, Set<EmittedListener>> | undefined;
+  private listeners: CellListeners | undefined;
   /** Created on the first log line: a pino child costs ~0.5 KB and most actors never log. */
   private childLog: Logger | undefined;
   /** Set while a graceful stop waits for the queued messages to be handled; new messages are refused. */
   private onIdle: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
   /** Full XState inspection, attached on demand only: any inspect observer halves `send()` throughput. */
-  private inspector: ((event: InspectionEvent) => void) | undefined;
-  private inspectorSubscription: { unsubscribe(): void } | undefined;
+  private inspector: CellInspector | undefined;
 
   constructor(
     protected readonly host: CellHost,
@@ -173,41 +174,21 @@ export class ActorCell implements Child {
   }
 
   subscribe(listener: SnapshotListener): () => void {
-    (this.listeners ??= new Set()).add(listener);
-    return () => void this.listeners?.delete(listener);
+    return (this.listeners ??= new CellListeners()).subscribe(listener);
   }
 
   /**
    * Switches full XState inspection (microsteps, actions, events) on for this actor, across restarts, or
    * off with `undefined`. The observer must not throw (it is called inside XState's processing).
    */
-  setInspector(observer: ((event: InspectionEvent) => void) | undefined): void {
-    this.inspector = observer;
-    this.inspectorSubscription?.unsubscribe();
-    this.inspectorSubscription = undefined;
-    // XState's system accepts inspection observers live, so the current incarnation needs no restart.
-    if (observer && this.actor) this.inspectorSubscription = this.actor.system.inspect(this.guardInspector(observer));
-  }
-
-  private guardInspector(observer: (event: InspectionEvent) => void): (event: InspectionEvent) => void {
-    return (event) => {
-      if (this.inspector !== observer) return; // switched off or replaced
-      try {
-        observer(event);
-      } catch (error) {
-        this.log.warn({ err: error }, 'inspector threw; inspection switched off for this actor');
-        this.inspector = undefined;
-      }
-    };
+  setInspector(observer: InspectionObserver | undefined): void {
+    this.inspector ??= new CellInspector((error) => this.log.warn({ err: error }, 'inspector threw; inspection switched off for this actor'));
+    this.inspector.set(observer, this.actor);
   }
 
   /** Listens to events the machine emits that are not Troupe's own (`troupe.*`). */
   on(type: string, listener: EmittedListener): () => void {
-    this.emittedListeners ??= new Map();
-    let set = this.emittedListeners.get(type);
-    if (!set) this.emittedListeners.set(type, (set = new Set()));
-    set.add(listener);
-    return () => void set.delete(listener);
+    return (this.listeners ??= new CellListeners()).on(type, listener);
   }
 
   terminate(): void {
@@ -264,7 +245,7 @@ export class ActorCell implements Child {
       // `id` is the Troupe address, so a machine can name itself (`self.id`) in replies and escrow submissions.
       const options = snapshot === undefined ? { id: this.address, input: this.input, clock } : { id: this.address, input: this.input, clock, snapshot };
       actor = createActor(this.logic.logic as AnyActorLogic, options);
-      if (this.inspector) this.inspectorSubscription = actor.system.inspect(this.guardInspector(this.inspector));
+      this.inspector?.attach(actor);
     } catch (error) {
       this.fail('start-error', error);
       return;
@@ -276,7 +257,7 @@ export class ActorCell implements Child {
       next: (s: Snapshot<unknown>) => {
         if (actor !== this.actor) return;
         this.snapshotChanged(s);
-        if (this.listeners !== undefined) this.notify(s);
+        if (this.listeners?.watchesSnapshots) this.listeners.notifySnapshot(s, (error) => this.listenerFailed(error));
         if (s.status === 'done') this.completed(actor);
       },
       error: (error: unknown) => actor === this.actor && this.fail(actor === starting ? 'start-error' : 'actor-error', error),
@@ -350,17 +331,9 @@ export class ActorCell implements Child {
     this.handled(message, actor);
   }
 
-  private notify(snapshot: Snapshot<unknown>): void {
-    const listeners = this.listeners!;
-    for (const listener of listeners) {
-      try {
-        listener(snapshot);
-      } catch (error) {
-        // A throwing listener is a failure of this actor, handled by its supervisor (never an uncaught throw).
-        listeners.delete(listener);
-        queueMicrotask(() => this.fail('listener-error', error));
-      }
-    }
+  /** A throwing listener is a failure of this actor, handled by its supervisor (never an uncaught throw). */
+  private listenerFailed(error: unknown): void {
+    queueMicrotask(() => this.fail('listener-error', error));
   }
 
   private onEmitted(event: EventObject): void {
@@ -372,18 +345,15 @@ export class ActorCell implements Child {
         });
         return;
       }
-      const set = this.emittedListeners?.get(event.type);
-      const all = this.emittedListeners?.get('*');
-      if (set) for (const listener of set) listener(event);
-      if (all && all !== set) for (const listener of all) listener(event);
+      this.listeners?.notifyEmitted(event);
     } catch (error) {
-      queueMicrotask(() => this.fail('listener-error', error));
+      this.listenerFailed(error);
     }
   }
 
   /** A reply answers the ask being handled, or else the oldest ask still waiting (a deferred reply). */
   private answer(payload: unknown): void {
-    const target = this.current?.reply && !this.replied ? this.current.reply : this.awaiting?.shift();
+    const target = this.current?.reply && !this.replied ? this.current.reply : this.awaiting?.next();
     if (target === undefined) {
       this.log.warn('reply emitted with no ask waiting');
       return;
@@ -392,15 +362,8 @@ export class ActorCell implements Child {
     this.sendReply(target, payload);
   }
 
-  /**
-   * Keeps an unanswered ask for a deferred reply. Timed-out asks stay in line so a late reply still matches
-   * the ask it was meant for; the line is bounded by the mailbox capacity (the oldest is dropped, and
-   * answered with a DeadLetterError if it was still waiting).
-   */
   private awaitReply(target: ReplyTarget): void {
-    const line = (this.awaiting ??= []);
-    if (line.length >= this.mailbox.capacity) line.shift()?.reject(new DeadLetterError(this.address, 'too many unanswered asks'));
-    line.push(target);
+    (this.awaiting ??= new ReplyLine(this.mailbox.capacity, () => new DeadLetterError(this.address, 'too many unanswered asks'))).wait(target);
   }
 
   private completed(actor: AnyActor): void {
@@ -411,8 +374,7 @@ export class ActorCell implements Child {
     const output = snapshot.output;
     // The output answers every ask still waiting, through the same checks (and durable wait) as a reply.
     if (this.current?.reply && !this.replied) this.sendReply(this.current.reply, output);
-    for (const target of this.awaiting ?? []) if (!target.settled) this.sendReply(target, output);
-    this.awaiting = undefined;
+    this.awaiting?.settleAll((target) => this.sendReply(target, output));
     this.state = 'held';
     this.parent.childExited(this, 'completed');
   }
@@ -443,11 +405,8 @@ export class ActorCell implements Child {
    * actor, and most actors (every completed workflow) stop with no ask waiting (issue 3 benchmark).
    */
   private rejectAwaiting(error: Error | (() => Error)): void {
-    const awaiting = this.awaiting;
-    this.awaiting = undefined;
-    if (awaiting === undefined || awaiting.length === 0) return;
-    const reason = typeof error === 'function' ? error() : error;
-    for (const target of awaiting) target.reject(reason);
+    let reason: Error | undefined;
+    this.awaiting?.settleAll((target) => target.reject((reason ??= typeof error === 'function' ? error() : error)));
   }
 
   private persist(snapshot: Snapshot<unknown>): Snapshot<unknown> {
