@@ -2,18 +2,18 @@
  * Troupe: an actor-model runtime with supervision trees for orchestrating AI agents and workflows.
  * The public entry: explicit named exports only.
  */
-export {
-  createSystem,
-  type CreateSystemOptions,
-  type SpawnOptions,
-  type SupervisorOptions,
-  type SupervisorRef,
-  type Termination,
-  type TreeNode,
-  type DurabilityStats,
-  type ActorDescription,
-  type TroupeSystem,
-} from './runtime.js';
+export { createSystem } from './runtime.js';
+export type {
+  CreateSystemOptions,
+  SpawnOptions,
+  SupervisorOptions,
+  SupervisorRef,
+  Termination,
+  TreeNode,
+  DurabilityStats,
+  ActorDescription,
+  TroupeSystem,
+} from './runtime/api.js';
 export type { ActorRef, AskOptions, Subscription } from './system/actor-ref.js';
 export type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
 export type { RestartType } from './system/parent.js';

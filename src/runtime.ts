@@ -41,17 +41,6 @@ import type { Child, ExitReason, Parent, RestartType } from './system/parent.js'
 import type { TraceEntry } from './system/trace-store.js';
 import type { Transport } from './transport/transport.js';
 
-export type {
-  ActorDescription,
-  CreateSystemOptions,
-  DurabilityStats,
-  SpawnOptions,
-  SupervisorOptions,
-  SupervisorRef,
-  Termination,
-  TreeNode,
-  TroupeSystem,
-} from './runtime/api.js';
 
 /**
  * Creates an actor system. With no transport options it runs on the embedded default (memory transport
