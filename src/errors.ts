@@ -260,6 +260,23 @@ const byName: Record<string, (p: PlainError, cause: Error | undefined) => Troupe
   Aborted: (p, cause) => new Aborted(p.message, p.data ?? {}, { cause }),
 };
 
+const byPrototype: Record<string, { prototype: TroupeError }> = {
+  DeadLetterError,
+  InvalidMessageError,
+  MailboxFullError,
+  InvalidAddressError,
+  InvalidConfigError,
+  InvalidChildSpecError,
+  UnknownLogicError,
+  DuplicateActorError,
+  ActorFailedError,
+  SupervisorFailedError,
+  SystemStoppedError,
+  VersionMismatchError,
+  CodecError,
+};
+const RESERVED = new Set(['name', 'message', 'code', 'data', 'cause', 'stack']);
+
 /**
  * Rebuilds an error from its plain form; other Troupe kinds come back as a `TroupeError` with the same name, code
  * and data, foreign errors (no `data`) as an `Error` with the same name and code.
@@ -269,9 +286,16 @@ export function errorFromPlain(plain: PlainError): Error {
   const make = byName[plain.name];
   if (make) return make(plain, cause);
   if (plain.data !== undefined) {
-    // A Troupe kind: a TroupeError keeps `data`, so a second hop (toPlainError again) loses nothing.
+    // A Troupe kind: a TroupeError keeps `data`, so a second hop (toPlainError again) loses nothing. A kind whose
+    // constructor computes its message is rebuilt on its own prototype (instanceof holds across nodes) with the
+    // message it had and its fields from `data`.
     const error = new TroupeError(plain.code as ErrorCode, plain.message, plain.data, { cause });
     error.name = plain.name;
+    const kind = byPrototype[plain.name];
+    if (kind) {
+      Object.setPrototypeOf(error, kind.prototype);
+      for (const [key, value] of Object.entries(plain.data)) if (!RESERVED.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+    }
     return error;
   }
   const error = new Error(plain.message, { cause });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { AnyActorLogic, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
+import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord } from './durable/durable-record.js';
 import { DurableNode } from './durable/durable-node.js';
@@ -71,6 +72,7 @@ class Runtime implements TroupeSystem {
   private settle!: (termination: Termination) => void;
   private stopping: Promise<void> | undefined;
   private readonly durable: DurableNode;
+  private rpc: RpcEndpoint | undefined;
   private readonly backends: Backends;
   private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
   private published: { readonly bus: InspectionBus; readonly stop: () => void } | undefined;
@@ -112,6 +114,12 @@ class Runtime implements TroupeSystem {
       appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection
       return appended;
     });
+    if (backends.transport.kind === 'nats') {
+      // Non-durable actors on other nodes are reached through the rpc subjects (at most once).
+      this.rpc = new RpcEndpoint(this.core, backends.transport, this.node, this.log);
+      this.rpc.start();
+      this.core.setRemoteResolver(this.rpc.send);
+    }
     if (options.inspection?.publish) {
       const { publish: _publish, ...busOptions } = options.inspection;
       const bus = createInspectionBus(this, { ...busOptions, node: this.node });
@@ -247,6 +255,7 @@ class Runtime implements TroupeSystem {
       this.published.stop();
       this.published.bus.close();
     }
+    this.rpc?.stop();
     await this.durable.stop();
     await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });

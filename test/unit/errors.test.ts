@@ -99,12 +99,21 @@ describe('typed errors', () => {
     expect(overTheWire(new Aborted('a')).rebuilt).toBeInstanceOf(Aborted);
   });
 
-  it('rebuilds other kinds as a TroupeError with the same name and code, as documented', () => {
+  it('rebuilds the other Troupe kinds on their own class, with their message and fields, so instanceof holds across nodes', () => {
     const { rebuilt } = overTheWire(new MailboxFullError('s/a', 3));
+    expect(rebuilt).toBeInstanceOf(MailboxFullError);
     expect(rebuilt).toBeInstanceOf(TroupeError);
     expect(rebuilt.name).toBe('MailboxFullError');
-    expect((rebuilt as TroupeError).code).toBe(ErrorCode.MailboxFull);
-    expect((rebuilt as TroupeError).data).toEqual({ to: 's/a', capacity: 3 });
+    expect(rebuilt.message).toBe('mailbox of s/a is full (capacity 3)');
+    expect((rebuilt as MailboxFullError).code).toBe(ErrorCode.MailboxFull);
+    expect((rebuilt as MailboxFullError).capacity).toBe(3);
+    expect((rebuilt as MailboxFullError).data).toEqual({ to: 's/a', capacity: 3 });
+    const dead = overTheWire(new DeadLetterError('s/b', 'no actor at this address')).rebuilt;
+    expect(dead).toBeInstanceOf(DeadLetterError);
+    expect([(dead as DeadLetterError).to, (dead as DeadLetterError).reason]).toEqual(['s/b', 'no actor at this address']);
+    const failed = overTheWire(new ActorFailedError('s/c', 'actor-error', { cause: new Error('boom') })).rebuilt;
+    expect(failed).toBeInstanceOf(ActorFailedError);
+    expect([(failed as ActorFailedError).address, (failed as ActorFailedError).kind, (failed.cause as Error).message]).toEqual(['s/c', 'actor-error', 'boom']);
   });
 
   it('keeps a cause chain across the wire', () => {

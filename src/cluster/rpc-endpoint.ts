@@ -1,0 +1,105 @@
+/**
+ * Location transparency for non-durable actors: a tell or ask to an address this node does not host goes out
+ * on `troupe.<system>.rpc.<address tokens>`; every node subscribes and the one hosting the actor delivers it
+ * (an ask is answered on the request's reply subject). This is core NATS: at most once, documented as such —
+ * what must arrive goes to a durable actor through its mailbox stream instead. Never under a stream-captured
+ * subject, or a request would get JetStream's publish ack instead of the actor's answer.
+ *
+ * Garbage on the subjects is counted and dropped; it never reaches an actor or crashes the node.
+ */
+import type { EventObject } from 'xstate';
+import { decode, decodeEnvelope, encode, encodeEnvelope, ENVELOPE_VERSION, type Envelope } from '../codec/index.js';
+import { DeadLetterError, errorFromPlain, isPlainError, toPlainError, type PlainError } from '../errors.js';
+import type { Logger } from '../log/index.js';
+import type { ActorSystemCore } from '../system/actor-system.js';
+import { parseAddress } from '../system/address.js';
+import type { ReplyTarget } from '../system/message.js';
+import type { Transport, TransportMessage, TransportSubscription } from '../transport/transport.js';
+
+type Answer = { readonly ok: true; readonly payload: unknown } | { readonly ok: false; readonly error: PlainError };
+
+export function rpcSubject(system: string, address: string): string {
+  return `troupe.${system}.rpc.${address.split('/').join('.')}`;
+}
+
+export class RpcEndpoint {
+  private subscription: TransportSubscription | undefined;
+  private counter = 0;
+  /** Messages on the rpc subjects that were not valid envelopes. */
+  garbage = 0;
+
+  constructor(
+    private readonly core: ActorSystemCore,
+    private readonly transport: Transport,
+    private readonly nodeId: string,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.subscription ??= this.transport.subscribe(`troupe.${this.core.name}.rpc.>`, (message) => this.receive(message));
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+  }
+
+  /** The core's remote resolver: sends to an address hosted elsewhere (or nowhere: then it is lost or times out). */
+  readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): boolean => {
+    if (this.subscription === undefined) return false;
+    const envelope: Envelope = { v: ENVELOPE_VERSION, id: `${this.nodeId}.${++this.counter}`, to: address, type: event.type, payload: event, ts: this.core.clock.now(), ...(from ? { from } : {}) };
+    const subject = rpcSubject(this.core.name, address);
+    const bytes = encodeEnvelope(envelope);
+    if (reply === undefined) {
+      this.transport.publish(subject, bytes);
+      return true;
+    }
+    // The ask's own timer (set by the core) bounds the wait; the request's timeout only frees the inbox.
+    this.transport.request(subject, bytes, { timeoutMs: this.core.config.askTimeoutMs * 2 }).then(
+      (answer) => settle(reply, answer),
+      (error: unknown) => reply.reject(error instanceof DeadLetterError ? new DeadLetterError(address, 'no node hosts this address') : (error as Error)),
+    );
+    return true;
+  };
+
+  private receive(message: TransportMessage): void {
+    let envelope: Envelope;
+    try {
+      envelope = decodeEnvelope(message.data);
+      parseAddress(envelope.to);
+      if ((envelope.payload as EventObject | undefined)?.type !== envelope.type) throw new Error('payload is not the event its type names');
+    } catch (error) {
+      this.garbage++;
+      this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped a message that is not a valid envelope');
+      return;
+    }
+    // Only the node hosting the actor answers; the others stay silent (a node's own sends come back here too).
+    if (this.core.cell(envelope.to) === undefined) return;
+    const event = envelope.payload as EventObject;
+    if (message.reply === undefined) {
+      try {
+        this.core.tell(envelope.to, event, envelope.from);
+      } catch (error) {
+        this.garbage++; // e.g. an event the local check refuses: dropped, like any other bad input
+        this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped an undeliverable tell');
+      }
+      return;
+    }
+    const replyTo = message.reply;
+    this.core.ask(envelope.to, event, undefined).then(
+      (payload) => this.transport.publish(replyTo, encode({ ok: true, payload } satisfies Answer)),
+      (error: unknown) => this.transport.publish(replyTo, encode({ ok: false, error: toPlainError(error) } satisfies Answer)),
+    );
+  }
+}
+
+function settle(reply: ReplyTarget, message: TransportMessage): void {
+  try {
+    const answer = decode(message.data) as Partial<Answer> & { error?: unknown };
+    if (answer.ok === true) reply.resolve((answer as { payload: unknown }).payload);
+    else if (answer.ok === false && isPlainError(answer.error)) reply.reject(errorFromPlain(answer.error));
+    else reply.reject(new DeadLetterError('rpc', 'malformed answer'));
+  } catch (error) {
+    reply.reject(error as Error);
+  }
+}

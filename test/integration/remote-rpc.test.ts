@@ -1,0 +1,65 @@
+/**
+ * Location transparency across nodes for non-durable actors: two systems on one real nats-server; a tell or
+ * ask to an address hosted by the other node goes over `troupe.<system>.rpc.<address>`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats } from '../../src/transport/nats/connection-options.js';
+import { createSystem, DeadLetterError, MailboxFullError, TimeoutError, type TroupeSystem } from '../../src/index.js';
+import { counterMachine } from '../fixtures/machines.js';
+import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
+
+let server: NatsServer;
+let a: TroupeSystem;
+let b: TroupeSystem;
+beforeAll(async () => {
+  server = await startNatsServer();
+  const node = (nodeId: string) => createSystem({ name: 'rpc', nodeId, logLevel: 'silent', askTimeoutMs: 2_000, nats: { servers: server.url, shards: 1 } });
+  a = await node('node-a');
+  b = await node('node-b');
+  a.register('counter', counterMachine);
+  b.register('counter', counterMachine);
+});
+afterAll(async () => {
+  await Promise.all([a?.shutdown(), b?.shutdown()]);
+  await server?.cleanup();
+});
+
+describe('remote actors over the rpc subjects', () => {
+  it('tells and asks reach an actor on the other node, in order, with typed answers', async () => {
+    const local = a.spawn<typeof counterMachine>('counter', { id: 'c1', mailboxCapacity: 50 });
+    const remote = b.lookup<typeof counterMachine>('rpc/c1');
+    for (let n = 1; n <= 20; n++) remote.tell({ type: 'inc', n });
+    expect(await remote.ask({ type: 'get' })).toBe(20);
+    expect(await remote.ask({ type: 'seen' })).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await local.ask({ type: 'get' })).toBe(20);
+    // A failure on the hosting node comes back typed: the crash's ask is answered with the actor's failure.
+    await expect(remote.ask({ type: 'crash' })).rejects.toMatchObject({ name: 'ActorFailedError' });
+  });
+
+  it('an address no node hosts times out (core NATS is at most once: nobody answers)', async () => {
+    await expect(b.lookup('rpc/nobody').ask({ type: 'get' }, { timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('a full remote mailbox answers MailboxFullError', async () => {
+    a.spawn<typeof counterMachine>('counter', { id: 'tiny', mailboxCapacity: 1 });
+    const remote = b.lookup<typeof counterMachine>('rpc/tiny');
+    const answers = await Promise.allSettled(Array.from({ length: 30 }, () => remote.ask({ type: 'get' })));
+    const reasons = answers.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).name);
+    expect(answers.some((r) => r.status === 'fulfilled')).toBe(true);
+    expect(reasons.length).toBeGreaterThan(0);
+    expect(new Set(reasons)).toEqual(new Set([MailboxFullError.name]));
+  });
+
+  it('garbage on the rpc subjects is dropped; actors and the node are untouched', async () => {
+    const target = a.spawn<typeof counterMachine>('counter', { id: 'g1' });
+    const nc = await connectNats({ servers: server.url });
+    for (let i = 0; i < 500; i++) nc.publish(`troupe.rpc.rpc.rpc.g1`, Uint8Array.from({ length: i % 40 }, (_, j) => (i * 31 + j * 7) % 256));
+    nc.publish('troupe.rpc.rpc.rpc.g1', new TextEncoder().encode('{"type":"inc"}'));
+    await nc.flush();
+    await nc.close();
+    b.lookup('rpc/g1').tell({ type: 'inc' });
+    expect(await b.lookup('rpc/g1').ask({ type: 'get' })).toBe(1);
+    expect(await target.ask({ type: 'get' })).toBe(1);
+    await expect(b.lookup('rpc/g1').ask({ type: 'nonsense' } as never)).rejects.toBeInstanceOf(DeadLetterError);
+  });
+});
