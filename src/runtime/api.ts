@@ -40,6 +40,8 @@ export interface CreateSystemOptions extends ConfigOverrides {
     readonly replicas?: number;
     /** Mailbox shards (consumers). Default 8. */
     readonly shards?: number;
+    /** How long opening retries a server that does not answer yet (starting, busy, electing), ms. Default 30,000. */
+    readonly startupTimeoutMs?: number;
   };
   /** Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown. */
   readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog };

@@ -3,7 +3,8 @@
  * the durable backends (mailbox log, snapshot store) and the node's transport: explicit ones, NATS JetStream,
  * or the in-memory embedded default.
  */
-import { toPlainError } from '../errors.js';
+import { backoffDelay } from '../backoff.js';
+import { RetryableError, TimeoutError, toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import { createJetStreamMailboxLog } from '../persistence/jetstream/jetstream-mailbox-log.js';
 import { createKvSnapshotStore } from '../persistence/jetstream/kv-snapshot-store.js';
@@ -31,16 +32,28 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
   }
   if (options.nats) {
-    const { replicas, shards, ...connection } = options.nats;
-    const transport = await createNatsTransport(connection);
-    const store = await createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_snapshots`, ...(replicas ? { replicas } : {}) });
-    const mailbox = await createJetStreamMailboxLog(transport.connection, {
+    const { replicas, shards, startupTimeoutMs, ...connection } = options.nats;
+    // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
+    // opening retries transient failures (bounded), a wrong setting still fails at once.
+    const retry = <T>(what: string, open: () => Promise<T>) => withStartupRetry(what, open, startupTimeoutMs ?? 30_000, logger);
+    const transport = await retry('connect', () => createNatsTransport(connection));
+    const store = await retry('open the snapshot bucket', () =>
+      createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_snapshots`, ...(replicas ? { replicas } : {}) }),
+    ).catch(async (error: unknown) => {
+      await transport.close();
+      throw error;
+    });
+    const mailbox = await retry('open the mailbox stream', () => createJetStreamMailboxLog(transport.connection, {
       system: options.name,
       shards: shards ?? 8,
       ...(replicas ? { replicas } : {}),
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
       // Self-healing (append retries, consumer re-creation) is reported, not thrown.
       onEvent: (event) => logger.warn({ ...event, error: 'error' in event ? toPlainError(event.error) : undefined }, event.type),
+    })).catch(async (error: unknown) => {
+      await store.close();
+      await transport.close();
+      throw error;
     });
     return {
       store,
@@ -57,4 +70,25 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
   const log = createMemoryMailboxLog({ shards: 8 });
   const transport = createMemoryTransport();
   return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
+}
+
+/** Transient: a timeout, a retryable error, or JetStream not answering yet. Bad settings are never retried. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof RetryableError || error instanceof TimeoutError) return true;
+  const e = error as { name?: unknown; message?: unknown };
+  return e?.name === 'TimeoutError' || (typeof e?.message === 'string' && /timeout|no responders|jetstream is not enabled/i.test(e.message));
+}
+
+async function withStartupRetry<T>(what: string, open: () => Promise<T>, timeoutMs: number, logger: Logger): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await open();
+    } catch (error) {
+      if (!isTransient(error) || Date.now() >= deadline) throw error;
+      const delayMs = backoffDelay({ minMs: 200, maxMs: 3_000, factor: 2, jitter: 0.2 }, attempt);
+      logger.warn({ err: toPlainError(error), attempt, delayMs }, `NATS: ${what} failed; retrying`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
