@@ -56,7 +56,13 @@ export async function createSystem(options: CreateSystemOptions): Promise<Troupe
   validateSegment(options?.name, 'system name');
   if (options.nodeId !== undefined) validateSegment(options.nodeId, 'nodeId');
   const log = options.logger ?? createPinoLogger(options, options.name);
-  return new Runtime(options, log, await openBackends(options, log));
+  const backends = await openBackends(options, log);
+  try {
+    return new Runtime(options, log, backends);
+  } catch (error) {
+    await backends.close(); // a bad setting must not leave a NATS connection open behind the error
+    throw error;
+  }
 }
 
 class Runtime implements TroupeSystem {
