@@ -202,7 +202,16 @@ export class ActorCell implements Child {
     if (this.state === 'stopped') return;
     // A running incarnation (spawned while its supervisor was held) ends first: never two live incarnations.
     this.terminate();
-    const snapshot = this.restartSnapshot(mode);
+    let snapshot: Snapshot<unknown> | undefined;
+    try {
+      snapshot = this.restartSnapshot(mode);
+    } catch (error) {
+      // No snapshot to start from (e.g. a stored version without a migration): a failed start, for the supervisor.
+      this.incarnation++;
+      this.state = 'running';
+      this.fail('start-error', error);
+      return;
+    }
     if (mode === 'initial') this.lastGood = undefined;
     this.incarnation++;
     this.state = 'running';

@@ -1,7 +1,7 @@
 import { assign, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { reply } from '../../machines/emit.js';
-import { createManualClock, createSystem, DeadLetterError, type ManualClock } from '../../src/index.js';
+import { createManualClock, createSystem, DeadLetterError, type ManualClock, type RuntimeEvent } from '../../src/index.js';
 import { decodeRecord } from '../../src/durable/durable-record.js';
 import { createMemoryMailboxLog } from '../../src/persistence/memory/memory-mailbox-log.js';
 import { createMemorySnapshotStore } from '../../src/persistence/memory/memory-snapshot-store.js';
@@ -150,5 +150,44 @@ describe('durable actors on the embedded default', () => {
     for (const w of written) countsBySeq.set(w.lastSeq, (countsBySeq.get(w.lastSeq) ?? new Set()).add(w.count));
     expect(written.length).toBeGreaterThan(10);
     for (const counts of countsBySeq.values()) expect(counts.size).toBe(1);
+  });
+
+  it('restores a snapshot of an older logic version through migrate, and fails clearly without one', async () => {
+    const clock = createManualClock(0);
+    const shared = sharedBackends();
+    const v1 = await node(clock, shared.durability);
+    const ref = v1.spawn<typeof counter>('counter', { id: 'm1', durable: true });
+    for (let i = 0; i < 3; i++) ref.tell({ type: 'inc' });
+    expect(await ref.ask({ type: 'get' })).toBe(3);
+    await v1.shutdown();
+
+    // v2 counts in tens: its migrate scales the stored count.
+    const migrating = await createSystem({ name: 'dur', clock, logLevel: 'silent', durability: shared.durability });
+    migrating.register('counter', counter, {
+      version: 2,
+      migrate: (snapshot, from) => {
+        const s = snapshot as { context: { count: number } };
+        return from === 1 ? { ...s, context: { ...s.context, count: s.context.count * 10 } } : s;
+      },
+    });
+    expect(await migrating.recover()).toEqual(['dur/m1']);
+    expect(await migrating.lookup('dur/m1').ask({ type: 'get' })).toBe(30);
+    await migrating.shutdown();
+    expect(decodeRecord((await shared.store.get('dur.m1'))!.value).version).toBe(2);
+
+    // v3 without migrate: the actor cannot start, and says why; it never runs on a snapshot it does not understand.
+    const strict = await createSystem({ name: 'dur', clock, logLevel: 'silent', durability: shared.durability, supervision: { intensity: 0 } });
+    strict.register('counter', counter, { version: 3 });
+    const failures: RuntimeEvent[] = [];
+    strict.subscribe((e) => e.type === 'rt.actor.failed' && failures.push(e));
+    await strict.recover();
+    await settle();
+    const termination = await strict.terminated;
+    expect(termination.reason).toBe('failed');
+    const failure = failures[0] as Extract<RuntimeEvent, { type: 'rt.actor.failed' }>;
+    expect(failure.kind).toBe('start-error');
+    expect(failure.error.cause?.name).toBe('VersionMismatchError');
+    expect(failure.error.cause?.message).toMatch(/version 2; logic counter v3 has no migrate/);
+    expect(decodeRecord((await shared.store.get('dur.m1'))!.value).version).toBe(2); // the stored record is untouched
   });
 });
