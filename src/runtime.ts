@@ -84,7 +84,6 @@ class Runtime implements TroupeSystem {
   private published: { readonly bus: InspectionBus; readonly stop: () => void } | undefined;
 
   constructor(options: CreateSystemOptions, log: Logger, backends: Backends) {
-    validateSegment(options.name, 'system name');
     const resolved = resolveConfig({ ...options, messageCheck: options.messageCheck ?? envMessageCheck() });
     if ('reason' in resolved) throw new InvalidConfigError(resolved.field, resolved.reason);
     this.config = resolved;

@@ -8,7 +8,7 @@
  * Garbage on the subjects is counted and dropped; it never reaches an actor or crashes the node.
  */
 import type { EventObject } from 'xstate';
-import { decode, decodeEnvelope, encode, encodeEnvelope, ENVELOPE_VERSION, type Envelope } from '../codec/index.js';
+import { decode, decodeEventEnvelope, encode, encodeEnvelope, eventEnvelope, type EventEnvelope } from '../codec/index.js';
 import { DeadLetterError, errorFromPlain, isPlainError, toPlainError, type PlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
@@ -47,7 +47,7 @@ export class RpcEndpoint {
   /** The core's remote resolver: sends to an address hosted elsewhere (or nowhere: then it is lost or times out). */
   readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): boolean => {
     if (this.subscription === undefined) return false;
-    const envelope: Envelope = { v: ENVELOPE_VERSION, id: `${this.nodeId}.${++this.counter}`, to: address, type: event.type, payload: event, ts: this.core.clock.now(), ...(from ? { from } : {}) };
+    const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), { from });
     const subject = rpcSubject(this.core.name, address);
     const bytes = encodeEnvelope(envelope);
     if (reply === undefined) {
@@ -63,11 +63,10 @@ export class RpcEndpoint {
   };
 
   private receive(message: TransportMessage): void {
-    let envelope: Envelope;
+    let envelope: EventEnvelope;
     try {
-      envelope = decodeEnvelope(message.data);
+      envelope = decodeEventEnvelope(message.data);
       parseAddress(envelope.to);
-      if ((envelope.payload as EventObject | undefined)?.type !== envelope.type) throw new Error('payload is not the event its type names');
     } catch (error) {
       this.garbage++;
       this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped a message that is not a valid envelope');
@@ -75,7 +74,7 @@ export class RpcEndpoint {
     }
     // Only the node hosting the actor answers; the others stay silent (a node's own sends come back here too).
     if (this.core.cell(envelope.to) === undefined) return;
-    const event = envelope.payload as EventObject;
+    const event: EventObject = envelope.payload;
     if (message.reply === undefined) {
       try {
         this.core.tell(envelope.to, event, envelope.from);

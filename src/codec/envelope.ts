@@ -60,6 +60,41 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   return e as unknown as Envelope;
 }
 
+/** What the runtime sends between nodes: an envelope whose payload is the event its `type` names. */
+export interface EventEnvelope extends Envelope {
+  readonly payload: { readonly type: string };
+}
+
+/** Builds the envelope of an event sent to `to` (the durable mailbox and the rpc subjects use the same shape). */
+export function eventEnvelope(
+  id: string,
+  to: string,
+  event: { readonly type: string },
+  ts: number,
+  extra: { readonly from?: string | undefined; readonly correlationId?: string | undefined } = {},
+): EventEnvelope {
+  return {
+    v: ENVELOPE_VERSION,
+    id,
+    to,
+    type: event.type,
+    payload: event,
+    ts,
+    ...(extra.from ? { from: extra.from } : {}),
+    ...(extra.correlationId ? { correlationId: extra.correlationId } : {}),
+  };
+}
+
+/** `decodeEnvelope`, and the payload must be the event its `type` names; throws CodecError otherwise. */
+export function decodeEventEnvelope(bytes: Uint8Array): EventEnvelope {
+  const envelope = decodeEnvelope(bytes);
+  const payload = envelope.payload as { type?: unknown } | null;
+  if (typeof payload !== 'object' || payload === null || payload.type !== envelope.type) {
+    throw new CodecError('envelope.payload is not the event its type names');
+  }
+  return envelope as EventEnvelope;
+}
+
 /** The full codec round trip of a message: what a remote node would receive. */
 export function roundTrip<T>(value: T): T {
   return decode(encode(value)) as T;

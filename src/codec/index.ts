@@ -1,2 +1,13 @@
 export { findNonPlainData, type PlainDataProblem } from './plain-data.js';
-export { ENVELOPE_VERSION, encode, decode, encodeEnvelope, decodeEnvelope, roundTrip, type Envelope } from './envelope.js';
+export {
+  ENVELOPE_VERSION,
+  encode,
+  decode,
+  encodeEnvelope,
+  decodeEnvelope,
+  decodeEventEnvelope,
+  eventEnvelope,
+  roundTrip,
+  type Envelope,
+  type EventEnvelope,
+} from './envelope.js';

@@ -7,7 +7,7 @@
  * below the actor's `lastSeq` was already handled (its ack was lost) and is acked and dropped.
  */
 import type { EventObject } from 'xstate';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_VERSION, type Envelope } from '../codec/index.js';
+import { decodeEventEnvelope, encodeEnvelope, eventEnvelope, type EventEnvelope } from '../codec/index.js';
 import { backoffDelay } from '../backoff.js';
 import { DeadLetterError, isRetryable, NonRetryableError, toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
@@ -98,7 +98,7 @@ export class DurableNode {
   async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): Promise<AppendResult> {
     this.known.add(address);
     const id = `${this.options.nodeId}.${++this.counter}`;
-    const envelope: Envelope = { v: ENVELOPE_VERSION, id, to: address, type: event.type, payload: event, ts: this.options.core.clock.now(), ...(from ? { from } : {}), ...(reply ? { correlationId: id } : {}) };
+    const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), { from, correlationId: reply ? id : undefined });
     if (reply) this.asks.set(id, reply);
     const subject = mailboxSubject(this.options.core.name, shardOf(address, this.options.log.shards), address);
     try {
@@ -130,14 +130,14 @@ export class DurableNode {
   }
 
   private async onDelivery(delivery: MailboxDelivery): Promise<void> {
-    let envelope: Envelope;
+    let envelope: EventEnvelope;
     try {
-      envelope = decodeEnvelope(delivery.data);
+      envelope = decodeEventEnvelope(delivery.data);
     } catch (error) {
       return this.reject(delivery, (error as Error).message);
     }
     const target = addressOfSubject(delivery.subject);
-    const event = envelope.payload as EventObject;
+    const event: EventObject = envelope.payload;
     if (!target || target.address !== envelope.to) return this.reject(delivery, `envelope.to ${envelope.to} does not match the subject`);
     // Subject tokens allow more than address segments do: such an address can never name an actor (and would
     // fail every activation, a redelivery loop), so it is garbage.
@@ -146,7 +146,6 @@ export class DurableNode {
     } catch (error) {
       return this.reject(delivery, (error as Error).message, envelope);
     }
-    if (typeof event !== 'object' || event === null || event.type !== envelope.type) return this.reject(delivery, 'envelope.payload is not the event its type names');
     const reply = envelope.correlationId === undefined ? undefined : this.asks.get(envelope.correlationId);
     let cell: DurableCell | undefined;
     try {
@@ -201,7 +200,7 @@ export class DurableNode {
     return cell.state === 'stopped' ? undefined : cell;
   }
 
-  private async reject(delivery: MailboxDelivery, reason: string, envelope?: Envelope, reply?: ReplyTarget): Promise<void> {
+  private async reject(delivery: MailboxDelivery, reason: string, envelope?: EventEnvelope, reply?: ReplyTarget): Promise<void> {
     this.rejected++;
     const to = envelope?.to ?? addressOfSubject(delivery.subject)?.address ?? delivery.subject;
     this.options.core.deadLetters.record(to, envelope?.from, envelope?.type ?? '?', reason);

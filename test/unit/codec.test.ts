@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { CodecError } from '../../src/index.js';
-import { decode, decodeEnvelope, encode, encodeEnvelope, ENVELOPE_VERSION, findNonPlainData, roundTrip, type Envelope } from '../../src/codec/index.js';
+import {
+  decode,
+  decodeEnvelope,
+  decodeEventEnvelope,
+  encode,
+  encodeEnvelope,
+  ENVELOPE_VERSION,
+  eventEnvelope,
+  findNonPlainData,
+  roundTrip,
+  type Envelope,
+} from '../../src/codec/index.js';
 
 const envelope: Envelope = {
   v: ENVELOPE_VERSION,
@@ -113,6 +124,23 @@ describe('envelope codec', () => {
     expect(copy).not.toBe(value);
     expect(copy.a).toEqual(value.a);
     expect(copy.d.getTime()).toBe(5);
+  });
+});
+
+describe('event envelopes', () => {
+  it('round-trip an event with its sender and correlation id, and leave out what is absent', () => {
+    const sent = eventEnvelope('n.1', 's/a', { type: 'inc', n: 2 } as { type: string }, 5, { from: 's/b', correlationId: 'n.1' });
+    expect(decodeEventEnvelope(encodeEnvelope(sent))).toEqual({ v: ENVELOPE_VERSION, id: 'n.1', to: 's/a', type: 'inc', payload: { type: 'inc', n: 2 }, ts: 5, from: 's/b', correlationId: 'n.1' });
+    expect(Object.keys(eventEnvelope('n.2', 's/a', { type: 'inc' }, 5))).toEqual(['v', 'id', 'to', 'type', 'payload', 'ts']);
+  });
+
+  it('reject a payload that is not the event the envelope type names', () => {
+    for (const payload of [null, 'inc', { type: 'other' }, { n: 1 }]) {
+      const bytes = encode({ v: ENVELOPE_VERSION, id: '1', to: 's/a', type: 'inc', payload, ts: 1 });
+      expect(() => decodeEventEnvelope(bytes)).toThrow(CodecError);
+      expect(() => decodeEventEnvelope(bytes)).toThrow(/not the event its type names/);
+      expect(decodeEnvelope(bytes).payload).toEqual(payload); // a plain envelope may carry any plain data
+    }
   });
 });
 
