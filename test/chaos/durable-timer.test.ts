@@ -36,6 +36,13 @@ interface Attempt {
 
 /** The workflow's stored record, once it holds a pending timer. */
 async function recordWithTimer(system: string, worker: Worker): Promise<DurableRecord> {
+  // On a timeout, say what the worker was doing: its log lines and last events.
+  return awaitRecordWithTimer(system, worker).catch((error: Error) => {
+    throw new Error(`${error.message}\nworker events: ${JSON.stringify(worker.events.slice(-20))}\nworker output:\n${worker.output}`);
+  });
+}
+
+async function awaitRecordWithTimer(system: string, worker: Worker): Promise<DurableRecord> {
   return until(15_000, `a persisted timer in ${system}'s record`, async () => {
     if (!worker.running) throw new Error(`worker exited with ${String(worker.exitCode)}:\n${worker.output}`);
     // The worker creates the bucket when it starts: until then, nothing is stored.
