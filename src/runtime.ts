@@ -10,7 +10,7 @@ import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
-import type { DurableRecord } from './durable/durable-record.js';
+import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
 import { DurableNode } from './durable/durable-node.js';
 import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
 import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
@@ -81,6 +81,7 @@ class Runtime implements TroupeSystem {
   private rpc: RpcEndpoint | undefined;
   private readonly backends: Backends;
   private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
+  private closingBackends = false;
   private published: { readonly bus: InspectionBus; readonly stop: () => void } | undefined;
 
   constructor(options: CreateSystemOptions, log: Logger, backends: Backends) {
@@ -112,10 +113,10 @@ class Runtime implements TroupeSystem {
       activate: (record) => this.activate(record),
       ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
     });
-    this.core.setDurableRouter((address, event, from, reply) => {
+    this.core.setDurableRouter((address, event, from, reply, msgId) => {
       if (!this.durable.knows(address)) return undefined;
       this.stats.logAppends++;
-      const appended = this.durable.send(address, event, from, reply);
+      const appended = this.durable.send(address, event, from, reply, msgId);
       appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection
       return appended;
     });
@@ -162,7 +163,11 @@ class Runtime implements TroupeSystem {
     const spec = { logic: logicName, id: options.id, parent, input: options.input, restart: options.restart, shutdownMs: options.shutdownMs, mailboxCapacity: options.mailboxCapacity };
     const cell = options.durable ? this.core.spawnCell(spec, (host, o) => new DurableCell(host, o, this.durableServices(o.address))) : this.core.spawnCell(spec);
     parent.addChild(cell);
-    if (options.durable) this.startDurable(cell.address);
+    if (cell instanceof DurableCell) {
+      cell.bornAfter(this.durable.birthFor(cell.address));
+      this.durable.track(cell);
+      this.startDurable(cell.address);
+    }
     cell.start();
     return this.core.lookup<TLogic>(cell.address);
   }
@@ -175,6 +180,8 @@ class Runtime implements TroupeSystem {
       (host, o) => new DurableCell(host, o, this.durableServices(o.address)),
     ) as DurableCell;
     parent.addChild(cell);
+    parent.adoptRestarts(record.restarts ?? []);
+    this.durable.track(cell);
     cell.start();
     return cell;
   }
@@ -189,6 +196,9 @@ class Runtime implements TroupeSystem {
       store: this.backends.store,
       key: snapshotKey(address),
       retryDelayMs: (attempt: number) => backoffDelay({ minMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 }, attempt),
+      closing: () => this.closingBackends,
+      onRoom: () => this.durable.pump(address),
+      onFinal: (status: DurableStatus) => this.durable.finished(address, status),
       onWrite: (bytes: number) => {
         this.stats.snapshotWrites++;
         this.stats.snapshotBytes += bytes;
@@ -261,7 +271,9 @@ class Runtime implements TroupeSystem {
       this.published.bus.close();
     }
     this.rpc?.stop();
-    await this.durable.stop();
+    // Unacked messages are redelivered to the next start, so a write still failing at the bound is given up safely.
+    await this.durable.stop(timeoutMs);
+    this.closingBackends = true;
     await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });
     this.settle(termination);

@@ -1,13 +1,14 @@
 /**
- * A durable actor: an actor cell whose state survives process death. Messages reach it through the durable
- * mailbox log; at each durable point (a handled message, or any other snapshot change such as a step's
- * completion) it writes its record with the expected revision, and only then acks the messages and sends the
- * replies that record reflects. Writes are coalesced: at most one in flight per actor, the next one carries
- * the latest snapshot, so a burst of macrosteps costs one write, not one each.
+ * A durable actor: an actor cell whose state survives process death. Messages reach it in sequence order through
+ * its ordered inbox (ordered-inbox.ts); at each durable point (a handled message, or any other snapshot change
+ * such as a step's completion) it writes its record with the expected revision, and only then acks the messages
+ * and sends the replies that record reflects. Writes are coalesced: at most one in flight per actor, the next one
+ * carries the latest snapshot, so a burst of macrosteps costs one write, not one each.
  *
- * Recovery is snapshot + redelivery: restore the record, reschedule its timers, let the log redeliver what was
- * not acked (anything at or below `lastSeq` is dropped as already handled). A restart by the supervisor also
- * starts from the last persisted record, and messages handled since then are asked again from the log.
+ * Recovery is snapshot + redelivery: restore the record, reschedule its timers, and let the inbox hand over what
+ * the record does not cover. A restart by the supervisor also starts from the last persisted record: the messages
+ * its failed incarnation applied but did not persist go back to the head of the mailbox, in order, minus the one
+ * that failed, which goes to the dead-letter stream (issue 8).
  */
 import type { AnyActor, Snapshot } from 'xstate';
 import { CodecError, isRetryable, toPlainError } from '../errors.js';
@@ -20,13 +21,22 @@ import type { RestartMode } from '../system/parent.js';
 import { decodeRecord, encodeRecord, RECORD_VERSION, snapshotForLogic, type DurableRecord, type DurableStatus, type PersistedTimer } from './durable-record.js';
 import { pendingTimers, rescheduleTimers, TimerStampingClock } from './timer-clock.js';
 
+/** Restart times kept in a record: more than any sensible intensity limit. */
+const MAX_RESTART_TIMES = 32;
+
 export interface DurableServices {
   readonly store: SnapshotStore;
   readonly key: string;
   /** Delay before retrying a failed write (store unreachable), by attempt. */
   retryDelayMs(attempt: number): number;
+  /** True once the system is closing its backends: a failing write is not retried any more. */
+  closing(): boolean;
   /** Counts writes, for metrics and the benchmark. */
   onWrite?(bytes: number): void;
+  /** The actor stopped for good (done, stopped, failed): the node releases what it still holds for it. */
+  onFinal?(status: DurableStatus): void;
+  /** The mailbox has room again: the node's inbox may release more. */
+  onRoom?(): void;
 }
 
 interface PendingReply {
@@ -35,20 +45,30 @@ interface PendingReply {
 }
 
 export class DurableCell extends ActorCell {
-  /** The last log sequence handled by this cell (persisted or not). */
-  lastSeq = 0;
   /** Resolves when the first incarnation has started (restored or fresh). */
   readonly ready: Promise<void>;
   private markReady!: () => void;
   private revision: number | null = null;
   private persisted: DurableRecord | undefined;
+  /** A fresh actor's first sequence floor (see bornAfter). */
+  private birthSeq = 0;
+  /** The last log sequence applied by the current incarnation (persisted or not). */
+  private appliedSeq = 0;
+  /** Outbound tells emitted since `appliedSeq` (the index of the next deterministic message id). */
+  private outIndex = 0;
   private clock: TimerStampingClock | undefined;
   private latest: AnyActor | undefined;
   private dirty = false;
   private writing: Promise<void> | undefined;
-  private receipts: Receipt[] = [];
+  /** Messages applied since the last write started: acked once a write covers them. */
+  private applied: Message[] = [];
   private replies: PendingReply[] = [];
-  private explicitlyStopped = false;
+  /** Dead-lettered messages above `appliedSeq` not yet covered by a persisted record, and their receipts. */
+  private deadSeqs: number[] = [];
+  private deadReceipts: Receipt[] = [];
+  private finalStatus: DurableStatus | undefined;
+  /** Restart times of this actor (runtime clock), persisted for durable supervision. */
+  private restartTimes: readonly number[] = [];
 
   constructor(
     host: CellHost,
@@ -91,8 +111,16 @@ export class DurableCell extends ActorCell {
     const record = decodeRecord(stored.value);
     this.revision = stored.revision;
     this.persisted = record;
-    this.lastSeq = record.lastSeq;
+    if (this.restartTimes.length === 0) this.restartTimes = record.restarts ?? [];
+    this.resetToPersisted();
     return record;
+  }
+
+  private resetToPersisted(): void {
+    this.birthSeq = this.persisted?.birth ?? this.birthSeq;
+    this.appliedSeq = this.persisted?.lastSeq ?? this.birthSeq;
+    this.outIndex = this.persisted?.out ?? 0;
+    this.deadSeqs = this.deadSeqs.filter((seq) => seq > this.appliedSeq);
   }
 
   /** The status the stored record says, once loaded. */
@@ -100,30 +128,79 @@ export class DurableCell extends ActorCell {
     return this.persisted?.status;
   }
 
+  /** The restart times the stored record carries (durable supervision). */
+  get storedRestarts(): readonly number[] {
+    return this.persisted?.restarts ?? [];
+  }
+
+  /** Where the actor's inbox starts: the stored record's last sequence, or for a fresh actor its birth sequence. */
+  get baseSeq(): number {
+    return this.persisted?.lastSeq ?? this.appliedSeq;
+  }
+
+  /**
+   * A fresh actor owns no message at or below `seq` (the highest log sequence its node had seen at the spawn):
+   * older messages on its subject belong to an earlier actor of the same address. Called before `start`.
+   */
+  bornAfter(seq: number): void {
+    this.birthSeq = seq;
+    this.appliedSeq = seq;
+  }
+
+  /** True when the persisted record covers `seq`: applied (above the actor's birth), or settled as a dead letter. */
+  covers(seq: number): boolean {
+    const record = this.persisted;
+    if (record === undefined) return false;
+    return (seq > (record.birth ?? 0) && seq <= record.lastSeq) || (record.dead?.includes(seq) ?? false);
+  }
+
   protected override incarnationClock(): Clock {
     return (this.clock = new TimerStampingClock(this.host.clock));
   }
 
-  protected override incarnationStarted(actor: AnyActor, restored: boolean): void {
+  /** Binds the timer clock before start, so timers scheduled by the initial state are stamped too. */
+  protected override incarnationCreated(actor: AnyActor): void {
     this.clock?.bind(actor);
+  }
+
+  protected override incarnationStarted(actor: AnyActor, restored: boolean): void {
     if (restored && this.persisted) rescheduleTimers(actor, this.persisted.timers, this.host.clock.now());
     this.latest = actor;
-    // A fresh actor's first durable point is its initial state; a restored one is already stored.
-    if (!restored) this.markDirty();
+    // A fresh actor's first durable point is its initial state. A restarted one is written too: the messages it
+    // dead-lettered must be covered by a stored record before they are acked.
+    if (!restored || this.incarnation > (this.persisted?.incarnation ?? 0)) this.markDirty();
   }
 
   protected override handled(message: Message, actor: AnyActor): void {
     this.latest = actor;
     if (message.receipt) {
-      if (message.receipt.seq > this.lastSeq) this.lastSeq = message.receipt.seq;
-      this.receipts.push(message.receipt);
+      this.enterInput(message.receipt.seq);
+      this.applied.push(message);
     }
     this.markDirty();
   }
 
-  protected override snapshotChanged(_snapshot: Snapshot<unknown>): void {
+  protected override snapshotChanged(snapshot: Snapshot<unknown>): void {
+    if (snapshot.status === 'done') this.markFinal('done');
     this.latest = this.incarnationActor ?? this.latest;
     this.markDirty();
+  }
+
+  /**
+   * Tells emitted while handling message `seq` are `<address>:<seq>:<index>`: a re-run after a crash (or a restart)
+   * emits the same ids, and the log's duplicate window drops the repeats.
+   */
+  protected override outboundId(): string {
+    const receipt = this.currentMessage?.receipt;
+    if (receipt) this.enterInput(receipt.seq);
+    return `${this.address}:${this.appliedSeq}:${this.outIndex++}`;
+  }
+
+  /** Applying input `seq`: outbound indexes start again at 0 (once per input, whoever sees it first). */
+  private enterInput(seq: number): void {
+    if (seq === this.appliedSeq) return;
+    this.appliedSeq = seq;
+    this.outIndex = 0;
   }
 
   /** A durable actor answers only once the snapshot that reflects the request is persisted. */
@@ -136,21 +213,108 @@ export class DurableCell extends ActorCell {
     this.markDirty();
   }
 
-  /** A restart starts from the last persisted record; messages handled since are asked again from the log. */
+  /** The failed message goes to the dead-letter stream, and is acked once a stored record says it is settled. */
+  protected override messageFailed(message: Message): void {
+    const receipt = message.receipt;
+    if (receipt) this.settleDead(receipt, `handler failed in incarnation ${this.incarnation}`);
+  }
+
+  /** A message of a type the logic never handles, in its turn: dead-lettered, never applied. */
+  rejectInOrder(receipt: Receipt, reason: string): void {
+    this.settleDead(receipt, reason);
+  }
+
+  private settleDead(receipt: Receipt, reason: string): void {
+    const seq = receipt.seq;
+    if (seq > this.appliedSeq && !this.deadSeqs.includes(seq)) this.deadSeqs.push(seq);
+    receipt.deadLetter(reason, this.incarnation).then(
+      () => {
+        this.deadReceipts.push(receipt);
+        this.markDirty();
+      },
+      (error: unknown) => this.log.warn({ err: toPlainError(error), seq }, 'dead-letter write failed; the message stays unacked'),
+    );
+  }
+
+  protected override messageDropped(message: Message): void {
+    // A final stop settles what is still queued as dead letters; a shutdown leaves it for the next start.
+    if (this.finalStatus !== undefined && message.receipt) void message.receipt.deadLetter('actor stopped', this.incarnation).then(() => message.receipt!.ack());
+  }
+
+  protected override drained(): void {
+    this.services.onRoom?.();
+  }
+
+  /** A restart waits for the write in flight: it decides what the new incarnation starts from. */
+  override restart(mode: RestartMode): void {
+    if (this.writing) {
+      void this.writing.then(() => this.restart(mode));
+      return;
+    }
+    if (this.finalStatus === 'failed') this.finalStatus = undefined; // a parent restarted the subtree: it runs again
+    // Durable supervision: the restart times travel in the record, so a crash loop across process restarts still
+    // meets its supervisor's intensity limit.
+    this.restartTimes = [...this.restartTimes, this.host.clock.now()].slice(-MAX_RESTART_TIMES);
+    super.restart(mode);
+  }
+
+  /** The supervisor gave up on this actor (stop directive, intensity exceeded): recorded `failed` when it stops. */
+  abandon(): void {
+    this.markFinal('failed');
+  }
+
+  /**
+   * A restart starts from the last persisted record; the messages handled since go back to the head of the
+   * mailbox, in order (the failed one is not among them: it was never recorded as applied).
+   */
   protected override restartSnapshot(_mode: RestartMode): Snapshot<unknown> | undefined {
-    this.lastSeq = this.persisted?.lastSeq ?? 0;
-    const unpersisted = this.receipts;
-    this.receipts = [];
-    for (const receipt of unpersisted) receipt.nak();
-    for (const { target } of this.replies.splice(0)) target.reject(new Error(`actor ${this.address} restarted before its answer was persisted`));
+    const unpersisted = this.applied;
+    this.applied = [];
+    this.resetToPersisted();
+    const requeue: Message[] = [];
+    for (const message of unpersisted) {
+      if (this.covers(message.receipt!.seq)) message.receipt!.ack();
+      else requeue.push(message);
+    }
+    // Their answers are given again when they are applied again; a stale one must not go out.
+    this.replies = [];
+    this.requeue(requeue);
     return this.persisted ? (snapshotForLogic(this.persisted, this.logic) as Snapshot<unknown>) : undefined;
   }
 
-  override async stop(notifyParent: boolean): Promise<void> {
+  /** Records why the actor ends for good (a supervisor's stop, intensity exceeded): never activated again. */
+  markFinal(status: DurableStatus): void {
+    this.finalStatus ??= status;
+  }
+
+  private stopWork: Promise<void> | undefined;
+
+  /** Resolves once a stop (if any) has finished its last writes, and every write started so far has ended. */
+  async settled(): Promise<void> {
+    await this.stopWork;
+    await this.flushed();
+  }
+
+  override stop(notifyParent: boolean): Promise<void> {
+    return (this.stopWork ??= this.stopDurably(notifyParent));
+  }
+
+  private async stopDurably(notifyParent: boolean): Promise<void> {
     // An explicit stop is final and recorded; a shutdown keeps the actor active for the next start.
-    if (notifyParent) this.explicitlyStopped = true;
+    if (notifyParent) this.markFinal('stopped');
     await super.stop(notifyParent);
-    if (this.explicitlyStopped) this.markDirty();
+    if (this.finalStatus !== undefined) {
+      await this.flushed();
+      await this.writeFinal(this.finalStatus);
+      // What the last incarnation applied but never stored ends with it, as dead letters.
+      for (const message of this.applied.splice(0)) this.messageDropped(message);
+      this.services.onFinal?.(this.finalStatus);
+    }
+    await this.flushed();
+  }
+
+  /** The queue is handled: the last write goes out before the incarnation ends (a shutdown loses nothing). */
+  protected override async beforeStop(): Promise<void> {
     await this.flushed();
   }
 
@@ -177,59 +341,85 @@ export class DurableCell extends ActorCell {
       if (actor === undefined) break;
       // Never persist a failed or shut-down incarnation: a restart or the next start resumes from the last good record.
       const status = actor.getSnapshot().status;
-      if (status === 'error' || (status === 'stopped' && !this.explicitlyStopped)) break;
-      const receipts = this.receipts;
-      const replies = this.replies;
-      this.receipts = [];
+      if (status === 'error' || status === 'stopped') break;
+      const batch = { applied: this.applied, replies: this.replies, dead: this.deadReceipts };
+      this.applied = [];
       this.replies = [];
+      this.deadReceipts = [];
       const record = this.recordOf(actor);
-      const bytes = encodeRecord(record);
-      try {
-        const result = await this.services.store.put(this.services.key, bytes, this.revision);
-        this.services.onWrite?.(bytes.byteLength);
-        if (!result.ok) {
-          // Someone else wrote this actor's record since we read it: this incarnation is stale (fenced).
-          // Reload what is stored, then fail: the supervisor's restart resumes from the stored record.
-          const fencedAt = this.revision;
-          await this.reload();
-          this.writing = undefined;
-          for (const { target } of replies) target.reject(new Error(`durable write of ${this.address} was fenced`));
-          for (const receipt of receipts) receipt.nak();
-          this.failWith('persistence-error', new Error(`durable write of ${this.address} was fenced: record changed since revision ${String(fencedAt)}`));
-          return;
-        }
+      const outcome = await this.put(record, ++attempt);
+      if (outcome === 'written') {
         attempt = 0;
-        this.revision = result.revision;
-        this.persisted = record;
-        for (const receipt of receipts) receipt.ack();
-        for (const { target, payload } of replies) target.resolve(payload);
-      } catch (error) {
-        if (!isRetryable(error) || error instanceof CodecError) {
-          // The record itself cannot be stored (e.g. larger than the server accepts): retrying cannot help, and
-          // truncating would lose state. Fail loudly; the supervisor decides, from the last stored record.
-          this.writing = undefined;
-          for (const receipt of receipts) receipt.nak();
-          for (const { target } of replies) target.reject(error as Error);
-          this.log.error({ err: toPlainError(error), bytes: bytes.byteLength }, 'durable record cannot be stored');
-          this.failWith('persistence-error', error);
-          return;
-        }
-        // The store is unreachable: keep everything pending and try again; nothing is acked meanwhile.
-        this.receipts.unshift(...receipts);
-        this.replies.unshift(...replies);
-        this.dirty = true;
-        const delay = this.services.retryDelayMs(++attempt);
-        this.log.warn({ err: toPlainError(error), attempt, delayMs: delay }, 'durable write failed; retrying');
-        await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, delay));
+        for (const message of batch.applied) message.receipt!.ack();
+        for (const receipt of batch.dead) receipt.ack();
+        for (const { target, payload } of batch.replies) target.resolve(payload);
+        continue;
       }
+      // Not written: everything stays pending (nothing is acked), in order.
+      this.applied.unshift(...batch.applied);
+      this.replies.unshift(...batch.replies);
+      this.deadReceipts.unshift(...batch.dead);
+      if (outcome === 'retry') {
+        this.dirty = true;
+        await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.services.retryDelayMs(attempt)));
+        continue;
+      }
+      if (outcome === 'closing') break;
+      this.writing = undefined;
+      for (const { target } of this.replies.splice(0)) target.reject(new Error(`durable write of ${this.address} failed: ${outcome.message}`));
+      this.failWith('persistence-error', outcome);
+      return;
     }
     this.writing = undefined;
   }
 
+  /** One write with the expected revision; says what to do next instead of throwing. */
+  private async put(record: DurableRecord, attempt: number): Promise<'written' | 'retry' | 'closing' | Error> {
+    const bytes = encodeRecord(record);
+    try {
+      const result = await this.services.store.put(this.services.key, bytes, this.revision);
+      this.services.onWrite?.(bytes.byteLength);
+      if (result.ok) {
+        this.revision = result.revision;
+        this.persisted = record;
+        this.deadSeqs = this.deadSeqs.filter((seq) => seq > record.lastSeq);
+        return 'written';
+      }
+      // Someone else wrote this actor's record since we read it: this incarnation is stale (fenced). Reload what
+      // is stored, then fail: the supervisor's restart resumes from the stored record.
+      const fencedAt = this.revision;
+      await this.reload().catch(() => undefined);
+      return new Error(`durable write of ${this.address} was fenced: record changed since revision ${String(fencedAt)}`);
+    } catch (error) {
+      if (!isRetryable(error) || error instanceof CodecError) {
+        // The record itself cannot be stored (e.g. larger than the server accepts): retrying cannot help, and
+        // truncating would lose state. Fail loudly; the supervisor decides, from the last stored record.
+        this.log.error({ err: toPlainError(error), bytes: bytes.byteLength }, 'durable record cannot be stored');
+        return error as Error;
+      }
+      if (this.services.closing()) return 'closing';
+      this.log.warn({ err: toPlainError(error), attempt }, 'durable write failed; retrying');
+      return 'retry';
+    }
+  }
+
+  /** Writes the last persisted record with a final status (the failed incarnation's own state is never stored). */
+  private async writeFinal(status: DurableStatus): Promise<void> {
+    const base = this.persisted;
+    if (base === undefined || base.status !== 'active') return;
+    const record: DurableRecord = { ...base, status, timers: [], updatedAt: this.host.clock.now() };
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.put(record, attempt);
+      if (outcome !== 'retry') return;
+      await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.services.retryDelayMs(attempt)));
+    }
+  }
+
   private recordOf(actor: AnyActor): DurableRecord {
     const snapshot = actor.getSnapshot() as Snapshot<unknown>;
-    const status: DurableStatus = this.explicitlyStopped ? 'stopped' : snapshot.status === 'done' ? 'done' : 'active';
+    const status: DurableStatus = snapshot.status === 'done' ? 'done' : 'active';
     const timers: PersistedTimer[] = status === 'active' ? pendingTimers(actor) : [];
+    const dead = this.deadSeqs.filter((seq) => seq > this.appliedSeq);
     return {
       v: RECORD_VERSION,
       address: this.address,
@@ -240,7 +430,11 @@ export class DurableCell extends ActorCell {
       input: this.inputValue,
       snapshot: actor.getPersistedSnapshot(),
       status,
-      lastSeq: this.lastSeq,
+      lastSeq: this.appliedSeq,
+      ...(this.birthSeq > 0 ? { birth: this.birthSeq } : {}),
+      ...(dead.length > 0 ? { dead } : {}),
+      ...(this.outIndex > 0 ? { out: this.outIndex } : {}),
+      ...(this.restartTimes.length > 0 ? { restarts: this.restartTimes } : {}),
       timers,
       incarnation: this.incarnation,
       updatedAt: this.host.clock.now(),

@@ -1,26 +1,41 @@
 /**
- * The durable side of one node: sends to durable actors go through the mailbox log; one consumer per shard
- * hands each delivery to its actor, activating it from its stored record on demand (virtual actors, as in
- * Orleans / Akka Cluster Sharding); garbage is written to the dead-letter stream and acked, never retried.
+ * The durable side of one node: sends to durable actors go through the mailbox log; one consumer per shard hands
+ * each delivery to its actor's ordered inbox (ordered-inbox.ts), activating the actor from its stored record on
+ * demand (virtual actors, as in Orleans / Akka Cluster Sharding). Every message that cannot be applied — garbage,
+ * an unknown or finished actor, a type the logic never handles, a handler that failed — is written to the
+ * dead-letter stream with its reason and acked only after that write (issue 8).
  *
- * Per-actor order: first deliveries of a shard arrive in log order and are queued in order; a delivery at or
- * below the actor's `lastSeq` was already handled (its ack was lost) and is acked and dropped.
+ * Deliveries are never nak'd: each actor's inbox keeps them, in order, and this node marks every held one
+ * `working()` at a third of `ack_wait`, so the log redelivers only what a dead process held.
  */
 import type { EventObject } from 'xstate';
 import { decodeEventEnvelope, encodeEnvelope, eventEnvelope, type EventEnvelope } from '../codec/index.js';
 import { backoffDelay } from '../backoff.js';
 import { DeadLetterError, isRetryable, NonRetryableError, toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
-import { addressOfSubject, mailboxSubject, shardOf, type AppendResult, type MailboxDelivery, type MailboxLog } from '../persistence/mailbox-log.js';
+import {
+  addressOfSubject,
+  mailboxSubject,
+  shardOf,
+  type AppendResult,
+  type DeadLetterDetail,
+  type MailboxDelivery,
+  type MailboxLog,
+  type StoredDeadLetter,
+} from '../persistence/mailbox-log.js';
 import { snapshotKey, type SnapshotStore } from '../persistence/snapshot-store.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
 import { parseAddress } from '../system/address.js';
 import type { ReplyTarget } from '../system/message.js';
 import { DurableCell } from './durable-cell.js';
-import { decodeRecord, type DurableRecord } from './durable-record.js';
+import { decodeRecord, type DurableRecord, type DurableStatus } from './durable-record.js';
+import { OrderedInbox, type InboxEntry } from './ordered-inbox.js';
 
 const APPEND_RETRY_MS = 60_000;
 const APPEND_BACKOFF = { minMs: 100, maxMs: 2_000, factor: 2, jitter: 0.2 };
+/** Default ack_wait of the log (JETSTREAM_MAILBOX_DEFAULTS), for the keep-alive period when none is configured. */
+const DEFAULT_ACK_WAIT_MS = 30_000;
+const RETRY_LATER_MS = 1_000;
 
 export interface DurableNodeOptions {
   readonly core: ActorSystemCore;
@@ -34,14 +49,35 @@ export interface DurableNodeOptions {
   readonly ackWaitMs?: number;
 }
 
+/** One durable actor this node hosts: its inbox, and its cell once activated. */
+interface Slot {
+  readonly address: string;
+  readonly shard: number;
+  readonly subject: string;
+  readonly inbox: OrderedInbox;
+  cell: DurableCell | undefined;
+}
+
 export class DurableNode {
   /** Addresses this node knows to be durable: sends to them go through the log even when not active. */
   private readonly known = new Set<string>();
   private readonly asks = new Map<string, ReplyTarget>();
   private readonly activating = new Map<string, Promise<DurableCell | undefined>>();
+  private readonly slots = new Map<string, Slot>();
+  /** Envelopes decoded on arrival, so a release does not decode twice. */
+  private readonly decoded = new WeakMap<MailboxDelivery, EventEnvelope>();
+  private readonly cells = new Set<DurableCell>();
+  /** The last delivery sequence seen per shard: a jump resets the order assumption of the shard's inboxes. */
+  private readonly lastDelivery = new Map<number, number>();
   private stops: (() => Promise<void>)[] = [];
   private started: Promise<void> | undefined;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
   private counter = 0;
+  /**
+   * The highest sequence delivered per shard: every message at or below it was delivered (first deliveries come in
+   * order), so a fresh actor of that shard owns none of them — they were sent before it existed.
+   */
+  private readonly delivered = new Map<number, number>();
   private stopped = false;
   /** Garbage and undeliverable messages written to the dead-letter stream by this node. */
   rejected = 0;
@@ -60,18 +96,22 @@ export class DurableNode {
     this.known.add(address);
   }
 
-  /** Starts one consumer per shard (once). */
+  /** A durable cell of this node (spawned or activated): its last writes are awaited at stop. */
+  track(cell: DurableCell): void {
+    this.cells.add(cell);
+  }
+
+  /** Starts one consumer per shard (once), and the keep-alive of held deliveries. */
   start(): Promise<void> {
     this.started ??= (async () => {
+      const ackWaitMs = this.options.ackWaitMs;
+      const period = Math.max(10, Math.floor((ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3));
+      this.keepAlive = setInterval(() => {
+        for (const slot of this.slots.values()) slot.inbox.keepAlive();
+      }, period);
+      this.keepAlive.unref();
       for (let shard = 0; shard < this.options.log.shards; shard++) {
-        const ackWaitMs = this.options.ackWaitMs;
-        const handler = (delivery: MailboxDelivery) => {
-          this.onDelivery(delivery).catch((error: unknown) => {
-            // A bug here must not become an unhandled rejection; the log redelivers the message later.
-            this.options.logger.error({ err: toPlainError(error), subject: delivery.subject, seq: delivery.seq }, 'durable delivery failed');
-            delivery.nak(1_000);
-          });
-        };
+        const handler = (delivery: MailboxDelivery) => this.onDelivery(shard, delivery);
         this.stops.push(await this.options.log.consume(shard, handler, ackWaitMs === undefined ? undefined : { ackWaitMs }));
       }
     })();
@@ -94,10 +134,13 @@ export class DurableNode {
     return restored;
   }
 
-  /** Appends `event` to the actor's durable mailbox; resolves once it is stored in the log. */
-  async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): Promise<AppendResult> {
+  /**
+   * Appends `event` to the actor's durable mailbox; resolves once it is stored in the log. `msgId` (a durable
+   * sender's deterministic id) makes a re-sent message a duplicate the log drops.
+   */
+  async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string): Promise<AppendResult> {
     this.known.add(address);
-    const id = `${this.options.nodeId}.${++this.counter}`;
+    const id = msgId ?? `${this.options.nodeId}.${++this.counter}`;
     const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), { from, correlationId: reply ? id : undefined });
     if (reply) this.asks.set(id, reply);
     const subject = mailboxSubject(this.options.core.name, shardOf(address, this.options.log.shards), address);
@@ -109,6 +152,20 @@ export class DurableNode {
       this.options.core.deadLetters.record(address, from, event.type, `mailbox log append failed: ${(error as Error).message}`);
       throw error;
     }
+  }
+
+  /** Dead letters stored in the log, oldest first. */
+  deadLetters(query?: { readonly fromSeq?: number; readonly limit?: number }): Promise<StoredDeadLetter[]> {
+    return this.options.log.deadLetters(query);
+  }
+
+  /** Sends a dead letter again to its actor (as a new message; once per dead letter within the dedupe window). */
+  async redeliver(dlqSeq: number): Promise<AppendResult> {
+    const [entry] = await this.options.log.deadLetters({ fromSeq: dlqSeq, limit: 1 });
+    if (!entry || entry.dlqSeq !== dlqSeq) throw new NonRetryableError(`no dead letter with sequence ${dlqSeq}`, { type: 'NoSuchDeadLetter' });
+    const target = addressOfSubject(entry.subject);
+    if (target) this.known.add(target.address);
+    return this.appendWithRetry(entry.subject, entry.data, `redeliver.${dlqSeq}`);
   }
 
   /**
@@ -129,47 +186,145 @@ export class DurableNode {
     }
   }
 
-  private async onDelivery(delivery: MailboxDelivery): Promise<void> {
+  private onDelivery(shard: number, delivery: MailboxDelivery): void {
+    if (this.stopped) return; // left unacked: the next start gets it
+    this.checkContinuity(shard, delivery.deliverySeq);
+    if (delivery.seq > (this.delivered.get(shard) ?? 0)) this.delivered.set(shard, delivery.seq);
     let envelope: EventEnvelope;
     try {
       envelope = decodeEventEnvelope(delivery.data);
     } catch (error) {
-      return this.reject(delivery, (error as Error).message);
+      return void this.reject(delivery, (error as Error).message);
     }
     const target = addressOfSubject(delivery.subject);
-    const event: EventObject = envelope.payload;
-    if (!target || target.address !== envelope.to) return this.reject(delivery, `envelope.to ${envelope.to} does not match the subject`);
+    if (!target || target.address !== envelope.to) return void this.reject(delivery, `envelope.to ${envelope.to} does not match the subject`);
     // Subject tokens allow more than address segments do: such an address can never name an actor (and would
     // fail every activation, a redelivery loop), so it is garbage.
     try {
       parseAddress(envelope.to);
     } catch (error) {
-      return this.reject(delivery, (error as Error).message, envelope);
+      return void this.reject(delivery, (error as Error).message, envelope);
     }
-    const reply = envelope.correlationId === undefined ? undefined : this.asks.get(envelope.correlationId);
+    this.decoded.set(delivery, envelope);
+    this.slotFor(envelope.to, delivery.subject, target.shard).inbox.offer(delivery);
+  }
+
+  /** Deliveries lost on the way come back after newer ones: the shard's inboxes stop trusting arrival order. */
+  private checkContinuity(shard: number, deliverySeq: number): void {
+    const last = this.lastDelivery.get(shard);
+    this.lastDelivery.set(shard, deliverySeq);
+    if (last === undefined || deliverySeq === last + 1) return;
+    for (const slot of this.slots.values()) if (slot.shard === shard) slot.inbox.reorder();
+  }
+
+  private slotFor(address: string, subject: string, shard: number): Slot {
+    let slot = this.slots.get(address);
+    if (slot) return slot;
+    const created: Slot = {
+      address,
+      shard,
+      subject,
+      cell: undefined,
+      inbox: new OrderedInbox({
+        next: (after) => this.options.log.next(subject, after),
+        room: () => (created.cell ? created.cell.capacity - created.cell.queued : 0),
+        release: (entry) => this.release(created, entry),
+        covered: (seq) => created.cell?.covers(seq) ?? false,
+        stale: (delivery) => void this.reject(delivery, 'sent before this actor existed', this.decoded.get(delivery)),
+        deadLetter: (entry, reason, incarnation) => this.writeDeadLetter(entry.delivery, reason, { incarnation }),
+        lookupFailed: (error) => {
+          this.options.logger.warn({ err: toPlainError(error), address }, 'durable inbox lookup failed; retrying');
+          setTimeout(() => created.inbox.pump(), RETRY_LATER_MS).unref();
+        },
+      }),
+    };
+    slot = created;
+    this.slots.set(address, slot);
+    void this.activateSlot(slot);
+    return slot;
+  }
+
+  /** Activates the slot's actor; retries a store that does not answer; gives up only when there is no actor. */
+  private async activateSlot(slot: Slot): Promise<void> {
     let cell: DurableCell | undefined;
     try {
-      cell = await this.cellFor(envelope.to);
+      cell = await this.cellFor(slot.address);
     } catch (error) {
-      this.options.logger.error({ err: toPlainError(error), address: envelope.to }, 'durable activation failed');
-      return delivery.nak(1_000);
+      if (this.stopped) return;
+      this.options.logger.error({ err: toPlainError(error), address: slot.address }, 'durable activation failed; retrying');
+      setTimeout(() => void this.activateSlot(slot), RETRY_LATER_MS).unref();
+      return;
     }
-    if (!cell) return this.reject(delivery, 'no durable actor at this address', envelope, reply);
-    if (delivery.seq <= cell.lastSeq) return delivery.ack(); // handled before; only its ack was lost
-    const accepts = cell.logic.accepts;
-    if (accepts !== undefined && !accepts(event.type)) return this.reject(delivery, `unhandled event type ${event.type}`, envelope, reply);
+    if (this.slots.get(slot.address) !== slot) return;
+    if (!cell) return this.releaseAll(slot, 'no durable actor at this address');
+    slot.cell = cell;
+    slot.inbox.open(cell.baseSeq);
+  }
+
+  /** Hands one message to the actor, in its turn. */
+  private release(slot: Slot, entry: InboxEntry): boolean {
+    const cell = slot.cell!;
+    const envelope = this.envelopeOf(entry);
+    if (!envelope) {
+      void this.reject(entry.delivery, 'undecodable message', undefined, undefined, entry);
+      return true;
+    }
+    const reply = envelope.correlationId === undefined ? undefined : this.asks.get(envelope.correlationId);
     if (envelope.correlationId !== undefined) this.asks.delete(envelope.correlationId);
-    const outcome = cell.enqueue({
-      event,
-      from: envelope.from,
-      reply,
-      receipt: { seq: delivery.seq, ack: () => delivery.ack(), nak: () => delivery.nak(0) },
-    });
-    if (outcome === 'full') {
-      if (reply && envelope.correlationId) this.asks.set(envelope.correlationId, reply);
-      delivery.nak(250); // back-pressure: the log keeps it until the actor has room
+    const event: EventObject = envelope.payload;
+    const accepts = cell.logic.accepts;
+    if (accepts !== undefined && !accepts(event.type)) {
+      const reason = `unhandled event type ${event.type}`;
+      this.rejected++;
+      this.options.core.deadLetters.record(slot.address, envelope.from, event.type, reason);
+      reply?.reject(new DeadLetterError(slot.address, reason));
+      cell.rejectInOrder(entry, reason);
+      return true;
     }
-    // 'closing': the node is shutting down; leave it unacked so the next start handles it.
+    const outcome = cell.enqueue({ event, from: envelope.from, reply, receipt: entry });
+    if (outcome === 'queued') return true;
+    if (reply && envelope.correlationId !== undefined) this.asks.set(envelope.correlationId, reply);
+    return false; // closing (a shutdown): left unacked for the next start
+  }
+
+  private envelopeOf(entry: InboxEntry): EventEnvelope | undefined {
+    const cached = this.decoded.get(entry.delivery);
+    if (cached) return cached;
+    try {
+      const envelope = decodeEventEnvelope(entry.delivery.data);
+      return envelope.to === addressOfSubject(entry.delivery.subject)?.address ? envelope : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A fresh actor's birth sequence (see `delivered`); 0 before its shard delivered anything to this node. */
+  birthFor(address: string): number {
+    return this.delivered.get(shardOf(address, this.options.log.shards)) ?? 0;
+  }
+
+  /** Lets the actor's inbox release more (its mailbox has room again). */
+  pump(address: string): void {
+    this.slots.get(address)?.inbox.pump();
+  }
+
+  /** The actor ended for good: what its inbox still holds goes to the dead-letter stream. */
+  finished(address: string, status: DurableStatus): void {
+    const slot = this.slots.get(address);
+    if (!slot) return;
+    this.slots.delete(address);
+    slot.inbox.close();
+    for (const entry of slot.inbox.drainPending()) void this.reject(entry.delivery, `actor ${status}`, this.decoded.get(entry.delivery), undefined, entry);
+  }
+
+  private releaseAll(slot: Slot, reason: string): void {
+    this.slots.delete(slot.address);
+    slot.inbox.close();
+    for (const entry of slot.inbox.drainPending()) {
+      const envelope = this.envelopeOf(entry);
+      const reply = envelope?.correlationId === undefined ? undefined : this.asks.get(envelope.correlationId);
+      void this.reject(entry.delivery, reason, envelope, reply, entry);
+    }
   }
 
   /** The active cell, or the one activated from its stored record; undefined when none is stored or it finished. */
@@ -200,25 +355,45 @@ export class DurableNode {
     return cell.state === 'stopped' ? undefined : cell;
   }
 
-  private async reject(delivery: MailboxDelivery, reason: string, envelope?: EventEnvelope, reply?: ReplyTarget): Promise<void> {
+  /** Dead-letters a message (bounded retry while the node runs), then settles it: never lost, never retried. */
+  private async reject(delivery: MailboxDelivery, reason: string, envelope?: EventEnvelope, reply?: ReplyTarget, entry?: InboxEntry): Promise<void> {
     this.rejected++;
     const to = envelope?.to ?? addressOfSubject(delivery.subject)?.address ?? delivery.subject;
     this.options.core.deadLetters.record(to, envelope?.from, envelope?.type ?? '?', reason);
     if (envelope?.correlationId !== undefined) this.asks.delete(envelope.correlationId);
     reply?.reject(new DeadLetterError(to, reason));
     try {
-      await this.options.log.deadLetter(delivery.subject, delivery.data, reason);
-      delivery.term();
-    } catch (error) {
-      // The dead-letter stream is unreachable: let the log redeliver, so the message is not lost.
-      this.options.logger.warn({ err: toPlainError(error), subject: delivery.subject }, 'dead-letter write failed');
-      delivery.nak(1_000);
+      await this.writeDeadLetter(delivery, reason, {});
+    } catch {
+      return; // the node stopped first: left unacked, the next start sees it again
+    }
+    if (entry) entry.ack();
+    else delivery.term();
+  }
+
+  /** Writes to the dead-letter stream, retrying while this node runs (the message stays unacked meanwhile). */
+  private async writeDeadLetter(delivery: MailboxDelivery, reason: string, detail: DeadLetterDetail): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.log.deadLetter(delivery.subject, delivery.data, reason, detail);
+      } catch (error) {
+        if (this.stopped) throw error;
+        const delayMs = backoffDelay(APPEND_BACKOFF, attempt);
+        this.options.logger.warn({ err: toPlainError(error), subject: delivery.subject, attempt, delayMs }, 'dead-letter write failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
     }
   }
 
-  /** Stops consuming; waits for in-flight writes of every durable cell. */
-  async stop(): Promise<void> {
+  /** Stops consuming; waits (at most `timeoutMs`) for the last writes of every durable cell. */
+  async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    clearInterval(this.keepAlive);
+    for (const slot of this.slots.values()) slot.inbox.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...this.cells].map((cell) => cell.settled())), bound]);
+    clearTimeout(timer);
     const stops = this.stops;
     this.stops = [];
     await Promise.all(stops.map((stop) => stop()));

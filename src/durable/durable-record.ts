@@ -20,7 +20,11 @@ export interface PersistedTimer {
   readonly dueAt: number;
 }
 
-export type DurableStatus = 'active' | 'done' | 'stopped';
+/**
+ * `active` runs (and is recovered); `done` reached a final state; `stopped` was stopped explicitly; `failed` was given
+ * up by its supervisor (stop directive, or restart intensity exceeded). Only `active` is ever activated again.
+ */
+export type DurableStatus = 'active' | 'done' | 'stopped' | 'failed';
 
 export interface DurableRecord {
   readonly v: number;
@@ -34,6 +38,14 @@ export interface DurableRecord {
   readonly status: DurableStatus;
   /** The last mailbox-log sequence whose effects this snapshot includes; redeliveries at or below it are dropped. */
   readonly lastSeq: number;
+  /** A fresh actor's floor: log messages at or below it were sent to an earlier actor of this address. */
+  readonly birth?: number;
+  /** Sequences above `lastSeq` already settled as dead letters (a failed handler's message): never applied. */
+  readonly dead?: readonly number[];
+  /** Outbound tells emitted since `lastSeq` was applied: the next one's index in its deterministic message id. */
+  readonly out?: number;
+  /** Restart times (runtime clock, ms) within the supervisor's intensity window: durable supervision. */
+  readonly restarts?: readonly number[];
   readonly timers: readonly PersistedTimer[];
   readonly incarnation: number;
   readonly updatedAt: number;
@@ -50,11 +62,17 @@ export function decodeRecord(bytes: Uint8Array): DurableRecord {
   for (const field of ['address', 'parent', 'logic', 'restart'] as const) {
     if (typeof value[field] !== 'string') throw new CodecError(`durable record.${field} must be a string`);
   }
+  if (value.birth !== undefined && typeof value.birth !== 'number') throw new CodecError('durable record.birth must be a number');
   for (const field of ['version', 'lastSeq', 'incarnation', 'updatedAt'] as const) {
     if (typeof value[field] !== 'number') throw new CodecError(`durable record.${field} must be a number`);
   }
-  if (value.status !== 'active' && value.status !== 'done' && value.status !== 'stopped') throw new CodecError('durable record.status is invalid');
+  if (!['active', 'done', 'stopped', 'failed'].includes(value.status as string)) throw new CodecError('durable record.status is invalid');
   if (!Array.isArray(value.timers)) throw new CodecError('durable record.timers must be an array');
+  for (const field of ['dead', 'restarts'] as const) {
+    const list = value[field];
+    if (list !== undefined && !(Array.isArray(list) && list.every((n) => typeof n === 'number'))) throw new CodecError(`durable record.${field} must be an array of numbers`);
+  }
+  if (value.out !== undefined && typeof value.out !== 'number') throw new CodecError('durable record.out must be a number');
   return value as DurableRecord;
 }
 

@@ -19,12 +19,43 @@ export interface MailboxDelivery {
   readonly seq: number;
   /** Deliveries of this message so far (1 on the first). */
   readonly deliveryCount: number;
+  /**
+   * The consumer's own count of deliveries (JetStream's delivery sequence), +1 per delivery of any message. A jump
+   * means deliveries were lost on the way (a pull iterator restarted with messages buffered): they come back later,
+   * after newer ones, so per-key order can no longer be assumed from arrival order.
+   */
+  readonly deliverySeq: number;
   ack(): void;
   nak(delayMs?: number): void;
   /** Resets the redelivery timer while the message is still being worked on. */
   working(): void;
   /** Never redeliver (poison message); the caller has dead-lettered it. */
   term(): void;
+}
+
+/** A message as the log stores it. */
+export interface StoredMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly seq: number;
+}
+
+/** What a dead letter records besides the message: why, and which incarnation of the actor gave up on it. */
+export interface DeadLetterDetail {
+  readonly incarnation?: number;
+}
+
+/** One entry of the dead-letter stream. */
+export interface StoredDeadLetter {
+  /** Sequence in the dead-letter stream: what `redeliver` takes. */
+  readonly dlqSeq: number;
+  /** The mailbox subject the message was sent to. */
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly reason: string;
+  readonly incarnation?: number;
+  /** When it was dead-lettered, ms since the epoch. */
+  readonly at: number;
 }
 
 export interface AppendResult {
@@ -45,10 +76,17 @@ export interface MailboxLog {
   append(subject: string, data: Uint8Array, msgId: string): Promise<AppendResult>;
   /** Starts the shard's consumer; resolves with its stop function once consuming. */
   consume(shard: number, handler: (delivery: MailboxDelivery) => void, options?: ConsumeOptions): Promise<() => Promise<void>>;
-  /** Writes a rejected message to the dead-letter stream with its reason. */
-  deadLetter(subject: string, data: Uint8Array, reason: string): Promise<void>;
+  /**
+   * The first message stored on exactly `subject` with a sequence above `afterSeq`, or undefined. A durable actor's
+   * ordered inbox asks this to find an earlier message still owed to it (delivered to a process that died).
+   */
+  next(subject: string, afterSeq: number): Promise<StoredMessage | undefined>;
+  /** Writes a rejected message to the dead-letter stream with its reason; the same subject and bytes are stored once. */
+  deadLetter(subject: string, data: Uint8Array, reason: string, detail?: DeadLetterDetail): Promise<void>;
   /** Entries in the dead-letter stream. */
   deadLetterCount(): Promise<number>;
+  /** Dead letters in stream order, from `fromSeq` (default the first), at most `limit` (default 100). */
+  deadLetters(options?: { readonly fromSeq?: number; readonly limit?: number }): Promise<StoredDeadLetter[]>;
   close(): Promise<void>;
 }
 

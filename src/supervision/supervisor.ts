@@ -67,17 +67,28 @@ export class Supervisor implements Parent, Child {
     this.children.push(child);
   }
 
+  /**
+   * Durable supervision: a recovered durable child brings the restart times of earlier processes, which count
+   * toward this supervisor's intensity window as if they had happened here.
+   */
+  adoptRestarts(times: readonly number[]): void {
+    if (times.length === 0) return;
+    this.history = [...new Set([...this.history, ...times])].sort((a, b) => a - b);
+  }
+
   childFailed(child: Child, failure: ActorFailedError): void {
     if (this.state !== 'running' || !this.children.includes(child)) return;
     const directive: Directive = child.restartType === 'temporary' ? 'stop' : decideDirective(this.policy, failure);
     if (directive === 'stop') {
       this.report(child, failure, 'stop', [child.address], 0);
       this.remove(child);
+      child.abandon?.();
       void child.stop(false);
       return;
     }
     if (directive === 'escalate') {
       this.report(child, failure, 'escalate', [], 0);
+      child.abandon?.();
       this.fail(`child ${child.address} escalated`, failure);
       return;
     }
@@ -100,6 +111,7 @@ export class Supervisor implements Parent, Child {
     this.history = history;
     if (exceeded) {
       this.report(child, failure, 'escalate', [], 0);
+      child.abandon?.(); // a parent that restarts the subtree runs it again; a root failure leaves it failed
       this.fail(`restart intensity exceeded (${this.policy.intensity} in ${this.policy.periodMs} ms)`, failure);
       return;
     }

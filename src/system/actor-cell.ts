@@ -102,6 +102,9 @@ export class ActorCell implements Child {
     return this.host.clock;
   }
 
+  /** Called right after the incarnation is created, before it starts (its first timers are scheduled in start). */
+  protected incarnationCreated(_actor: AnyActor): void {}
+
   /** Called once the incarnation has started; `restored` when it came from a snapshot. */
   protected incarnationStarted(_actor: AnyActor, _restored: boolean): void {}
 
@@ -110,6 +113,33 @@ export class ActorCell implements Child {
 
   /** Called on every new snapshot of the current incarnation. */
   protected snapshotChanged(_snapshot: Snapshot<unknown>): void {}
+
+  /** The message whose handling failed the actor (dead-lettered by the caller; a durable cell settles its receipt). */
+  protected messageFailed(_message: Message): void {}
+
+  /** A queued message dropped by a stop (a durable cell settles or keeps its receipt). */
+  protected messageDropped(_message: Message): void {}
+
+  /** The id an outbound tell emitted now carries, when it must be deterministic (a durable actor's); else undefined. */
+  protected outboundId(): string | undefined {
+    return undefined;
+  }
+
+  /** A drain pass ended: the mailbox may have room again. */
+  protected drained(): void {}
+
+  /** Runs once the queue is handled and before a stop ends the incarnation (a durable cell flushes its last write). */
+  protected async beforeStop(): Promise<void> {}
+
+  /** Puts messages back at the head of the mailbox, in order (a durable restart re-applies unpersisted ones). */
+  protected requeue(messages: readonly Message[]): void {
+    this.mailbox.unshiftAll(messages);
+  }
+
+  /** The message being handled, if any. */
+  protected get currentMessage(): Message | undefined {
+    return this.current;
+  }
 
   /** The snapshot a restart starts from: the last good one for 'last-good', else the initial state. */
   protected restartSnapshot(mode: RestartMode): Snapshot<unknown> | undefined {
@@ -235,10 +265,12 @@ export class ActorCell implements Child {
     if (this.state === 'running' && this.mailbox.size > 0) {
       await new Promise<void>((resolve) => (this.onIdle = resolve));
     }
+    await this.beforeStop();
     this.state = 'stopped';
     this.endIncarnation();
     for (const message of this.mailbox.drain()) {
       this.host.deadLetter(this.address, message, 'stopped');
+      this.messageDropped(message);
       message.reply?.reject(new DeadLetterError(this.address, 'actor stopped'));
     }
     this.rejectAwaiting(() => new DeadLetterError(this.address, 'actor stopped before answering'));
@@ -254,6 +286,7 @@ export class ActorCell implements Child {
       // `id` is the Troupe address, so a machine can name itself (`self.id`) in replies and escrow submissions.
       const options = snapshot === undefined ? { id: this.address, input: this.input, clock } : { id: this.address, input: this.input, clock, snapshot };
       actor = createActor(this.logic.logic as AnyActorLogic, options);
+      this.incarnationCreated(actor);
       this.inspector?.attach(actor);
     } catch (error) {
       this.fail('start-error', error);
@@ -319,6 +352,7 @@ export class ActorCell implements Child {
     } else {
       this.onIdle?.();
     }
+    this.drained();
   }
 
   private handle(message: Message): void {
@@ -350,6 +384,7 @@ export class ActorCell implements Child {
       if (isTroupeEmitted(event)) {
         routeEmitted(event, this.host, this.address, {
           reply: (payload) => this.answer(payload),
+          outboundId: () => this.outboundId(),
           answerSelf: (answer) => void this.enqueue({ event: answer, from: undefined, reply: undefined }),
         });
         return;
@@ -397,7 +432,7 @@ export class ActorCell implements Child {
     if (current) {
       // Akka's rule: the message that failed is not redelivered; it is dead-lettered and its ask answered.
       this.host.deadLetter(this.address, current, 'handler-failed');
-      current.receipt?.ack(); // settled as a dead letter: a durable log must not redeliver a poison message
+      this.messageFailed(current); // a durable one goes to the dead-letter stream: never redelivered as a poison message
       current.reply?.reject(error);
     }
     this.rejectAwaiting(error);

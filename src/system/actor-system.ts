@@ -49,7 +49,13 @@ export type CellFactory = (host: CellHost, options: CellOptions) => ActorCell;
  * Routes sends to addresses whose mailbox is a durable log. Returns the append promise when it took the
  * message, undefined when the address is not durable (then the local path applies).
  */
-export type DurableRouter = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => Promise<unknown> | undefined;
+export type DurableRouter = (
+  address: string,
+  event: EventObject,
+  from: string | undefined,
+  reply: ReplyTarget | undefined,
+  msgId?: string,
+) => Promise<unknown> | undefined;
 
 /** Delivers to addresses this node does not host; returns false when it cannot (then: dead letter). */
 export type RemoteResolver = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => boolean;
@@ -178,9 +184,9 @@ export class ActorSystemCore implements CellHost, RefHost {
     return appended.then(() => undefined);
   }
 
-  tellFrom(from: string, to: string, event: EventObject): void {
+  tellFrom(from: string, to: string, event: EventObject, msgId?: string): void {
     try {
-      this.deliver(to, this.checkEvent(event), from, undefined);
+      this.deliver(to, this.checkEvent(event), from, undefined, msgId);
     } catch (error) {
       // A machine's bad tellTo must not throw inside XState's emit: record it instead.
       this.deadLetters.record(to, from, typeof event?.type === 'string' ? event.type : '?', `invalid: ${(error as Error).message}`);
@@ -192,10 +198,10 @@ export class ActorSystemCore implements CellHost, RefHost {
     return this.ask(to, event, timeoutMs === undefined ? undefined : { timeoutMs });
   }
 
-  private deliver(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): void {
+  private deliver(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string): void {
     const message: Message = { event, from, reply };
     if (this.stopped) return this.undeliverable(address, message, 'system stopped');
-    if (this.durable?.(address, event, from, reply)) return;
+    if (this.durable?.(address, event, from, reply, msgId)) return;
     const cell = this.cells.get(address);
     if (cell === undefined) {
       if (this.reserved.has(address)) return this.undeliverable(address, message, 'supervisors accept no messages');

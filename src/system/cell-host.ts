@@ -13,8 +13,11 @@ export interface CellHost {
   readonly events: EventStream;
   readonly log: Logger;
   deadLetter(to: string, message: Message, reason: string): void;
-  /** Tells `event` to `to` on behalf of `from` (from a machine's `tellTo`); never throws. */
-  tellFrom(from: string, to: string, event: EventObject): void;
+  /**
+   * Tells `event` to `to` on behalf of `from` (from a machine's `tellTo`); never throws. `msgId`, when given, is the
+   * message id a durable target's log deduplicates on.
+   */
+  tellFrom(from: string, to: string, event: EventObject, msgId?: string): void;
   /** Asks `to` on behalf of a machine's `askTo`; the promise settles with the answer. */
   askFrom(from: string, to: string, event: EventObject, timeoutMs: number | undefined): Promise<unknown>;
   /** Checks (and in 'roundtrip' mode copies) a payload that leaves an actor; throws InvalidMessageError. */

@@ -13,12 +13,14 @@ export interface EmitterCallbacks {
   reply(payload: unknown): void;
   /** Deliver an `askTo` answer back to the emitting actor. */
   answerSelf(answer: EventObject): void;
+  /** The message id a tell carries (deterministic for a durable actor, so a re-run is deduplicated by the log). */
+  outboundId(): string | undefined;
 }
 
 export function routeEmitted(event: TroupeEmitted, host: CellHost, from: string, callbacks: EmitterCallbacks): void {
   switch (event.type) {
     case TELL_EMITTED:
-      host.tellFrom(from, event.to, event.event);
+      host.tellFrom(from, event.to, event.event, callbacks.outboundId());
       return;
     case REPLY_EMITTED:
       callbacks.reply(event.payload);

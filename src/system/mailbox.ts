@@ -33,6 +33,16 @@ export class Mailbox<T> {
     return item;
   }
 
+  /**
+   * Puts `items` back at the head, in order, ahead of everything queued; may exceed the capacity (they were
+   * admitted once already: a durable restart returns the messages its failed incarnation applied unpersisted).
+   */
+  unshiftAll(items: readonly T[]): void {
+    if (items.length === 0) return;
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const rest = this.items.slice(this.head);

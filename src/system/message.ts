@@ -7,12 +7,12 @@ export interface ReplyTarget {
   reject(error: Error): void;
 }
 
-/** A durable message's receipt: its log sequence, acked once the snapshot reflecting it is persisted. */
+/** A durable message's receipt: its log sequence, acked once a persisted record covers it. */
 export interface Receipt {
   readonly seq: number;
   ack(): void;
-  /** Asks the log to deliver the message again (its effects were lost with a failed incarnation). */
-  nak(): void;
+  /** Writes the message to the durable dead-letter stream; resolves once stored (then it may be acked). */
+  deadLetter(reason: string, incarnation: number): Promise<void>;
 }
 
 export interface Message {

@@ -24,6 +24,8 @@ export interface Child {
   restart(mode: RestartMode): void;
   /** Stops for good (for a supervisor: its children right to left). `notifyParent` false when the parent asked. */
   stop(notifyParent: boolean): Promise<void>;
+  /** The supervisor gave up on this child (a durable actor records it, so it is never resurrected). */
+  abandon?(): void;
 }
 
 export interface Parent {

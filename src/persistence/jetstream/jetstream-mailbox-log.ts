@@ -20,7 +20,16 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { backoffDelay, type BackoffPolicy } from '../../backoff.js';
 import { NonRetryableError, type TroupeError } from '../../errors.js';
-import { addressOfSubject, type AppendResult, type ConsumeOptions, type MailboxDelivery, type MailboxLog } from '../mailbox-log.js';
+import {
+  addressOfSubject,
+  type AppendResult,
+  type ConsumeOptions,
+  type DeadLetterDetail,
+  type MailboxDelivery,
+  type MailboxLog,
+  type StoredDeadLetter,
+  type StoredMessage,
+} from '../mailbox-log.js';
 import { ShardConsumer } from './mailbox-consumer.js';
 import { createReporter, type MailboxLogListener } from './mailbox-events.js';
 import { isJetStreamUnavailable, toTroupeError } from './mailbox-errors.js';
@@ -130,13 +139,26 @@ class JetStreamMailboxLog implements MailboxLog {
     };
   }
 
-  async deadLetter(subject: string, data: Uint8Array, reason: string): Promise<void> {
+  async next(subject: string, afterSeq: number): Promise<StoredMessage | undefined> {
+    this.checkOpen();
+    try {
+      // STREAM.MSG.GET with next_by_subj (nats-server >= 2.9): the first message on the subject at or after seq.
+      const query = { seq: afterSeq + 1, next_by_subj: subject } as unknown as { seq: number };
+      const stored = await this.jsm.streams.getMessage(this.names.mbox, query);
+      return stored ? { subject: stored.subject, data: new Uint8Array(stored.data), seq: stored.seq } : undefined;
+    } catch (error) {
+      throw toTroupeError(error, `read the next message on ${subject}`, this.options.publishTimeoutMs);
+    }
+  }
+
+  async deadLetter(subject: string, data: Uint8Array, reason: string, detail: DeadLetterDetail = {}): Promise<void> {
     this.checkOpen();
     this.checkSize(subject, data);
     const h = headers();
     // Header values are single lines; the reason is for people, so it is flattened and bounded.
     h.set('Troupe-Reason', String(reason).replace(/[\r\n]+/g, ' ').slice(0, REASON_MAX_CHARS));
     h.set('Troupe-Original-Subject', subject);
+    if (detail.incarnation !== undefined) h.set('Troupe-Incarnation', String(detail.incarnation));
     // The same rejected message dead-lettered twice (a retry, a redelivery) is stored once. Two messages
     // with equal bytes on one subject are one message here: envelopes carry a unique id, so that is sound.
     const msgID = `dlq-${createHash('sha256').update(subject).update('\0').update(data).digest('hex')}`;
@@ -149,6 +171,33 @@ class JetStreamMailboxLog implements MailboxLog {
     } catch (error) {
       throw toTroupeError(error, `read ${this.names.dlq}`, this.options.publishTimeoutMs);
     }
+  }
+
+  async deadLetters(query: { readonly fromSeq?: number; readonly limit?: number } = {}): Promise<StoredDeadLetter[]> {
+    this.checkOpen();
+    const limit = query.limit ?? 100;
+    const found: StoredDeadLetter[] = [];
+    let seq = Math.max(1, query.fromSeq ?? 1);
+    try {
+      while (found.length < limit) {
+        const request = { seq, next_by_subj: `troupe.${this.options.system}.dlq.>` } as unknown as { seq: number };
+        const stored = await this.jsm.streams.getMessage(this.names.dlq, request);
+        if (!stored) break;
+        const incarnation = stored.header?.get('Troupe-Incarnation');
+        const entry: StoredDeadLetter = {
+          dlqSeq: stored.seq,
+          subject: stored.header?.get('Troupe-Original-Subject') || stored.subject,
+          data: new Uint8Array(stored.data),
+          reason: stored.header?.get('Troupe-Reason') ?? '',
+          at: stored.time.getTime(),
+        };
+        found.push(incarnation ? { ...entry, incarnation: Number(incarnation) } : entry);
+        seq = stored.seq + 1;
+      }
+    } catch (error) {
+      throw toTroupeError(error, `read ${this.names.dlq}`, this.options.publishTimeoutMs);
+    }
+    return found;
   }
 
   async close(): Promise<void> {

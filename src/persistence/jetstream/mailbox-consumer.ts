@@ -117,6 +117,7 @@ export class ShardConsumer {
       data: new Uint8Array(msg.data),
       seq,
       deliveryCount: msg.info.deliveryCount,
+      deliverySeq: msg.info.deliverySequence,
       // Plain acks (not ackAck: 10x slower). Each is a core publish: while disconnected it is dropped and
       // the message comes back after ack_wait, which consumers dedupe by seq anyway. On a closed
       // connection the client throws; the outcome is the same, so it is swallowed.

@@ -6,13 +6,22 @@
  */
 import { createHash } from 'node:crypto';
 import { NonRetryableError } from '../../errors.js';
-import { addressOfSubject, type AppendResult, type ConsumeOptions, type MailboxDelivery, type MailboxLog } from '../mailbox-log.js';
+import {
+  addressOfSubject,
+  type AppendResult,
+  type ConsumeOptions,
+  type MailboxDelivery,
+  type MailboxLog,
+  type StoredDeadLetter,
+} from '../mailbox-log.js';
 
 export interface MemoryMailboxLogOptions {
   /** Number of shards. Default 8. */
   readonly shards?: number;
   /** How many msgIds are remembered for dedupe (JetStream counts time instead). Default 100,000. */
   readonly dedupeWindow?: number;
+  /** Dead letters kept (the oldest is dropped first). Default 10,000. */
+  readonly maxDeadLetters?: number;
   /** Redelivery after this long without an ack, ms. Default 30,000; `consume({ ackWaitMs })` overrides. */
   readonly ackWaitMs?: number;
   /** A handler that threw (the delivery stays unacked). Without it the error is rethrown on a macrotask. */
@@ -32,6 +41,7 @@ interface Entry {
 interface Consumer {
   readonly handler: (d: MailboxDelivery) => void;
   readonly ackWaitMs: number;
+  delivered: number;
 }
 
 export function createMemoryMailboxLog(options: MemoryMailboxLogOptions = {}): MailboxLog {
@@ -44,7 +54,9 @@ export function createMemoryMailboxLog(options: MemoryMailboxLogOptions = {}): M
   const waiting = new Map<number, Set<Entry>>();
   const unacked = new Set<Entry>();
   let seq = 0;
-  let deadLetters = 0;
+  const maxDeadLetters = options.maxDeadLetters ?? 10_000;
+  const deadLetters: StoredDeadLetter[] = [];
+  let dlqSeq = 0;
   const deadLetterKeys = new Set<string>();
   let closed = false;
 
@@ -93,6 +105,7 @@ export function createMemoryMailboxLog(options: MemoryMailboxLogOptions = {}): M
       }
       entry.deliveries++;
       const delivery: MailboxDelivery = {
+        deliverySeq: ++consumer.delivered,
         subject: entry.subject,
         // A copy per delivery, so a handler that mutates it cannot change a redelivery.
         data: entry.data.slice(),
@@ -138,7 +151,7 @@ export function createMemoryMailboxLog(options: MemoryMailboxLogOptions = {}): M
         throw new NonRetryableError(`shard ${shard} is out of range 0..${shards - 1}`, { type: 'InvalidShard' });
       }
       if (consumers.has(shard)) throw new NonRetryableError(`shard ${shard} already has a consumer`, { type: 'AlreadyConsuming' });
-      const consumer: Consumer = { handler, ackWaitMs: consumeOptions?.ackWaitMs ?? defaultAckWaitMs };
+      const consumer: Consumer = { handler, ackWaitMs: consumeOptions?.ackWaitMs ?? defaultAckWaitMs, delivered: 0 };
       consumers.set(shard, consumer);
       const parked = [...(waiting.get(shard) ?? [])].sort((a, b) => a.seq - b.seq);
       waiting.delete(shard);
@@ -147,17 +160,32 @@ export function createMemoryMailboxLog(options: MemoryMailboxLogOptions = {}): M
         if (consumers.get(shard) === consumer) consumers.delete(shard);
       };
     },
-    async deadLetter(subject, data) {
+    async next(subject, afterSeq) {
+      checkOpen();
+      // Unacked entries in sequence order (a Set keeps insertion order, and sequences are appended in order).
+      for (const entry of unacked) {
+        if (entry.seq > afterSeq && entry.subject === subject) return { subject, data: entry.data.slice(), seq: entry.seq };
+      }
+      return undefined;
+    },
+    async deadLetter(subject, data, reason, detail) {
       checkOpen();
       // Stored once per subject and bytes, like the JetStream log's msgID dedupe, so a retry counts once.
       const key = createHash('sha256').update(subject).update('\0').update(data).digest('hex');
       if (deadLetterKeys.has(key)) return;
       deadLetterKeys.add(key);
       if (deadLetterKeys.size > dedupeWindow) deadLetterKeys.delete(deadLetterKeys.values().next().value as string);
-      deadLetters++;
+      const entry: StoredDeadLetter = { dlqSeq: ++dlqSeq, subject, data: data.slice(), reason: String(reason), at: Date.now() };
+      deadLetters.push(detail?.incarnation === undefined ? entry : { ...entry, incarnation: detail.incarnation });
+      if (deadLetters.length > maxDeadLetters) deadLetters.shift();
     },
     async deadLetterCount() {
-      return deadLetters;
+      return deadLetters.length;
+    },
+    async deadLetters(query = {}) {
+      const from = query.fromSeq ?? 0;
+      const limit = query.limit ?? 100;
+      return deadLetters.filter((d) => d.dlqSeq >= from).slice(0, limit).map((d) => ({ ...d, data: d.data.slice() }));
     },
     async close() {
       closed = true;
