@@ -87,6 +87,7 @@ export class HostLock {
   private beating: Promise<void> | undefined;
   private listening: TransportSubscription | undefined;
   private lostTo: DurableHostLockedError | undefined;
+  private releasing = false;
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
 
@@ -107,7 +108,7 @@ export class HostLock {
   acquire(): Promise<void> {
     if (this.state === 'held') return Promise.resolve();
     if (this.lostTo) return Promise.reject(this.lostTo);
-    if (this.state === 'released') return Promise.reject(new SystemStoppedError(this.options.system));
+    if (this.releasing) return Promise.reject(new SystemStoppedError(this.options.system));
     this.acquiring ??= this.contend().finally(() => (this.acquiring = undefined));
     return this.acquiring;
   }
@@ -118,6 +119,7 @@ export class HostLock {
     const started = clock.now();
     let waitingOn: Stored | undefined; // the holder that did not answer, while its heartbeat is judged
     for (let round = 0; round < MAX_ROUNDS; round++) {
+      if (this.releasing) throw new SystemStoppedError(this.options.system); // a shutdown does not wait out a lease
       const current = await this.read(store);
       const holder = current?.holder;
       if (!holder) {
@@ -261,6 +263,7 @@ export class HostLock {
 
   /** Stops heartbeating and, when still held, writes the released marker with CAS. Idempotent. */
   async release(): Promise<void> {
+    this.releasing = true;
     if (this.acquiring) await this.acquiring.catch(() => undefined);
     const wasHeld = this.state === 'held';
     if (this.state !== 'lost') this.state = 'released';

@@ -5,7 +5,7 @@
  * (it answers nothing and its timers wait until it resumes).
  */
 import { describe, expect, it } from 'vitest';
-import { createManualClock, createSystem, DurableHostLockedError, InvalidConfigError, TimeoutError, type Clock, type ManualClock, type Transport } from '../../src/index.js';
+import { createManualClock, createSystem, DurableHostLockedError, InvalidConfigError, SystemStoppedError, TimeoutError, type Clock, type ManualClock, type Transport } from '../../src/index.js';
 import { HOST_LOCK_KEY, HostLock, hostSubject, resolveHostLeaseMs, type HostLockHolder } from '../../src/durable/host-lock.js';
 import { silentLogger } from '../../src/log/index.js';
 import { createMemorySnapshotStore } from '../../src/persistence/memory/memory-snapshot-store.js';
@@ -239,6 +239,22 @@ describe('durable host lock', () => {
     expect(a.lost).toEqual([]);
     expect(a.lock.held).toBe(true);
     expect((await w.stored()).heartbeatAt).toBeGreaterThan(JSON.parse(new TextDecoder().decode(current.value)).heartbeatAt);
+  });
+
+  it('a shutdown does not wait out a silent holder\'s lease: release ends a waiting acquisition', async () => {
+    const w = world();
+    const a = w.proc('node-a');
+    await a.lock.acquire();
+    a.pause();
+    const b = w.proc('node-b');
+    const taking = track(b.lock.acquire());
+    await advance(w.clock, 200);
+    expect(taking.done).toBe(false);
+    const releasing = b.lock.release();
+    await advance(w.clock, 200);
+    await releasing;
+    expect(taking.error).toBeInstanceOf(SystemStoppedError);
+    expect(await w.stored()).toMatchObject({ node: 'node-a' });
   });
 
   it('two contenders racing for a free lock: exactly one wins, the other is refused', async () => {
