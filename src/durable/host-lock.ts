@@ -103,7 +103,8 @@ export class HostLock {
 
   /**
    * Resolves once this process holds the lock (at once when it already does); rejects with DurableHostLockedError
-   * while another live process holds it, or for good once this one lost it. Waits at most about a lease.
+   * while another live process holds it, or for good once this one lost it. Only a holder that does not answer
+   * makes it wait: until that holder's heartbeat is a lease old, at most about two leases in all.
    */
   acquire(): Promise<void> {
     if (this.state === 'held') return Promise.resolve();
