@@ -5,6 +5,7 @@
  */
 import { pino } from 'pino';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { AnyActorLogic, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
@@ -12,7 +13,8 @@ import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
 import { DurableNode } from './durable/durable-node.js';
-import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
+import { HostLock } from './durable/host-lock.js';
+import { ActorFailedError, DurableHostLockedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
 import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
 import { publishInspection } from './inspection/transport-sink.js';
 import type { Logger, LogLevel } from './log/index.js';
@@ -79,6 +81,8 @@ class Runtime implements TroupeSystem {
   private stopping: Promise<void> | undefined;
   private readonly durable: DurableNode;
   private rpc: RpcEndpoint | undefined;
+  /** One durable host per system until shard leases exist (issue 8); none on the one-process memory backends. */
+  private readonly hostLock: HostLock | undefined;
   private readonly backends: Backends;
   private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
   private closingBackends = false;
@@ -113,6 +117,12 @@ class Runtime implements TroupeSystem {
       activate: (record) => this.activate(record),
       ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
     });
+    if (backends.hostLock) {
+      // Wall-clock time, not the actor clock: the lock is judged across processes.
+      const { store, leaseMs } = backends.hostLock;
+      const where = { system: resolved.name, node: this.node, pid: process.pid, host: hostname() };
+      this.hostLock = new HostLock({ ...where, store, leaseMs, transport: backends.transport, clock: systemClock, logger: this.log, onLost: (error) => this.stopHosting(error, 'lost') });
+    }
     this.core.setDurableRouter((address, event, from, reply, msgId) => {
       if (!this.durable.knows(address)) return undefined;
       this.stats.logAppends++;
@@ -188,7 +198,32 @@ class Runtime implements TroupeSystem {
 
   private startDurable(address: string): void {
     this.durable.remember(address);
-    this.durable.start().catch((error: unknown) => this.log.error({ err: toPlainError(error) }, 'durable mailbox consumers failed to start'));
+    this.hostDurable()
+      .then(() => this.durable.start())
+      .catch((error: unknown) => {
+        if (error instanceof DurableHostLockedError) this.stopHosting(error, 'refused');
+        else this.log.error({ err: toPlainError(error) }, 'durable mailbox consumers failed to start');
+      });
+  }
+
+  /** Resolves once this process may host durable actors (it holds the durable host lock, or needs none). */
+  private hostDurable(): Promise<void> {
+    return this.hostLock?.acquire() ?? Promise.resolve();
+  }
+
+  /**
+   * Another process hosts the durable actors (issue 8): stop consuming the durable mailboxes and stop the local
+   * durable incarnations (as at shutdown: their records stay active, for the holder), so no stale one acts.
+   */
+  private stopHosting(error: DurableHostLockedError, status: 'refused' | 'lost'): void {
+    const plain = toPlainError(error);
+    if (status === 'lost') this.log.fatal({ err: plain }, 'durable host lock lost to another process: this node stops hosting durable actors; restart it to host again');
+    else this.log.error({ err: plain }, 'durable host lock refused: this node does not host durable actors');
+    this.core.events.publish({ type: 'rt.durable.hostLock', status, node: this.node, holder: error.holder, error: plain, ts: this.clock.now() });
+    if (status === 'lost') void this.durable.stop(this.config.shutdownTimeoutMs);
+    for (const cell of [...this.core.allCells()]) {
+      if (cell instanceof DurableCell && cell.state !== 'stopped') void cell.stop(false).then(() => cell.parent.childExited(cell, 'stopped'));
+    }
   }
 
   private durableServices(address: string) {
@@ -208,7 +243,7 @@ class Runtime implements TroupeSystem {
 
   recover(): Promise<string[]> {
     this.assertRunning();
-    return this.durable.recover();
+    return this.hostDurable().then(() => this.durable.recover());
   }
 
   durabilityStats(): DurabilityStats {
@@ -273,6 +308,7 @@ class Runtime implements TroupeSystem {
     this.rpc?.stop();
     // Unacked messages are redelivered to the next start, so a write still failing at the bound is given up safely.
     await this.durable.stop(timeoutMs);
+    await this.hostLock?.release(); // after the last durable write, so the next process takes over at once
     this.closingBackends = true;
     await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });

@@ -42,6 +42,12 @@ export interface CreateSystemOptions extends ConfigOverrides {
     readonly shards?: number;
     /** How long opening retries a server that does not answer yet (starting, busy, electing), ms. Default 30,000. */
     readonly startupTimeoutMs?: number;
+    /**
+     * Lease of the durable host lock, ms (300 to 600,000; default 3,000): one process per system hosts durable
+     * actors. A holder that exits or is killed is replaced at once; one that stops answering (paused) after this
+     * long without a heartbeat.
+     */
+    readonly hostLeaseMs?: number;
   };
   /** Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown. */
   readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog };
@@ -172,6 +178,8 @@ export interface TroupeSystem {
   /**
    * Restores the durable actors that are still active in the store (after their logic is registered and
    * their supervisors exist) and starts consuming durable mailboxes; returns the restored addresses.
+   * On NATS it first takes the system's durable host lock (so does the first durable `spawn`): it rejects with
+   * DurableHostLockedError while another live process of this system hosts durable actors.
    */
   recover(): Promise<string[]>;
   durabilityStats(): DurabilityStats;

@@ -8,6 +8,7 @@ import { RetryableError, TimeoutError, toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import { createJetStreamMailboxLog } from '../persistence/jetstream/jetstream-mailbox-log.js';
 import { createKvSnapshotStore } from '../persistence/jetstream/kv-snapshot-store.js';
+import { resolveHostLeaseMs } from '../durable/host-lock.js';
 import type { MailboxLog } from '../persistence/mailbox-log.js';
 import { createMemoryMailboxLog } from '../persistence/memory/memory-mailbox-log.js';
 import { createMemorySnapshotStore } from '../persistence/memory/memory-snapshot-store.js';
@@ -21,6 +22,8 @@ export interface Backends {
   readonly store: SnapshotStore;
   readonly log: MailboxLog;
   readonly transport: Transport;
+  /** The durable host lock's bucket (opened on first use) and lease; none for the one-process memory backends. */
+  readonly hostLock?: { readonly store: () => Promise<SnapshotStore>; readonly leaseMs: number };
   close(): Promise<void>;
 }
 
@@ -32,7 +35,8 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, ...connection } = options.nats;
+    const { replicas, shards, startupTimeoutMs, hostLeaseMs, ...connection } = options.nats;
+    const leaseMs = resolveHostLeaseMs(hostLeaseMs);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
     // opening retries transient failures (bounded), a wrong setting still fails at once.
     const retry = <T>(what: string, open: () => Promise<T>) => withStartupRetry(what, open, startupTimeoutMs ?? 30_000, logger);
@@ -55,10 +59,12 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       await transport.close();
       throw error;
     });
+    const nodesBucket = { bucket: `troupe_${options.name}_nodes`, ...(replicas ? { replicas } : {}) };
     return {
       store,
       log: mailbox,
       transport,
+      hostLock: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs },
       close: async () => {
         await mailbox.close();
         await store.close();

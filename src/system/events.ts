@@ -28,6 +28,8 @@ export type RuntimeEvent =
   | { type: 'rt.supervisor.failed'; supervisor: string; reason: PlainError; ts: number }
   | { type: 'rt.deadLetter'; to: string; from?: string; eventType: string; reason: string; count: number; ts: number }
   | { type: 'rt.system.failed'; system: string; report: PlainError; ts: number }
+  /** This node does not host durable actors: another process holds the system's durable host lock (issue 8). */
+  | { type: 'rt.durable.hostLock'; status: 'refused' | 'lost'; node: string; holder: string; error: PlainError; ts: number }
   | { type: 'rt.system.shutdown'; system: string; ts: number };
 
 export type RuntimeEventType = RuntimeEvent['type'];

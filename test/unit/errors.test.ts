@@ -5,6 +5,7 @@ import {
   CodecError,
   DeadLetterError,
   DuplicateActorError,
+  DurableHostLockedError,
   ErrorCode,
   errorFromPlain,
   errorTypeOf,
@@ -55,6 +56,7 @@ const every: [string, TroupeError][] = [
   ['SystemStoppedError', new SystemStoppedError('s')],
   ['VersionMismatchError', new VersionMismatchError('v2 snapshot under v1', { from: 2, to: 1 })],
   ['CodecError', new CodecError('bad bytes')],
+  ['DurableHostLockedError', new DurableHostLockedError('s', { node: 'node-a', heartbeatAt: 1_700_000_000_000, pid: 42, host: 'box' })],
 ];
 
 describe('typed errors', () => {
@@ -84,6 +86,14 @@ describe('typed errors', () => {
       expect(rebuilt.cause).toBeInstanceOf(Error);
       expect((rebuilt.cause as Error).message).toBe((error.cause as Error).message);
     }
+  });
+
+  it('a refused durable host names the holder and its last heartbeat, on both sides of the wire (issue 8)', () => {
+    const error = new DurableHostLockedError('support', { node: 'node-a', heartbeatAt: Date.UTC(2025, 0, 2, 3, 4, 5), pid: 42, host: 'box' });
+    expect(error.message).toContain('node node-a (pid 42 on box), last heartbeat 2025-01-02T03:04:05.000Z');
+    const { rebuilt } = overTheWire(error);
+    expect(rebuilt).toBeInstanceOf(DurableHostLockedError);
+    expect(rebuilt).toMatchObject({ holder: 'node-a', heartbeatAt: error.heartbeatAt, system: 'support' });
   });
 
   it('rebuilds the error kinds callers branch on as their own classes', () => {
