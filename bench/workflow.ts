@@ -88,7 +88,7 @@ function throughRuntime(system: TroupeSystem, sup: SupervisorRef): Run {
         else if (snapshot.status === 'error') reject(new Error(`workflow ${id} failed`));
       });
     }));
-    const last = system.trace(`${prefix}w${total - 1}`);
+    const last = await system.trace(`${prefix}w${total - 1}`);
     if (last.length < STEPS || last.at(-1)?.['outcome'] !== 'completed') throw new Error(`trace incomplete: ${last.length} entries`);
     if (sup.children().length !== 0) throw new Error(`${sup.children().length} workflow actors left under the supervisor`);
     return elapsed;

@@ -151,7 +151,7 @@ async function workflows(): Promise<string[]> {
   }
   const lines: string[] = [];
   for (const [address, id] of [[runs.completes, 'ticket-42'], [runs.compensates, 'ticket-43']] as const) {
-    const trace = system.trace(id) as unknown as TraceLine[];
+    const trace = (await system.trace(id)) as unknown as TraceLine[];
     const retries = trace.filter((e) => e.outcome === 'retrying').length;
     const escalations = trace.filter((e) => e.outcome === 'escalated').length;
     const compensated = trace.filter((e) => e.kind === 'compensation' && e.outcome === 'succeeded').map((e) => e.step);

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   }
   for (const [address, status] of ends) process.stdout.write(`${address}: ${status}\n`);
   for (const id of Object.keys(DEMO_TICKETS)) {
-    const trace = system.trace(id) as unknown as Array<{ step?: string; outcome?: string }>;
+    const trace = (await system.trace(id)) as unknown as Array<{ step?: string; outcome?: string }>;
     process.stdout.write(`  ${id}: ${trace.map((e) => `${e.step || 'workflow'}:${e.outcome}`).join(' ')}\n`);
   }
   await system.shutdown();

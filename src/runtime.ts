@@ -19,6 +19,8 @@ import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
 import { publishInspection } from './inspection/transport-sink.js';
 import type { Logger, LogLevel } from './log/index.js';
 import { snapshotKey } from './persistence/snapshot-store.js';
+import { checkTraceTokens } from './persistence/trace-log.js';
+import { decode, encode } from './codec/index.js';
 import type {
   ActorDescription,
   CreateSystemOptions,
@@ -130,6 +132,11 @@ class Runtime implements TroupeSystem {
       appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection
       return appended;
     });
+    if (backends.trace) {
+      // The durable trace (issue 8): queued and pipelined by the log, never awaited by the emitting actor.
+      const traceLog = backends.trace;
+      this.core.setTraceSink((entry, id) => traceLog.append(entry.workflowId, id, encode(entry)));
+    }
     if (backends.transport.kind === 'nats') {
       // Non-durable actors on other nodes are reached through the rpc subjects (at most once).
       this.rpc = new RpcEndpoint(this.core, backends.transport, this.node, this.log);
@@ -283,7 +290,14 @@ class Runtime implements TroupeSystem {
     return () => cell.setInspector(undefined);
   }
 
-  trace(workflowId: string): readonly TraceEntry[] {
+  async trace(workflowId: string): Promise<readonly TraceEntry[]> {
+    checkTraceTokens(workflowId);
+    if (!this.backends.trace) return this.core.traces.get(workflowId);
+    const records = await this.backends.trace.read(workflowId);
+    return records.map((r) => decode(r.data) as TraceEntry);
+  }
+
+  localTrace(workflowId: string): readonly TraceEntry[] {
     return this.core.traces.get(workflowId);
   }
 

@@ -5,8 +5,8 @@
  * `subscribe` observer per actor) when its first sink subscribes, and detaches when the last one leaves.
  * The cheap default captures snapshots from `subscribe` (nearly free) and the runtime's own events; full
  * XState inspection (events, microsteps, actions), which halves an actor's `send()` throughput, is switched
- * on per actor on demand (`inspect(address, true)`). Workflow traces are read from `system.trace()` for the
- * workflows whose snapshots changed in a batch, so trace records cost nothing for other actors.
+ * on per actor on demand (`inspect(address, true)`). Workflow traces are read from `system.localTrace()` (this node's
+ * entries, synchronous) for the workflows whose snapshots changed in a batch, so trace records cost nothing for other actors.
  *
  * Sinks receive every sealed batch; each sink decides whether it can take it (a slow consumer drops, never
  * waits: see inspector/client-channel.ts). `resync()` gives the current state for a consumer that dropped.
@@ -30,7 +30,8 @@ export interface InspectionSource {
   lookup(address: string): { getSnapshot(): unknown; subscribe(listener: (snapshot: any) => void): { unsubscribe(): void } }; // eslint-disable-line @typescript-eslint/no-explicit-any
   describe(address: string): { readonly logic: string; readonly version: number; readonly definition: unknown } | undefined;
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
-  trace(workflowId: string): readonly object[];
+  /** This node's recorded trace of a workflow, synchronously (`TroupeSystem.localTrace`). */
+  localTrace(workflowId: string): readonly object[];
 }
 
 export interface InspectionBusOptions {
@@ -201,7 +202,7 @@ export class InspectionBus {
     for (const actor of actors) {
       const workflowId = workflowIdOf(actor.snapshot);
       if (workflowId === undefined) continue;
-      const all = this.source.trace(workflowId);
+      const all = this.source.localTrace(workflowId);
       const from = Math.max(0, all.length - this.traceTail);
       traces[workflowId] = { from, entries: all.slice(from).map((e) => this.maskTrace(e)) };
     }
@@ -328,7 +329,7 @@ export class InspectionBus {
   }
 
   private appendTrace(workflowId: string, records: WireRecord[]): void {
-    const all = this.source.trace(workflowId);
+    const all = this.source.localTrace(workflowId);
     const seen = this.traceSeen.get(workflowId) ?? 0;
     for (let index = seen; index < all.length; index++) {
       records.push({ type: 'troupe.trace', id: `${this.node}:${this.nextId++}`, workflowId, index, entry: this.maskTrace(all[index]!) });

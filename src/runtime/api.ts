@@ -9,6 +9,7 @@ import type { InspectionBusOptions } from '../inspection/bus.js';
 import type { Logger, LogLevel } from '../log/index.js';
 import type { MailboxLog } from '../persistence/mailbox-log.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
+import type { TraceLog } from '../persistence/trace-log.js';
 import type { PolicyOptions } from '../supervision/policy.js';
 import type { ActorRef } from '../system/actor-ref.js';
 import type { Clock } from '../system/clock.js';
@@ -48,9 +49,14 @@ export interface CreateSystemOptions extends ConfigOverrides {
      * long without a heartbeat.
      */
     readonly hostLeaseMs?: number;
+    /** Limits of the trace stream `TROUPE_<name>_TRACE`: entry age (default 7 days) and stream size (default 1 GiB). */
+    readonly trace?: { readonly maxAgeMs?: number; readonly maxBytes?: number };
   };
-  /** Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown. */
-  readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog };
+  /**
+   * Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown.
+   * Without `trace`, `system.trace()` reads this node's in-memory trace.
+   */
+  readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog; readonly trace?: TraceLog };
   /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
   readonly ackWaitMs?: number;
   /** This process's node id (message-id prefix, inspection subject token): `[A-Za-z0-9_-]+`; default: random hex. */
@@ -173,8 +179,20 @@ export interface TroupeSystem {
    * Off by default: any XState inspect observer halves `send()` throughput.
    */
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
-  /** The execution trace of one workflow, oldest first. */
-  trace(workflowId: string): readonly TraceEntry[];
+  /**
+   * The execution trace of one workflow, oldest first, each entry once: on NATS the whole stored history (also
+   * from before a crash, also in a process that never ran the workflow), read from the trace stream after this
+   * node's pending entries are stored; on the embedded default this node's in-memory trace. Rejects with
+   * InvalidAddressError for an id outside `[A-Za-z0-9_-]+`, TimeoutError when the read takes over 5 s.
+   * @example
+   * const entries = await system.trace('ticket-42');
+   */
+  trace(workflowId: string): Promise<readonly TraceEntry[]>;
+  /**
+   * The entries this node recorded for a workflow (bounded, in memory), synchronously: the inspector's source.
+   * After a restart it starts empty; use `trace()` for the history.
+   */
+  localTrace(workflowId: string): readonly TraceEntry[];
   /**
    * Restores the durable actors that are still active in the store (after their logic is registered and
    * their supervisors exist) and starts consuming durable mailboxes; returns the restored addresses.

@@ -1,18 +1,20 @@
 /**
  * Part of the composition root: the only module that names the NATS, JetStream and KV implementations. It opens
- * the durable backends (mailbox log, snapshot store) and the node's transport: explicit ones, NATS JetStream,
+ * the durable backends (mailbox log, snapshot store, trace log) and the node's transport: explicit ones, NATS JetStream,
  * or the in-memory embedded default.
  */
 import { backoffDelay } from '../backoff.js';
 import { RetryableError, TimeoutError, toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import { createJetStreamMailboxLog } from '../persistence/jetstream/jetstream-mailbox-log.js';
+import { createJetStreamTraceLog } from '../persistence/jetstream/jetstream-trace-log.js';
 import { createKvSnapshotStore } from '../persistence/jetstream/kv-snapshot-store.js';
 import { resolveHostLeaseMs } from '../durable/host-lock.js';
 import type { MailboxLog } from '../persistence/mailbox-log.js';
 import { createMemoryMailboxLog } from '../persistence/memory/memory-mailbox-log.js';
 import { createMemorySnapshotStore } from '../persistence/memory/memory-snapshot-store.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
+import type { TraceLog } from '../persistence/trace-log.js';
 import { createMemoryTransport } from '../transport/memory/memory-transport.js';
 import { createNatsTransport } from '../transport/nats/nats-transport.js';
 import type { Transport } from '../transport/transport.js';
@@ -24,18 +26,20 @@ export interface Backends {
   readonly transport: Transport;
   /** The durable host lock's bucket (opened on first use) and lease; none for the one-process memory backends. */
   readonly hostLock?: { readonly store: () => Promise<SnapshotStore>; readonly leaseMs: number };
+  /** The durable execution trace; undefined on the embedded default (the runtime's in-memory trace serves). */
+  readonly trace?: TraceLog;
   close(): Promise<void>;
 }
 
 /** The durable backends: explicit ones, NATS JetStream, or the in-memory default. */
 export async function openBackends(options: CreateSystemOptions, logger: Logger): Promise<Backends> {
   if (options.durability) {
-    const { store, log } = options.durability;
+    const { store, log, trace } = options.durability;
     const transport = createMemoryTransport();
-    return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
+    return { store, log, transport, ...(trace ? { trace } : {}), close: async () => void (await Promise.all([trace?.close(), log.close(), store.close(), transport.close()])) };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, hostLeaseMs, ...connection } = options.nats;
+    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, ...connection } = options.nats;
     const leaseMs = resolveHostLeaseMs(hostLeaseMs);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
     // opening retries transient failures (bounded), a wrong setting still fails at once.
@@ -60,12 +64,24 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       throw error;
     });
     const nodesBucket = { bucket: `troupe_${options.name}_nodes`, ...(replicas ? { replicas } : {}) };
+    const trace = await retry('open the trace stream', () => createJetStreamTraceLog(transport.connection, {
+      system: options.name,
+      ...(replicas ? { replicas } : {}),
+      ...traceLimits,
+    }, (event) => logger.warn({ ...event, error: event.error && toPlainError(event.error) }, event.type))).catch(async (error: unknown) => {
+      await mailbox.close();
+      await store.close();
+      await transport.close();
+      throw error;
+    });
     return {
       store,
       log: mailbox,
       transport,
       hostLock: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs },
+      trace,
       close: async () => {
+        await trace.close(); // its last entries land before the connection goes
         await mailbox.close();
         await store.close();
         await transport.close();

@@ -28,7 +28,7 @@ import { EventStream } from './events.js';
 import { LogicRegistry } from './logic-registry.js';
 import { PendingAsk, type Message, type ReplyTarget } from './message.js';
 import type { Parent, RestartType } from './parent.js';
-import { TraceStore, type TraceEntry } from './trace-store.js';
+import { TraceStore, traceEntryId, type TraceEntry } from './trace-store.js';
 
 export interface CellSpec {
   readonly logic: string;
@@ -57,6 +57,9 @@ export type DurableRouter = (
   msgId?: string,
 ) => Promise<unknown> | undefined;
 
+/** Takes each trace entry this node records for the first time, with its stable id (a durable trace log). */
+export type TraceSink = (entry: TraceEntry, id: string) => void;
+
 /** Delivers to addresses this node does not host; returns false when it cannot (then: dead letter). */
 export type RemoteResolver = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => boolean;
 
@@ -72,6 +75,7 @@ export class ActorSystemCore implements CellHost, RefHost {
   private readonly reserved = new Set<string>();
   private remote: RemoteResolver | undefined;
   private durable: DurableRouter | undefined;
+  private traceSink: TraceSink | undefined;
   private stopped = false;
 
   constructor(
@@ -93,6 +97,10 @@ export class ActorSystemCore implements CellHost, RefHost {
 
   setRemoteResolver(resolver: RemoteResolver | undefined): void {
     this.remote = resolver;
+  }
+
+  setTraceSink(sink: TraceSink | undefined): void {
+    this.traceSink = sink;
   }
 
   setDurableRouter(router: DurableRouter | undefined): void {
@@ -246,11 +254,15 @@ export class ActorSystemCore implements CellHost, RefHost {
   }
 
   appendTrace(entry: TraceEntry): void {
-    if (typeof entry?.workflowId !== 'string') {
-      this.log.warn({ entry }, 'trace entry without workflowId ignored');
+    // Workflow ids name NATS subject tokens of the trace stream (issue 8): the same rule as address segments.
+    if (typeof entry?.workflowId !== 'string' || !/^[A-Za-z0-9_-]+$/.test(entry.workflowId)) {
+      this.log.warn({ entry }, 'trace entry without a workflowId matching [A-Za-z0-9_-]+ ignored');
       return;
     }
-    this.traces.append(this.checkPayload(entry) as TraceEntry);
+    const checked = this.checkPayload(entry) as TraceEntry;
+    const id = traceEntryId(checked);
+    // A re-run of a transition this node already recorded (a restart from the last snapshot) goes nowhere.
+    if (this.traces.append(checked, id)) this.traceSink?.(checked, id);
   }
 
   cellStopped(address: string): void {

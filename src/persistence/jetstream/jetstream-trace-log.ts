@@ -1,0 +1,222 @@
+/**
+ * TraceLog over NATS JetStream (issue 8; `@nats-io/jetstream` v3, nats-server >= 2.9).
+ *
+ * - Stream `TROUPE_<system>_TRACE` (trace-setup.ts): subject `troupe.<system>.trace.<workflowId>.<entryId>`,
+ *   file storage, bounded by age and bytes, `max_msgs_per_subject: 1`.
+ * - An entry is stored once. Each publish carries `Nats-Msg-Id: <workflowId>.<entryId>` (a repeat within the
+ *   duplicate window is acked `duplicate`) and `Nats-Expected-Last-Subject-Sequence: 0` (a repeat after the
+ *   window is refused with "wrong last sequence", code 10071, which counts as stored). So the first copy and
+ *   its position win whenever the re-run comes (measured on 2.9.10).
+ * - `append` queues; a microtask pumps up to `window` publishes in flight (pipelined in queue order, never
+ *   awaited one by one by the caller). A transient failure (timeout, JetStream unavailable) pauses the pump and
+ *   puts the failed entries back at the head in their order, retried with the same headers for up to
+ *   `appendRetryMs`; then, or on a permanent failure, the entry is given up. Both are reported, never thrown.
+ *   Order caveat: an entry whose publish failed while a later one in the same window succeeded is stored after it.
+ * - `read` flushes this log's queue (read-your-writes), counts the workflow's subjects (`subjects_filter`, so an
+ *   empty history costs one call), then reads them with an ordered consumer filtered on
+ *   `troupe.<system>.trace.<workflowId>.>` until `pending` is 0, in stream order, bounded by `timeoutMs`.
+ * The log does not own the connection.
+ */
+import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { backoffDelay } from '../../backoff.js';
+import { RetryableError, TimeoutError, type TroupeError } from '../../errors.js';
+import { checkTraceTokens, traceSubject, type TraceLog, type TraceReadOptions, type TraceRecord } from '../trace-log.js';
+import { toTroupeError } from './mailbox-errors.js';
+import { ensureTraceStream, validateTraceOptions, type JetStreamTraceLogOptions, type ResolvedTraceOptions } from './trace-setup.js';
+
+export { JETSTREAM_TRACE_DEFAULTS, traceStreamName, type JetStreamTraceLogOptions } from './trace-setup.js';
+
+export type TraceLogEvent =
+  /** A publish met a transient failure; the entry is retried (same msgId) after `delayMs`. */
+  | { readonly type: 'rt.trace.append-retry'; readonly subject: string; readonly attempt: number; readonly delayMs: number; readonly error: TroupeError }
+  /** An entry was given up: a permanent failure, retries exhausted, the queue full, or the log closed. */
+  | { readonly type: 'rt.trace.append-failed'; readonly subject: string; readonly reason: string; readonly error?: TroupeError };
+
+/** Server codes of an expected-last-subject-sequence refusal: the entry id is already stored. */
+const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+
+interface Pending {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly msgId: string;
+  /** Queue order, so retried entries go back in it. */
+  readonly n: number;
+  readonly since: number;
+  attempt: number;
+}
+
+/** A read that timed out stops its consumer instead of waiting on it forever. */
+interface ReadStop {
+  requested: boolean;
+  cancel?: () => void;
+}
+
+/**
+ * Creates (or opens) the trace stream and returns the log.
+ * @example
+ * const traces = await createJetStreamTraceLog(nc, { system: 'support' }, (e) => log.warn(e, e.type));
+ * traces.append('ticket-42', entryId, bytes);
+ */
+export async function createJetStreamTraceLog(nc: NatsConnection, options: JetStreamTraceLogOptions, onEvent?: (event: TraceLogEvent) => void): Promise<TraceLog> {
+  const o = validateTraceOptions(options);
+  const jsm = await jetstreamManager(nc, { timeout: o.publishTimeoutMs }).catch((e: unknown) => {
+    throw toTroupeError(e, 'open JetStream', o.publishTimeoutMs);
+  });
+  const stream = await ensureTraceStream(jsm, o);
+  return new JetStreamTraceLog(jetstream(nc, { timeout: o.publishTimeoutMs }), jsm, stream, o, onEvent ?? (() => {}));
+}
+
+class JetStreamTraceLog implements TraceLog {
+  readonly kind = 'jetstream';
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly retrying: Pending[] = [];
+  private idle: Array<() => void> = [];
+  private closed = false;
+  private appended = 0;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly o: ResolvedTraceOptions,
+    private readonly report: (event: TraceLogEvent) => void,
+  ) {}
+
+  append(workflowId: string, entryId: string, data: Uint8Array): void {
+    checkTraceTokens(workflowId, entryId);
+    const subject = traceSubject(this.o.system, workflowId, entryId);
+    if (this.closed) return this.giveUp(subject, 'the trace log is closed');
+    if (this.queue.length + this.inFlight + this.retrying.length >= this.o.maxQueued) return this.giveUp(subject, `more than ${this.o.maxQueued} entries queued`);
+    this.queue.push({ subject, data, msgId: `${workflowId}.${entryId}`, n: this.appended++, since: Date.now(), attempt: 0 });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.pump());
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  async read(workflowId: string, options: TraceReadOptions = {}): Promise<TraceRecord[]> {
+    checkTraceTokens(workflowId);
+    const timeoutMs = options.timeoutMs ?? this.o.readTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`reading the trace of ${workflowId} took over ${timeoutMs} ms`, timeoutMs)), timeoutMs);
+    });
+    const stop: ReadStop = { requested: false };
+    try {
+      return await Promise.race([this.readAll(workflowId, stop), expired]);
+    } finally {
+      stop.requested = true;
+      stop.cancel?.();
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // The last entries (a shutdown's) get one publish timeout to land; whatever is left then is given up.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.flush(), new Promise((resolve) => (timer = setTimeout(resolve, this.o.publishTimeoutMs)))]);
+    clearTimeout(timer);
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    for (const p of [...this.retrying, ...this.queue.splice(0)]) this.giveUp(p.subject, 'the trace log closed before the entry was stored');
+    this.retrying.length = 0;
+    this.settleIfIdle();
+  }
+
+  private async readAll(workflowId: string, stop: ReadStop): Promise<TraceRecord[]> {
+    await this.flush();
+    const filter = traceSubject(this.o.system, workflowId);
+    const what = `read the trace of ${workflowId}`;
+    try {
+      const info = await this.jsm.streams.info(this.stream, { subjects_filter: filter });
+      if (Object.keys(info.state.subjects ?? {}).length === 0) return [];
+      const consumer = await this.js.consumers.get(this.stream, { filter_subjects: filter });
+      if (stop.requested) return [];
+      const messages = await consumer.consume({ max_messages: 1_000 });
+      stop.cancel = () => void messages.close().catch(() => {});
+      const records: TraceRecord[] = [];
+      try {
+        for await (const m of messages) {
+          if (stop.requested) break;
+          records.push({ id: m.subject.slice(filter.length - 1), data: m.data });
+          if (m.info.pending === 0) break;
+        }
+      } finally {
+        await messages.close().catch(() => {});
+      }
+      return records;
+    } catch (error) {
+      throw toTroupeError(error, what, this.o.publishTimeoutMs);
+    }
+  }
+
+  private pump(): void {
+    this.scheduled = false;
+    while (!this.retryTimer && this.inFlight < this.o.window && this.queue.length > 0) this.send(this.queue.shift()!);
+    this.settleIfIdle();
+  }
+
+  private send(p: Pending): void {
+    this.inFlight++;
+    p.attempt++;
+    this.js.publish(p.subject, p.data, { msgID: p.msgId, expect: { lastSubjectSequence: 0 }, timeout: this.o.publishTimeoutMs }).then(
+      () => this.done(),
+      (error: unknown) => this.failed(p, error),
+    );
+  }
+
+  private done(): void {
+    this.inFlight--;
+    this.pump();
+  }
+
+  private failed(p: Pending, error: unknown): void {
+    this.inFlight--;
+    if (error instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(error.code)) return this.pump(); // stored before: the first copy wins
+    const typed = toTroupeError(error, `append ${p.subject}`, this.o.publishTimeoutMs);
+    const transient = typed instanceof RetryableError || typed instanceof TimeoutError;
+    if (!transient || this.closed || Date.now() - p.since >= this.o.appendRetryMs) {
+      this.giveUp(p.subject, transient ? `not stored within ${this.o.appendRetryMs} ms` : 'refused', typed);
+      return this.pump();
+    }
+    this.retrying.push(p);
+    if (!this.retryTimer) {
+      const delayMs = backoffDelay({ minMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 }, p.attempt);
+      this.report({ type: 'rt.trace.append-retry', subject: p.subject, attempt: p.attempt, delayMs, error: typed });
+      this.retryTimer = setTimeout(() => this.resume(), delayMs);
+    }
+  }
+
+  /** After a retry delay: the failed entries go back to the head of the queue in their original order. */
+  private resume(): void {
+    this.retryTimer = undefined;
+    const back = this.retrying.splice(0).sort((a, b) => a.n - b.n);
+    this.queue.unshift(...back);
+    this.pump();
+  }
+
+  private giveUp(subject: string, reason: string, error?: TroupeError): void {
+    this.report(error ? { type: 'rt.trace.append-failed', subject, reason, error } : { type: 'rt.trace.append-failed', subject, reason });
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0 && this.retrying.length === 0 && !this.retryTimer;
+  }
+
+  private settleIfIdle(): void {
+    if (!this.isIdle() || this.idle.length === 0) return;
+    const waiters = this.idle;
+    this.idle = [];
+    for (const resolve of waiters) resolve();
+  }
+}
