@@ -3,7 +3,8 @@
  * (xstate#5331), and its scheduler stamps them with `Date.now()` rather than the actor's clock. This clock
  * wraps the runtime clock for one incarnation: XState's scheduler records a scheduled event and then, in the
  * same call, asks the clock for a timer — so the one scheduled event without a `dueAt` gets it stamped
- * here. At a durable point the root's pending timers are read back; after a restore they are scheduled again
+ * here. The clock is bound right after `createActor`, before `start()`: the initial state's timers are scheduled
+ * during start, and each must get its own due time (issue 8: a 1 h timer was stored with a 1 s one's). At a durable point the root's pending timers are read back; after a restore they are scheduled again
  * through XState's own scheduler with the same ids, so leaving the state still cancels them.
  *
  * Relies on XState internals (`system._snapshot._scheduledEvents`, `system.scheduler`), checked by the
@@ -33,7 +34,7 @@ export class TimerStampingClock implements Clock {
 
   constructor(private readonly base: Clock) {}
 
-  /** Called right after createActor, before start schedules anything. */
+  /** Called right after createActor, before `start()` schedules anything (see the module comment). */
   bind(actor: AnyActor): void {
     this.system = actor.system as unknown as SchedulerSystem;
   }
@@ -66,8 +67,12 @@ export function pendingTimers(actor: AnyActor): PersistedTimer[] {
   return timers;
 }
 
-/** Schedules restored timers on a restored root actor: overdue ones fire on the next turn. */
+/**
+ * Schedules restored timers on a restored root actor, earliest due first: overdue ones fire on the next turn, in
+ * due-time order (a clock fires equal delays in the order they were set).
+ */
 export function rescheduleTimers(actor: AnyActor, timers: readonly PersistedTimer[], now: number): void {
   const scheduler = (actor.system as unknown as SchedulerSystem).scheduler;
-  for (const timer of timers) scheduler.schedule(actor, actor, timer.event, Math.max(0, timer.dueAt - now), timer.id);
+  const byDue = [...timers].sort((a, b) => a.dueAt - b.dueAt);
+  for (const timer of byDue) scheduler.schedule(actor, actor, timer.event, Math.max(0, timer.dueAt - now), timer.id);
 }

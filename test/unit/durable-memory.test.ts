@@ -191,3 +191,42 @@ describe('durable actors on the embedded default', () => {
     expect(decodeRecord((await shared.store.get('dur.m1'))!.value).version).toBe(2); // the stored record is untouched
   });
 });
+
+describe('durable timers (issue 8)', () => {
+  const twoTimers = setup({
+    types: { context: {} as { fired: string[] }, events: {} as { type: 'get' } },
+  }).createMachine({
+    context: { fired: [] },
+    type: 'parallel',
+    states: {
+      slow: { initial: 'waiting', states: { waiting: { after: { 3_600_000: { target: 'fired', actions: assign({ fired: ({ context }) => [...context.fired, 'hour'] }) } } }, fired: {} } },
+      fast: { initial: 'waiting', states: { waiting: { after: { 1_000: { target: 'fired', actions: assign({ fired: ({ context }) => [...context.fired, 'second'] }) } } }, fired: {} } },
+    },
+    on: { get: { actions: reply(({ context }) => context.fired) } },
+  });
+
+  it('stamps each timer of the initial state with its own due time, and fires overdue ones in due order after a restore', async () => {
+    const clock = createManualClock(10_000);
+    const shared = sharedBackends();
+    const first = await createSystem({ name: 'tim', clock, logLevel: 'silent', durability: shared.durability });
+    first.register('two', twoTimers);
+    const ref = first.spawn<typeof twoTimers>('two', { id: 't1', durable: true });
+    await settle();
+    const stored = decodeRecord((await shared.store.get('tim.t1'))!.value);
+    const due = Object.fromEntries(stored.timers.map((t) => [t.event.type.includes('3600000') ? 'hour' : 'second', t.dueAt]));
+    expect(due).toEqual({ hour: 10_000 + 3_600_000, second: 10_000 + 1_000 });
+    void ref;
+    await first.shutdown();
+
+    // Two hours later, a new system restores it: both timers are overdue and fire earliest first.
+    clock.advance(2 * 3_600_000);
+    const second = await createSystem({ name: 'tim', clock, logLevel: 'silent', durability: shared.durability });
+    second.register('two', twoTimers);
+    expect(await second.recover()).toEqual(['tim/t1']);
+    await settle();
+    clock.advance(0);
+    await settle();
+    expect(await second.lookup<typeof twoTimers>('tim/t1').ask({ type: 'get' })).toEqual(['second', 'hour']);
+    await second.shutdown();
+  });
+});
