@@ -13,7 +13,10 @@ export type {
   DurabilityStats,
   ActorDescription,
   TroupeSystem,
+  DeadLetters,
+  StoredDeadLetterEntry,
 } from './runtime/api.js';
+export type { ResultOptions } from './durable/durable-result.js';
 export type { ActorRef, AskOptions, Subscription } from './system/actor-ref.js';
 export type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
 export type { RestartType } from './system/parent.js';

@@ -13,17 +13,23 @@ import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
 import { DurableNode } from './durable/durable-node.js';
+import { awaitStoredResult, type ResultOptions } from './durable/durable-result.js';
+import { awaitLocalResult } from './runtime/local-result.js';
 import { HostLock } from './durable/host-lock.js';
 import { ActorFailedError, DurableHostLockedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
 import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
 import { publishInspection } from './inspection/transport-sink.js';
 import type { Logger, LogLevel } from './log/index.js';
 import { snapshotKey } from './persistence/snapshot-store.js';
+import { addressOfSubject, type StoredDeadLetter } from './persistence/mailbox-log.js';
+import { decodeEventEnvelope } from './codec/index.js';
 import { checkTraceTokens } from './persistence/trace-log.js';
 import { decode, encode } from './codec/index.js';
 import type {
   ActorDescription,
   CreateSystemOptions,
+  DeadLetters,
+  StoredDeadLetterEntry,
   DurabilityStats,
   SpawnOptions,
   SupervisorOptions,
@@ -38,7 +44,7 @@ import { resolvePolicy, type PolicyOptions } from './supervision/policy.js';
 import { Supervisor } from './supervision/supervisor.js';
 import type { ActorRef } from './system/actor-ref.js';
 import { ActorSystemCore } from './system/actor-system.js';
-import { childAddress, idOf, validateSegment } from './system/address.js';
+import { childAddress, idOf, parseAddress, validateSegment } from './system/address.js';
 import { systemClock, type Clock } from './system/clock.js';
 import type { RuntimeEventListener } from './system/events.js';
 import type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
@@ -88,6 +94,7 @@ class Runtime implements TroupeSystem {
   private readonly backends: Backends;
   private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
   private closingBackends = false;
+  private deadLetterView: DeadLetters | undefined;
   private published: { readonly bus: InspectionBus; readonly stop: () => void } | undefined;
 
   constructor(options: CreateSystemOptions, log: Logger, backends: Backends) {
@@ -109,6 +116,7 @@ class Runtime implements TroupeSystem {
     this.rootSupervisor = this.createSupervisor(resolved.name, guardian, options.rootPolicy, 'permanent', resolved.shutdownTimeoutMs);
     this.root = this.supervisorRef(this.rootSupervisor);
     this.backends = backends;
+    this.core.setResultResolver((address, options) => this.result(address, options));
     this.node = options.nodeId ?? randomBytes(6).toString('hex');
     this.durable = new DurableNode({
       core: this.core,
@@ -158,8 +166,15 @@ class Runtime implements TroupeSystem {
     return this.config.name;
   }
 
-  get deadLetters() {
-    return this.core.deadLetters;
+  get deadLetters(): DeadLetters {
+    const node = this.durable;
+    const office = this.core.deadLetters;
+    return (this.deadLetterView ??= {
+      count: (reason?: string) => office.count(reason),
+      recent: () => office.recent(),
+      list: async (query) => (await node.deadLetters(query)).map(describeDeadLetter),
+      redeliver: async (dlqSeq) => void (await node.redeliver(dlqSeq)),
+    });
   }
 
   register<TLogic extends AnyActorLogic>(name: string, logic: TLogic, options?: RegisterOptions): LogicHandle<TLogic> {
@@ -246,6 +261,20 @@ class Runtime implements TroupeSystem {
         this.stats.snapshotBytes += bytes;
       },
     };
+  }
+
+  result<TOutput = unknown>(address: string, options: ResultOptions = {}): Promise<TOutput> {
+    try {
+      parseAddress(address);
+      if (options.timeoutMs !== undefined && !(options.timeoutMs >= 0)) throw new InvalidConfigError('result.timeoutMs', 'must be a number >= 0');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const cell = this.core.cell(address);
+    const stopped = () => (this.stopping || this.core.isStopped ? this.name : undefined);
+    if (cell && !(cell instanceof DurableCell)) return awaitLocalResult(cell, options, this.terminated) as Promise<TOutput>;
+    if (stopped()) return Promise.reject(new SystemStoppedError(this.name));
+    return awaitStoredResult(this.backends.store, address, options, stopped) as Promise<TOutput>;
   }
 
   recover(): Promise<string[]> {
@@ -386,4 +415,16 @@ function createPinoLogger(options: CreateSystemOptions, name: string): Logger {
   const base = { systemId: name };
   const instance = options.logDestination ? pino({ level, base }, options.logDestination as never) : pino({ level, base });
   return instance as unknown as Logger;
+}
+
+/** A dead-letter stream entry for people: its actor and event, when the stored bytes say. */
+function describeDeadLetter(entry: StoredDeadLetter): StoredDeadLetterEntry {
+  let event: StoredDeadLetterEntry['event'];
+  try {
+    event = decodeEventEnvelope(entry.data).payload as StoredDeadLetterEntry['event'];
+  } catch {
+    event = undefined; // garbage: the reason says why
+  }
+  const base = { dlqSeq: entry.dlqSeq, address: addressOfSubject(entry.subject)?.address, subject: entry.subject, reason: entry.reason, at: entry.at };
+  return { ...base, ...(entry.incarnation === undefined ? {} : { incarnation: entry.incarnation }), ...(event ? { event } : {}) };
 }

@@ -21,6 +21,36 @@ import type { TraceEntry } from '../system/trace-store.js';
 import type { NatsConnectionOptions } from '../transport/nats/connection-options.js';
 import type { Transport } from '../transport/transport.js';
 
+/** A dead letter of a durable actor, as the dead-letter stream stores it (issue 8). */
+export interface StoredDeadLetterEntry {
+  /** Sequence in the dead-letter stream: what `redeliver` takes. */
+  readonly dlqSeq: number;
+  /** The actor it was sent to (undefined for a subject that names none). */
+  readonly address: string | undefined;
+  /** The mailbox subject it was sent on. */
+  readonly subject: string;
+  readonly reason: string;
+  /** The actor's incarnation that gave up on it (a failed handler). */
+  readonly incarnation?: number;
+  /** The event, when the stored bytes are a readable envelope. */
+  readonly event?: { readonly type: string } & Record<string, unknown>;
+  /** When it was dead-lettered, ms since the epoch. */
+  readonly at: number;
+}
+
+/**
+ * Dead letters: the in-memory view of this node (`count`, `recent`: every undeliverable message, durable or not) and
+ * the durable dead-letter stream (`list`, `redeliver`), which keeps every durable message that could not be applied.
+ */
+export interface DeadLetters {
+  count(reason?: string): number;
+  recent(): readonly DeadLetter[];
+  /** Entries of the dead-letter stream, oldest first, from `fromSeq`, at most `limit` (default 100). */
+  list(query?: { readonly fromSeq?: number; readonly limit?: number }): Promise<StoredDeadLetterEntry[]>;
+  /** Appends a stored dead letter to its actor's mailbox again, as a new message (once per entry within the dedupe window). */
+  redeliver(dlqSeq: number): Promise<void>;
+}
+
 export interface CreateSystemOptions extends ConfigOverrides {
   readonly name: string;
   /** Time source for the runtime and every actor's timers; `createManualClock()` in tests. */
@@ -167,9 +197,18 @@ export interface TroupeSystem {
   spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic>;
   supervisor(id: string, policy?: PolicyOptions, options?: SupervisorOptions): SupervisorRef;
   lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic>;
+  /**
+   * Waits for the output of the actor at `address`: for a durable one, its persisted output once its `done` record
+   * is stored — from any process connected to the system, also after the process that ran it died. Rejects with
+   * `Aborted` (an aborted workflow, with its cause; an actor stopped before it finished), `ActorFailedError` (its
+   * supervisor gave up on it), TimeoutError after `timeoutMs` (default: no limit), SystemStoppedError at shutdown.
+   * @example
+   * const output = await system.result<WorkflowOutput>('support/ticket-42', { timeoutMs: 60_000 });
+   */
+  result<TOutput = unknown>(address: string, options?: { readonly timeoutMs?: number }): Promise<TOutput>;
   /** Runtime events (`rt.*`); returns the unsubscribe function. */
   subscribe(listener: RuntimeEventListener): () => void;
-  readonly deadLetters: { count(reason?: string): number; recent(): readonly DeadLetter[] };
+  readonly deadLetters: DeadLetters;
   /** The live supervision tree from the root supervisor, as plain data. */
   tree(): TreeNode;
   /** The logic and machine definition of a local actor, or undefined when none lives at `address`. */

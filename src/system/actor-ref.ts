@@ -3,7 +3,7 @@
  * stays valid across restarts, and a ref from `lookup` resolves its target at each send, so it works for
  * actors that do not exist yet (messages to nobody go to dead letters, and an `ask` fails fast).
  */
-import type { AnyActorLogic, EventFromLogic, EventObject, SnapshotFrom } from 'xstate';
+import type { AnyActorLogic, EventFromLogic, EventObject, OutputFrom, SnapshotFrom } from 'xstate';
 import { idOf } from './address.js';
 
 export interface AskOptions {
@@ -48,6 +48,15 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
   on(type: string, listener: (event: EventObject) => void): Subscription;
   /** A normal exit: never restarted. Resolves when the actor has stopped. */
   stop(): Promise<void>;
+  /**
+   * The actor's output once it finishes; for a durable actor, its persisted output once its `done` record is
+   * stored, from any process of the system, also after the one that ran it died. Rejects with `Aborted` for an
+   * aborted workflow (its cause attached) or an actor stopped before it finished, `ActorFailedError` for one its
+   * supervisor gave up on, TimeoutError after `timeoutMs` (default: no limit), SystemStoppedError at shutdown.
+   * @example
+   * const output = await system.spawn('customer-reply', { id: 'ticket-42', durable: true, input }).result({ timeoutMs: 60_000 });
+   */
+  result<TOutput = OutputFrom<TLogic>>(options?: { readonly timeoutMs?: number }): Promise<TOutput>;
 }
 
 /** What a ref needs from the system; implemented by ActorSystemCore. */
@@ -59,6 +68,7 @@ export interface RefHost {
   subscribeTo(address: string, listener: (snapshot: any) => void): () => void; // eslint-disable-line @typescript-eslint/no-explicit-any
   onEmitted(address: string, type: string, listener: (event: EventObject) => void): () => void;
   stop(address: string): Promise<void>;
+  result(address: string, options: { readonly timeoutMs?: number } | undefined): Promise<unknown>;
 }
 
 export class AddressRef<TLogic extends AnyActorLogic = AnyActorLogic> implements ActorRef<TLogic> {
@@ -97,6 +107,10 @@ export class AddressRef<TLogic extends AnyActorLogic = AnyActorLogic> implements
 
   stop(): Promise<void> {
     return this.host.stop(this.address);
+  }
+
+  result<TOutput = OutputFrom<TLogic>>(options?: { readonly timeoutMs?: number }): Promise<TOutput> {
+    return this.host.result(this.address, options) as Promise<TOutput>;
   }
 
   toJSON(): { address: string } {

@@ -60,6 +60,13 @@ export type DurableRouter = (
 /** Takes each trace entry this node records for the first time, with its stable id (a durable trace log). */
 export type TraceSink = (entry: TraceEntry, id: string) => void;
 
+export interface ResultWaitOptions {
+  readonly timeoutMs?: number;
+}
+
+/** Waits for the final output of the actor at `address` (see TroupeSystem.result). */
+export type ResultResolver = (address: string, options: ResultWaitOptions) => Promise<unknown>;
+
 /** Delivers to addresses this node does not host; returns false when it cannot (then: dead letter). */
 export type RemoteResolver = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => boolean;
 
@@ -75,6 +82,7 @@ export class ActorSystemCore implements CellHost, RefHost {
   private readonly reserved = new Set<string>();
   private remote: RemoteResolver | undefined;
   private durable: DurableRouter | undefined;
+  private results: ResultResolver | undefined;
   private traceSink: TraceSink | undefined;
   private stopped = false;
 
@@ -273,6 +281,16 @@ export class ActorSystemCore implements CellHost, RefHost {
 
   snapshotOf(address: string): unknown {
     return this.cells.get(address)?.getSnapshot();
+  }
+
+  /** Sets how `result()` is answered (the runtime reads durable results from the store). */
+  setResultResolver(resolver: ResultResolver | undefined): void {
+    this.results = resolver;
+  }
+
+  result(address: string, options: ResultWaitOptions | undefined): Promise<unknown> {
+    if (!this.results) return Promise.reject(new DeadLetterError(address, 'results are not available in this system'));
+    return this.results(address, options ?? {});
   }
 
   subscribeTo(address: string, listener: SnapshotListener): () => void {
