@@ -133,8 +133,11 @@ class Runtime implements TroupeSystem {
       const where = { system: resolved.name, node: this.node, pid: process.pid, host: hostname() };
       this.hostLock = new HostLock({ ...where, store, leaseMs, transport: backends.transport, clock: systemClock, logger: this.log, onLost: (error) => this.stopHosting(error, 'lost') });
     }
-    this.core.setDurableRouter((address, event, from, reply, msgId) => {
-      if (!this.durable.knows(address)) return undefined;
+    // On NATS another process may host an address this one never saw: deliver() stores the message for it (an
+    // address no one hosts ends in the DLQ stream). The embedded default is one process: an unknown address is refused.
+    const sharedLog = backends.transport.kind === 'nats';
+    this.core.setDurableRouter((address, event, from, reply, msgId, explicit) => {
+      if (!this.durable.knows(address) && !(explicit && sharedLog)) return undefined;
       this.stats.logAppends++;
       const appended = this.durable.send(address, event, from, reply, msgId);
       appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection

@@ -49,6 +49,8 @@ export class DurableCell extends ActorCell {
   readonly ready: Promise<void>;
   private markReady!: () => void;
   private revision: number | null = null;
+  /** True once the stored record (or its absence) has been read. */
+  private loaded = false;
   private persisted: DurableRecord | undefined;
   /** A fresh actor's first sequence floor (see bornAfter). */
   private birthSeq = 0;
@@ -91,18 +93,37 @@ export class DurableCell extends ActorCell {
         this.markReady();
       },
       (error: unknown) => {
-        this.state = 'running';
-        this.failWith('start-error', error);
+        if (this.state !== 'stopped') {
+          this.state = 'running';
+          this.failWith('start-error', error);
+        }
         this.markReady();
       },
     );
   }
 
   private async load(): Promise<Snapshot<unknown> | undefined> {
-    const record = await this.reload();
+    const record = await this.readRecord();
+    this.loaded = true;
     if (record === undefined) return undefined;
     this.incarnation = record.incarnation;
     return snapshotForLogic(record, this.logic) as Snapshot<unknown>;
+  }
+
+  /**
+   * Reads the stored record, retrying a transient store error (a leader election, a restarting server) while the
+   * system runs: an actor must not start fresh, nor spend its restart intensity, because a read failed once.
+   */
+  private async readRecord(): Promise<DurableRecord | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.reload();
+      } catch (error) {
+        if (!isRetryable(error) || error instanceof CodecError || this.services.closing() || this.state === 'stopped') throw error;
+        this.log.warn({ err: toPlainError(error), attempt }, 'reading the durable record failed; retrying');
+        await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.services.retryDelayMs(attempt)));
+      }
+    }
   }
 
   private async reload(): Promise<DurableRecord | undefined> {
@@ -120,7 +141,9 @@ export class DurableCell extends ActorCell {
     this.birthSeq = this.persisted?.birth ?? this.birthSeq;
     this.appliedSeq = this.persisted?.lastSeq ?? this.birthSeq;
     this.outIndex = this.persisted?.out ?? 0;
-    this.deadSeqs = this.deadSeqs.filter((seq) => seq > this.appliedSeq);
+    // The stored dead letters above lastSeq stay settled in every later record (a write must not forget them).
+    const dead = new Set([...(this.persisted?.dead ?? []), ...this.deadSeqs]);
+    this.deadSeqs = [...dead].filter((seq) => seq > this.appliedSeq).sort((a, b) => a - b);
   }
 
   /** The status the stored record says, once loaded. */
@@ -251,6 +274,14 @@ export class DurableCell extends ActorCell {
       void this.writing.then(() => this.restart(mode));
       return;
     }
+    if (!this.loaded) {
+      // The record was never read (the load failed): the new incarnation must start from it, not from nothing.
+      void this.load().then(
+        () => this.restart(mode),
+        (error: unknown) => this.failWith('start-error', error),
+      );
+      return;
+    }
     if (this.finalStatus === 'failed') this.finalStatus = undefined; // a parent restarted the subtree: it runs again
     // Durable supervision: the restart times travel in the record, so a crash loop across process restarts still
     // meets its supervisor's intensity limit.
@@ -300,6 +331,9 @@ export class DurableCell extends ActorCell {
   }
 
   private async stopDurably(notifyParent: boolean): Promise<void> {
+    // A stop while the record is still being read waits for it: a spawned actor is stored before it stops (its
+    // first record), or the messages already sent to it would find no actor at the next start.
+    await this.ready;
     // An explicit stop is final and recorded; a shutdown keeps the actor active for the next start.
     if (notifyParent) this.markFinal('stopped');
     await super.stop(notifyParent);

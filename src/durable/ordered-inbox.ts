@@ -107,12 +107,11 @@ export class OrderedInbox {
       held.delivery = delivery; // the newest handle: an older delivery's ack may no longer count
       return;
     }
-    if (this.cursor !== undefined && delivery.seq <= this.cursor) {
-      // Applied and stored, or dead-lettered: only its ack was lost. Otherwise it was sent before this actor existed.
-      if (this.deps.covered(delivery.seq)) delivery.ack();
-      else this.deps.stale(delivery);
-      return;
-    }
+    // Applied and stored, or dead-lettered and stored (a dead letter can be above the record's last applied
+    // sequence): only its ack was lost.
+    if (this.deps.covered(delivery.seq)) return void delivery.ack();
+    // At or below the cursor and not covered: sent before this actor existed.
+    if (this.cursor !== undefined && delivery.seq <= this.cursor) return void this.deps.stale(delivery);
     if (this.closed) return; // left unacked: the next start gets it
     this.insert(new InboxEntry(this, delivery));
     this.pump();

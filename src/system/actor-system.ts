@@ -55,6 +55,8 @@ export type DurableRouter = (
   from: string | undefined,
   reply: ReplyTarget | undefined,
   msgId?: string,
+  /** `deliver()`: the sender says the address is durable, though this node may never have seen it. */
+  explicit?: boolean,
 ) => Promise<unknown> | undefined;
 
 /** Takes each trace entry this node records for the first time, with its stable id (a durable trace log). */
@@ -195,8 +197,20 @@ export class ActorSystemCore implements CellHost, RefHost {
     } catch (error) {
       return Promise.reject(error);
     }
-    const appended = this.stopped ? undefined : this.durable?.(address, checked, undefined, undefined);
-    if (appended === undefined) return Promise.reject(new DeadLetterError(address, this.stopped ? 'system stopped' : 'not a durable actor'));
+    if (this.stopped) return Promise.reject(new DeadLetterError(address, 'system stopped'));
+    try {
+      parseAddress(address);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (address !== this.name && !address.startsWith(`${this.name}/`)) {
+      return Promise.reject(new DeadLetterError(address, `not an address of system ${this.name}`));
+    }
+    // A local non-durable actor or a supervisor is not durable; any other address of this system may be hosted by
+    // another process: the message is stored in its durable mailbox (an address no one hosts ends in the DLQ).
+    const local = this.cells.get(address) !== undefined || this.reserved.has(address);
+    const appended = this.durable?.(address, checked, undefined, undefined, undefined, !local);
+    if (appended === undefined) return Promise.reject(new DeadLetterError(address, 'not a durable actor'));
     return appended.then(() => undefined);
   }
 
