@@ -13,7 +13,7 @@ export {
 } from './definition.js';
 export { validateDefinition, WorkflowDefinitionError } from './validate.js';
 export { DEFAULT_RETRY, resolveRetry, retryDelay, isPermanent, toBackoff, type RetryPolicy, type ResolvedRetryPolicy } from './policy.js';
-export { actorName, answerType, timerKey, DEFAULT_ASK_TIMEOUT_MS, DEFAULT_TIER } from './step-env.js';
+export { actorName, answerType, idempotencyKey, timerKey, DEFAULT_ASK_TIMEOUT_MS, DEFAULT_TIER } from './step-env.js';
 export {
   estimateTokens, measure, DEFAULT_TOKEN_BUDGET,
   type Tokenizer, type Summarizer, type SummarizerFn, type SummarizeRequest, type HandoffRecord, type Measured,
