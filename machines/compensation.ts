@@ -2,6 +2,8 @@
  * The compensating phase of a workflow (the saga's rollback, issue 3): after a critical step fails, the
  * compensations of completed steps run one at a time in reverse completion order, each as a state of its own
  * with its own retry policy; an exhausted compensation is escalated to a person, never dropped. Then `aborted`.
+ * Each compensation runs under its own idempotency key, `${workflowId}/${stepId}/compensate` (`idempotencyKey` in
+ * step-env.ts), so a service that deduplicates by key does not drop the undo as a repeat of the step (issue 8).
  */
 import type { AnyActorLogic } from 'xstate';
 import { Aborted, toPlainError } from '../src/errors.js';

@@ -11,7 +11,10 @@ export interface AttemptArgs<TInput = unknown> {
   readonly input: TInput;
   /** The handoff: outputs of the steps this one reads from, by step id (or their summary when over budget). */
   readonly context: unknown;
-  /** `${workflowId}/${stepId}`: stable across attempts and recoveries, so effects can be deduplicated downstream. */
+  /**
+   * `${workflowId}/${stepId}`, and `${workflowId}/${stepId}/compensate` in a compensation (issue 8): stable across
+   * attempts and recoveries, so effects can be deduplicated downstream, and never the same for a step and its undo.
+   */
   readonly idempotencyKey: string;
   /** 1 for the first attempt. */
   readonly attempt: number;
@@ -35,6 +38,7 @@ export type VerifierFn<TInput = unknown> = (args: VerifyArgs<TInput>) => Promise
 /** A verifier function, or the address of a verifier agent asked with `{ type: 'verify', output, ... }`. */
 export type Verifier<TInput = unknown> = VerifierFn<TInput> | string;
 
+/** What a compensation receives: its `idempotencyKey` is `${workflowId}/${stepId}/compensate`, `stepId` the compensated step. */
 export interface CompensateArgs<TInput = unknown> extends AttemptArgs<TInput> {
   /** The output of the step being compensated. */
   readonly output: unknown;
@@ -66,7 +70,7 @@ export interface StepOptions<TInput = unknown> {
   readonly fallback?: StepFn<TInput> | string;
   /** Address of the circuitBreaker actor protecting the step's target; asked for permission before each attempt. */
   readonly breaker?: string;
-  /** Undoes the step's effect when a later critical step fails. */
+  /** Undoes the step's effect when a later critical step fails; runs under the key `${workflowId}/${stepId}/compensate`. */
   readonly compensate?: Compensation<TInput>;
   /** Escrow tier of this step's escalations; default `internal`. */
   readonly escalation?: { readonly tier?: string };

@@ -12,8 +12,9 @@ export {
   type CompensateFn, type CompensateArgs,
 } from './definition.js';
 export { validateDefinition, WorkflowDefinitionError } from './validate.js';
+export { isWorkflowInput } from './workflow-input.js';
 export { DEFAULT_RETRY, resolveRetry, retryDelay, isPermanent, toBackoff, type RetryPolicy, type ResolvedRetryPolicy } from './policy.js';
-export { actorName, answerType, timerKey, DEFAULT_ASK_TIMEOUT_MS, DEFAULT_TIER } from './step-env.js';
+export { actorName, answerType, idempotencyKey, timerKey, DEFAULT_ASK_TIMEOUT_MS, DEFAULT_TIER } from './step-env.js';
 export {
   estimateTokens, measure, DEFAULT_TOKEN_BUDGET,
   type Tokenizer, type Summarizer, type SummarizerFn, type SummarizeRequest, type HandoffRecord, type Measured,

@@ -91,6 +91,15 @@ export function compensationEnv(step: StepEnv): StepEnv {
   };
 }
 
+/**
+ * The idempotency key of a step's attempts: `${workflowId}/${stepId}`, and `${workflowId}/${stepId}/compensate` for
+ * its compensation (issue 8) — a service that deduplicates by key must not take the undo for a repeat of the step.
+ * Stable across attempts and recoveries.
+ */
+export function idempotencyKey(workflowId: string, env: StepEnv): string {
+  return env.kind === 'compensation' ? `${workflowId}/${env.origin}/compensate` : `${workflowId}/${env.origin}`;
+}
+
 /** Timer and delay keys of a step; ids never contain ':' or '~', so a step's prefix matches only its own timers. */
 export const timerKey = {
   retry: (id: string) => `${id}:retry`,

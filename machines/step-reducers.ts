@@ -7,7 +7,7 @@ import type { AnyEventObject } from 'xstate';
 import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
 import { handoffContext, measure } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
-import { answerType, type StepEnv } from './step-env.js';
+import { answerType, idempotencyKey, type StepEnv } from './step-env.js';
 import { ask, moveTo, tell } from './step-move.js';
 import { nextRandom } from './timers.js';
 import { patch, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
@@ -38,7 +38,7 @@ export function permitted(env: StepEnv): (a: ReducerArgs) => Effect {
     if (env.fallback !== undefined) {
       const agent = typeof env.fallback === 'string' ? env.fallback : undefined;
       const emit = agent === undefined ? [] : [ask(env, a, agent, {
-        type: 'fallback', input: a.context.input, context: handoffContext(prev.handoff, env.from, a.context.results), idempotencyKey: `${a.context.workflowId}/${env.origin}`, attempt: prev.attempt,
+        type: 'fallback', input: a.context.input, context: handoffContext(prev.handoff, env.from, a.context.results), idempotencyKey: idempotencyKey(a.context.workflowId, env), attempt: prev.attempt,
       }, answerType.fallback(env.id))];
       return moveTo(env, a, patch(prev, { status: 'fallback', askedAt: agent === undefined ? undefined : a.now, viaFallback: true }), { outcome: 'breaker-open', trace: { detail: { breaker: env.breaker } }, emit });
     }

@@ -15,7 +15,7 @@ import { toPlainError, type PlainError } from '../src/errors.js';
 import type { CompensateArgs, VerifyResult } from './definition.js';
 import { compensationOf } from './definition.js';
 import { handoffContext, handoffData } from './handoff.js';
-import { actorName, answerType, timerKey, type StepEnv } from './step-env.js';
+import { actorName, answerType, idempotencyKey, timerKey, type StepEnv } from './step-env.js';
 import * as h from './handoff-reducers.js';
 import * as r from './step-reducers.js';
 import { isTimerFor, remainingMs, TIMER_EVENT, type Timers } from './timers.js';
@@ -102,7 +102,7 @@ function attemptInput(env: StepEnv) {
   return ({ context }: Args) => {
     const rec = recordOf(context, env.id);
     const base = {
-      input: context.input, context: handoffContext(rec.handoff, env.from, context.results), idempotencyKey: `${context.workflowId}/${env.origin}`,
+      input: context.input, context: handoffContext(rec.handoff, env.from, context.results), idempotencyKey: idempotencyKey(context.workflowId, env),
       attempt: rec.attempt, workflowId: context.workflowId, stepId: env.origin,
     };
     return env.kind === 'compensation' ? Object.assign({}, base, { output: context.results[env.origin] }) : base;

@@ -47,7 +47,7 @@ export type WorkflowStatus = 'running' | 'compensating' | 'completed' | 'aborted
 
 export interface WorkflowContext {
   readonly workflowId: string;
-  /** Where escrow decisions and ask answers are sent back: the workflow actor's address. */
+  /** Where escrow decisions and ask answers are sent back: the workflow actor's address (see `WorkflowInput`). */
   readonly address: string;
   readonly escrow: string;
   readonly input: unknown;
@@ -67,15 +67,32 @@ export interface WorkflowContext {
   readonly rng: number;
 }
 
+/**
+ * The explicit form of a workflow's input, for when the defaults do not fit. Without it the input is the user's
+ * own input, and the run's identity comes from its actor (issue 8; the full rule is in workflow-input.ts): a plain
+ * object whose keys are all among these five (with the types below) is read as this wrapper; anything else is
+ * passed to the steps as `input` whole.
+ *
+ * @example
+ * system.spawn('customer-reply', { id: 'ticket-42', input: ticket });   // workflowId `ticket-42`, address `support/ticket-42`
+ * system.spawn('customer-reply', { id: 'ticket-42', input: { workflowId: 'order-7/ticket-42', escrow: 'support/services/escrow', input: ticket } });
+ */
 export interface WorkflowInput<TInput = unknown> {
-  /** The run's id (e.g. `ticket-42`); part of every idempotency key. Default: the definition's id. */
+  /**
+   * The run's id; part of every idempotency key and the key of its trace. Default: the actor's id (the last `/`
+   * segment of its address, e.g. `ticket-42`); for an actor created without an id, the definition's id.
+   */
   readonly workflowId?: string;
-  /** The run's address, where answers and escrow decisions come back. Default: `workflowId`. */
+  /**
+   * The run's address, where answers and escrow decisions come back. Default: the actor's address (XState's
+   * `self.id`, which the runtime sets to the Troupe address); for an actor created without an id, `workflowId`.
+   */
   readonly address?: string;
   /** The escrow actor's address; overrides the definition's. */
   readonly escrow?: string;
+  /** The user's input, passed to every step as `input`. */
   readonly input?: TInput;
-  /** Jitter seed; default derived from the workflow id. */
+  /** Jitter seed; default derived from the effective workflow id. */
   readonly seed?: number;
 }
 

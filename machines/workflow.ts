@@ -15,9 +15,9 @@ import { DEFAULT_TOKEN_BUDGET, estimateTokens, type SummarizeRequest } from './h
 import { stepEnv, actorName, type StepEnv } from './step-env.js';
 import { stepState, type DelayFn } from './step.js';
 import { ABORTED_ID, COMPENSATING_ID, cancelled, compensatingState } from './compensation.js';
-import { seedFrom } from './timers.js';
 import { traceEvent } from './trace.js';
 import { validateDefinition } from './validate.js';
+import { actorIdOf, resolveRunIdentity } from './workflow-input.js';
 import { act, type ReducerArgs, type WorkflowContext, type WorkflowInput, type WorkflowOutput } from './workflow-context.js';
 
 export const DEFAULT_ESCROW = 'escrow';
@@ -44,7 +44,12 @@ type Shared = { budget: number; tokenizer: (text: string) => number; summarizer:
  *     step('send', sendEmail, { critical: true, compensate: recallEmail, escalation: { tier: 'customer-facing' } }),
  *   ],
  * });
- * createActor(reply, { input: { workflowId: 'ticket-42', input: ticket } }).start();
+ * system.register('customer-reply', reply);
+ * system.spawn('customer-reply', { id: 'ticket-42', input: ticket }); // workflowId `ticket-42`, address `support/ticket-42`
+ * createActor(reply, { input: { workflowId: 'ticket-42', input: ticket } }).start(); // without the runtime
+ *
+ * The input is the user's input itself, or the explicit `WorkflowInput` wrapper; `workflowId` and `address`
+ * default to the actor's id and address (the rule is in workflow-input.ts).
  */
 export function workflow<TInput = unknown>(id: string, definition: WorkflowDefinition<TInput>) {
   validateDefinition(id, definition as WorkflowDefinition);
@@ -60,7 +65,7 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
   const escrow = definition.escrow ?? DEFAULT_ESCROW;
   const config = {
     id,
-    context: ({ input }: { input: WorkflowInput<TInput> | undefined }) => initialContext(id, escrow, input),
+    context: ({ input, self }: { input: unknown; self: { id?: unknown; sessionId?: unknown } }) => initialContext(id, escrow, input, actorIdOf(self)),
     initial: 'active',
     states: {
       active: {
@@ -75,7 +80,7 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
     output: ({ context }: { context: WorkflowContext }) => outputOf(context),
   };
   const machine = setup({
-    types: {} as { context: WorkflowContext; input: WorkflowInput<TInput> | undefined; events: AnyEventObject; output: WorkflowOutput; emitted: AnyEventObject },
+    types: {} as { context: WorkflowContext; input: WorkflowInput<TInput> | TInput | undefined; events: AnyEventObject; output: WorkflowOutput; emitted: AnyEventObject },
     actors,
     delays: { ...compiled.delays, ...compensating.delays },
   // The chart is compiled from data, so its config cannot be checked against xstate's literal-config types.
@@ -140,11 +145,11 @@ function keyOf(node: DefinitionNode, index: number): string {
   return node.kind === 'parallel' ? node.id ?? `parallel-${index}` : node.id;
 }
 
-function initialContext(id: string, escrow: string, input: WorkflowInput | undefined): WorkflowContext {
-  const workflowId = input?.workflowId ?? id;
+function initialContext(id: string, escrow: string, raw: unknown, actorId: string | undefined): WorkflowContext {
+  const run = resolveRunIdentity(id, escrow, raw, actorId);
   return {
-    workflowId, address: input?.address ?? workflowId, escrow: input?.escrow ?? escrow, input: input?.input, status: 'running',
-    steps: {}, results: {}, completed: [], compensations: [], compensated: [], timers: {}, rng: input?.seed ?? seedFrom(workflowId),
+    workflowId: run.workflowId, address: run.address, escrow: run.escrow, input: run.input, status: 'running',
+    steps: {}, results: {}, completed: [], compensations: [], compensated: [], timers: {}, rng: run.rng,
   };
 }
 

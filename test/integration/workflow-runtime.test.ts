@@ -91,3 +91,65 @@ describe('workflow + shared breaker + escrow as Troupe actors (issue 3)', () => 
     expect(trace.filter((e) => e.outcome === 'sla-breached').map((e) => e.kind)).toEqual(['escrow', 'step']);
   });
 });
+
+describe('workflow identity from its actor (issue 8)', () => {
+  const ticket = (text: string) => ({ customer: 'ana', text });
+
+  test('two runs spawned without a workflowId get their own idempotency keys and the input as given', async () => {
+    const { system } = await start();
+    const seen: Array<{ key: string; input: unknown }> = [];
+    system.register('reply', workflow('reply', { steps: [step('send', async ({ idempotencyKey, input }) => void seen.push({ key: idempotencyKey, input }))] }), { version: 1 });
+    system.spawn('reply', { id: 'ticket-1', input: ticket('first') });
+    system.spawn('reply', { id: 'ticket-2', input: ticket('second') });
+    await settle();
+    expect(seen.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: 'ticket-1/send', input: ticket('first') },
+      { key: 'ticket-2/send', input: ticket('second') },
+    ]);
+    expect((await system.trace('ticket-1')).at(-1)).toMatchObject({ kind: 'workflow', to: 'completed' });
+  });
+
+  test('a compensation runs under its own key, so a service that deduplicates by key still performs the undo', async () => {
+    const { system } = await start();
+    // A payment service that ignores a key it has seen (what idempotency keys are for).
+    const seenKeys = new Set<string>();
+    const ledger: Array<{ key: string; amount: number }> = [];
+    const pay = (key: string, amount: number): void => {
+      if (seenKeys.has(key)) return;
+      seenKeys.add(key);
+      ledger.push({ key, amount });
+    };
+    const order = workflow('order', {
+      steps: [
+        step('charge', async ({ idempotencyKey }) => pay(idempotencyKey, 30), { compensate: async ({ idempotencyKey }) => pay(idempotencyKey, -30) }),
+        step('ship', async () => { throw new RetryableError('carrier down'); }, { critical: true, retry: { maximumAttempts: 1 } }),
+      ],
+    });
+    system.register('order', order, { version: 1 });
+    const run = system.spawn('order', { id: 'order-5', input: { sku: 'x' } });
+    let last: { output?: unknown } | undefined;
+    run.subscribe((s) => { last = s as { output?: unknown }; });
+    await settle();
+    expect(ledger).toEqual([{ key: 'order-5/charge', amount: 30 }, { key: 'order-5/charge/compensate', amount: -30 }]);
+    expect(last?.output).toMatchObject({ status: 'aborted', compensated: ['charge'] });
+  });
+
+  test('an escalation spawned with only an id is answered at the actor address', async () => {
+    const { system } = await start();
+    const wf = workflow('review', {
+      escrow: 'support/escrow',
+      steps: [step('draft', async () => ({ text: 'hi', confidence: 0.2 }), { minConfidence: 0.9 }), step('send', async ({ context }) => context)],
+    });
+    system.register('review', wf, { version: 1 });
+    const run = system.spawn('review', { id: 'ticket-9', input: ticket('refund?') });
+    let last: { output?: unknown } | undefined;
+    run.subscribe((s) => { last = s as { output?: unknown }; });
+    await settle();
+    const queue = system.lookup('support/escrow');
+    const items = await queue.ask<EscrowItem[]>({ type: 'escrow.list' });
+    expect(items).toEqual([expect.objectContaining({ id: 'ticket-9/draft/1', workflowId: 'ticket-9', replyTo: 'support/ticket-9' })]);
+    queue.tell({ type: 'escrow.approve', itemId: 'ticket-9/draft/1', output: { text: 'hello', confidence: 1 }, by: 'ana' });
+    await settle();
+    expect(last?.output).toMatchObject({ status: 'completed', results: { draft: { text: 'hello', confidence: 1 }, send: { draft: { text: 'hello', confidence: 1 } } } });
+  });
+});

@@ -7,14 +7,19 @@ import { createNet, traceLines } from './harness.js';
 describe('workflow saga (issue 3)', () => {
   test('a critical failure after 3 completed steps runs 3 compensations in reverse order, then ends aborted with the cause', async () => {
     const undone: Array<{ step: string; output: unknown; key: string }> = [];
+    const forward: Record<string, string> = {};
+    const run = (name: string, output: string) => async ({ idempotencyKey }: { idempotencyKey: string }) => {
+      forward[name] = idempotencyKey;
+      return output;
+    };
     const compensate = (name: string) => async ({ output, idempotencyKey }: { output: unknown; idempotencyKey: string }) => {
       undone.push({ step: name, output, key: idempotencyKey });
     };
     const wf = workflow('order', {
       steps: [
-        step('reserve', async () => 'r-1', { compensate: compensate('reserve') }),
-        step('charge', async () => 'c-1', { compensate: compensate('charge') }),
-        step('label', async () => 'l-1', { compensate: compensate('label') }),
+        step('reserve', run('reserve', 'r-1'), { compensate: compensate('reserve') }),
+        step('charge', run('charge', 'c-1'), { compensate: compensate('charge') }),
+        step('label', run('label', 'l-1'), { compensate: compensate('label') }),
         step('ship', async () => { throw new NonRetryableError('carrier refused'); }, { critical: true }),
         step('notify', async () => 'never'),
       ],
@@ -22,10 +27,12 @@ describe('workflow saga (issue 3)', () => {
     const net = createNet();
     const actor = net.add('o', wf, { input: { workflowId: 'o-9' } });
     await net.settle();
+    // Issue 8: an undo never reuses its step's key, or a service deduplicating by key would swallow it.
+    expect(forward).toEqual({ reserve: 'o-9/reserve', charge: 'o-9/charge', label: 'o-9/label' });
     expect(undone).toEqual([
-      { step: 'label', output: 'l-1', key: 'o-9/label' },
-      { step: 'charge', output: 'c-1', key: 'o-9/charge' },
-      { step: 'reserve', output: 'r-1', key: 'o-9/reserve' },
+      { step: 'label', output: 'l-1', key: 'o-9/label/compensate' },
+      { step: 'charge', output: 'c-1', key: 'o-9/charge/compensate' },
+      { step: 'reserve', output: 'r-1', key: 'o-9/reserve/compensate' },
     ]);
     expect(net.path('o')).toEqual([
       'active.reserve.running', 'active.charge.running', 'active.label.running', 'active.ship.running',
