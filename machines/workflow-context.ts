@@ -3,7 +3,7 @@
  * is a pure reducer `({ context, event, now }) => { context?, emit? }`, so the statechart shows every path as a
  * state while the bookkeeping (attempts, timers, trace entries, messages) stays in small testable functions.
  */
-import { emit, type AnyEventObject } from 'xstate';
+import type { AnyEventObject } from 'xstate';
 import type { PlainError } from '../src/errors.js';
 import type { HandoffRecord } from './handoff.js';
 import { nowOf, type Timers } from './timers.js';
@@ -120,33 +120,45 @@ export type Reducer<C = WorkflowContext> = (args: ReducerArgs<C>) => Effect<C>;
 /**
  * Runs a reducer as one action: assigns its context changes, then emits its events (trace, tell, ask, reply).
  *
- * Built on XState v5's built-in action protocol (a function with `type` and `resolve`, as `assign`, `emit` and
- * `enqueueActions` are) rather than on `enqueueActions` + `assign`, because every transition of every step runs one
+ * Built on XState v5's built-in action protocol (a function with `type`, `resolve` and `execute`, as `assign` and
+ * `emit` are) rather than on `enqueueActions` + `assign` + `emit`, because every transition of every step runs one
  * (the hot path, issue 3 benchmark): `assign` rebuilds the whole snapshot through `createMachineSnapshot`, which
  * recomputes the state value and tags from the active nodes (Sets, Maps, a sort) although an assign changes neither;
- * here the snapshot is copied with the new context only. The emitted events still go through XState's own `emit`
- * actions, so emission order, deferral to the end of the macrostep and full inspection (`xstate.emit`) are unchanged.
+ * here the snapshot is copied with the new context only. The events are emitted the way XState's `emit` action does
+ * it (`actorScope.defer(() => actorScope.emit(event))`: in order, after the macrostep's snapshot is set), but by
+ * this one action instead of one nested `emit` action per event — a step's transition emits two or three, and each
+ * nested action costs a new action function, its resolution and an executor record (measurably slower, issue 8
+ * benchmark). Under full inspection the events show as the params of one `troupe.act` action.
  */
 // The returned action fits any machine's action slot (its own types are erased by the dynamic charts it serves).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function act<C = WorkflowContext>(reducer: Reducer<C>): any {
-  // Never called: XState calls `resolve` for an action that has one.
+  // Never called: XState calls `resolve` and then `execute` for an action that has them.
   const action = function troupeAct(): void {};
   action.type = 'troupe.act';
   action.resolve = (
     _scope: unknown,
     snapshot: { context: C },
     args: { context: C; event: AnyEventObject; system: unknown },
-  ): [unknown, undefined, unknown[] | undefined] => {
+  ): [unknown, readonly AnyEventObject[] | undefined, undefined] => {
     const effect = reducer({ context: args.context, event: args.event, now: nowOf(args.system) });
     const next = effect.context === undefined ? snapshot : { ...snapshot, context: { ...snapshot.context, ...effect.context } };
     const emits = effect.emit;
-    if (emits === undefined || emits.length === 0) return [next, undefined, undefined];
-    const actions: unknown[] = new Array(emits.length);
-    for (let i = 0; i < emits.length; i++) actions[i] = emit(emits[i] as AnyEventObject);
-    return [next, undefined, actions];
+    return [next, emits === undefined || emits.length === 0 ? undefined : emits, undefined];
+  };
+  action.execute = (scope: ActorScopeLike, emits: readonly AnyEventObject[] | undefined): void => {
+    if (emits === undefined) return;
+    scope.defer(() => {
+      for (let i = 0; i < emits.length; i++) scope.emit(emits[i] as AnyEventObject);
+    });
   };
   return action;
+}
+
+/** The part of XState's actor scope an action's `execute` uses (what `emit`'s own `execute` uses). */
+interface ActorScopeLike {
+  defer(fn: () => void): void;
+  emit(event: AnyEventObject): void;
 }
 
 /** Merges two effects, the second seeing nothing of the first (callers thread context themselves). */

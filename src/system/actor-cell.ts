@@ -279,6 +279,9 @@ export class ActorCell implements Child {
     if (notifyParent) this.parent.childExited(this, 'stopped');
   }
 
+  /** The current incarnation started from a snapshot (a restart, a restore): its trace entries may be repeats. */
+  private replaying = false;
+
   private startIncarnation(snapshot: Snapshot<unknown> | undefined): void {
     let actor: AnyActor;
     try {
@@ -293,6 +296,7 @@ export class ActorCell implements Child {
       return;
     }
     this.actor = actor;
+    this.replaying = snapshot !== undefined;
     // One observer, and it has an error handler: XState reports an error as uncaught when any observer lacks one.
     // Completion is seen in `next` (status 'done'), which saves a bound function per actor.
     actor.subscribe({
@@ -385,6 +389,7 @@ export class ActorCell implements Child {
         routeEmitted(event, this.host, this.address, {
           reply: (payload) => this.answer(payload),
           outboundId: () => this.outboundId(),
+          replaying: this.replaying,
           answerSelf: (answer) => void this.enqueue({ event: answer, from: undefined, reply: undefined }),
         });
         return;

@@ -275,16 +275,19 @@ export class ActorSystemCore implements CellHost, RefHost {
     this.deadLetters.record(to, message.from, message.event.type, reason);
   }
 
-  appendTrace(entry: TraceEntry): void {
+  appendTrace(entry: TraceEntry, replaying = false): void {
     // Workflow ids name NATS subject tokens of the trace stream (issue 8): the same rule as address segments.
     if (typeof entry?.workflowId !== 'string' || !/^[A-Za-z0-9_-]+$/.test(entry.workflowId)) {
       this.log.warn({ entry }, 'trace entry without a workflowId matching [A-Za-z0-9_-]+ ignored');
       return;
     }
     const checked = this.checkPayload(entry) as TraceEntry;
-    const id = traceEntryId(checked);
+    // Ids are for the durable trace (its subjects) and for telling repeats apart: an incarnation that started fresh
+    // emits nothing twice, so on the embedded default its entries skip the hash (the hot path of every step).
+    const sink = this.traceSink;
+    const id = sink !== undefined || replaying ? traceEntryId(checked) : undefined;
     // A re-run of a transition this node already recorded (a restart from the last snapshot) goes nowhere.
-    if (this.traces.append(checked, id)) this.traceSink?.(checked, id);
+    if (this.traces.append(checked, id, replaying) && sink !== undefined) sink(checked, id!);
   }
 
   cellStopped(address: string): void {

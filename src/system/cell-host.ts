@@ -22,7 +22,8 @@ export interface CellHost {
   askFrom(from: string, to: string, event: EventObject, timeoutMs: number | undefined): Promise<unknown>;
   /** Checks (and in 'roundtrip' mode copies) a payload that leaves an actor; throws InvalidMessageError. */
   checkPayload(payload: unknown): unknown;
-  appendTrace(entry: TraceEntry): void;
+  /** Records a trace entry; `replaying` when its emitter started from a snapshot (the entry may be a repeat). */
+  appendTrace(entry: TraceEntry, replaying?: boolean): void;
   /** The cell stopped for good: free its address. */
   cellStopped(address: string): void;
 }

@@ -15,6 +15,8 @@ export interface EmitterCallbacks {
   answerSelf(answer: EventObject): void;
   /** The message id a tell carries (deterministic for a durable actor, so a re-run is deduplicated by the log). */
   outboundId(): string | undefined;
+  /** The incarnation started from a snapshot: what it emits may repeat what an earlier one emitted. */
+  readonly replaying: boolean;
 }
 
 export function routeEmitted(event: TroupeEmitted, host: CellHost, from: string, callbacks: EmitterCallbacks): void {
@@ -34,7 +36,7 @@ export function routeEmitted(event: TroupeEmitted, host: CellHost, from: string,
       return;
     }
     case TRACE_EMITTED:
-      host.appendTrace(event.entry);
+      host.appendTrace(event.entry, callbacks.replaying);
       return;
   }
 }

@@ -8,34 +8,125 @@
  * is kept once. This store is the node's local view (synchronous, for the inspector); the durable history is
  * the trace log behind `system.trace()`.
  */
-import { createHash } from 'node:crypto';
-
 export type TraceEntry = { readonly workflowId: string } & Record<string, unknown>;
 
 /** Entry fields that are times on the clock of the run that emitted them: never part of an entry's identity. */
 const TIME_FIELDS: ReadonlySet<string> = new Set(['at', 'startedAt']);
 
 /**
- * The stable id of a trace entry: `<kind>-<attempt>-<hash>`, the hash (SHA-256, 96 bits, base64url) over the
- * entry without its workflow id (the id is per workflow) and without times — top-level `at`/`startedAt` and any
- * `...At` field inside `detail` (an SLA's `dueAt`), since a re-run after a crash happens at other times. Every
- * other field counts: step, attempt, from, to, outcome, sizes, the error, the escrow item and level. So the
- * same transition re-run from a restored snapshot (machines keep their random state, e.g. the jitter seed, in
- * the snapshot) gets the same id, and two attempts, two items or two SLA levels get different ones. Two
- * entries equal in everything but time are one entry. Subject-safe: `[A-Za-z0-9_-]+`.
+ * The stable id of a trace entry: `<kind>-<attempt>-<hash>`, the hash (53 bits, base 36) over what identifies
+ * the entry — kind, step, attempt, from, to, outcome, delay, the error's name, code and message, and any other
+ * field (an escrow item, an SLA level) except times: not the workflow id (the id is per workflow), not
+ * `at`/`startedAt` nor any `...At` field inside `detail` (an SLA's `dueAt`), since a re-run after a crash happens
+ * at other times, and not the sizes, which follow from the data. So the same transition re-run from a restored
+ * snapshot (machines keep their random state, e.g. the jitter seed, in the snapshot) gets the same id, and two
+ * attempts, two items or two SLA levels get different ones. Two entries equal in everything but time are one
+ * entry. Subject-safe: `[A-Za-z0-9_-]+`.
+ *
+ * Computed for every entry on the hot path of every workflow step, so it is a non-cryptographic hash (two FNV-1a
+ * lanes) fed field by field without building text: identity within one workflow, not security, is its job.
  */
 export function traceEntryId(entry: TraceEntry): string {
-  const identity: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(entry)) {
-    if (key === 'workflowId' || TIME_FIELDS.has(key) || value === undefined) continue;
-    identity[key] = key === 'detail' && isRecord(value) ? withoutTimes(value) : value;
+  const h = new Fnv2();
+  // The known fields of machines/trace.ts by position (no key names, no sort, no text built: this runs for every
+  // entry of every step). Sizes follow from the data and the outcome; an error counts by name, code and message.
+  for (const key of ENTRY_FIELDS) h.scalar(entry[key]);
+  const error = entry['error'];
+  if (isRecord(error)) {
+    h.scalar(error['name']);
+    h.scalar(error['code']);
+    h.scalar(error['message']);
   }
-  const hash = createHash('sha256').update(canonical(identity)).digest('base64url').slice(0, 16);
-  return `${token(entry['kind'])}-${token(entry['attempt'])}-${hash}`;
+  for (const key in entry) {
+    if (KNOWN_FIELDS.has(key)) continue;
+    const value = entry[key];
+    if (value === undefined) continue;
+    h.field(key, key === 'detail' && isRecord(value) ? withoutTimes(value) : value);
+  }
+  return `${token(entry['kind'])}-${token(entry['attempt'])}-${h.digest()}`;
+}
+
+/** Identity fields of a workflow trace entry, hashed by position. */
+const ENTRY_FIELDS = ['kind', 'step', 'attempt', 'from', 'to', 'outcome', 'delayMs'] as const;
+/** Fields the generic loop skips: the ones above, sizes (they follow from the data), the error, the workflow id, times. */
+const KNOWN_FIELDS: ReadonlySet<string> = new Set<string>([
+  ...ENTRY_FIELDS, 'bytes', 'tokens', 'originalBytes', 'originalTokens', 'summarized', 'error', 'workflowId', ...TIME_FIELDS,
+]);
+
+/** Two independent FNV-1a lanes fed field by field; objects in canonical form (keys sorted). */
+class Fnv2 {
+  private a = 0x811c9dc5;
+  private b = 0x9747b28c;
+
+  /** A top-level field by position: its value and a separator. */
+  scalar(value: unknown): void {
+    if (typeof value === 'string') this.text(value);
+    else if (value !== undefined) this.value(value);
+    this.code(2);
+  }
+
+  field(key: string, value: unknown): void {
+    // Keys are sorted for objects below; top-level fields come in a fixed order (known first, then the rest as the
+    // machine wrote them, which a restored snapshot reproduces), separated so `ab`+`c` differs from `a`+`bc`.
+    this.text(key);
+    this.code(1);
+    this.value(value);
+    this.code(2);
+  }
+
+  /** 53 bits of the two lanes, base 36 (one number, one conversion). */
+  digest(): string {
+    return ((this.a >>> 0) * 0x200000 + (this.b >>> 11)).toString(36);
+  }
+
+  private value(value: unknown): void {
+    switch (typeof value) {
+      case 'string':
+        this.code(3);
+        return this.text(value);
+      case 'number':
+      case 'boolean':
+        return this.text(String(value));
+      case 'object':
+        if (value === null) return this.text('null');
+        if (Array.isArray(value)) {
+          this.code(4);
+          for (const item of value) {
+            this.value(item);
+            this.code(5);
+          }
+          return;
+        }
+        this.code(6);
+        for (const key of Object.keys(value).sort()) {
+          const item = (value as Record<string, unknown>)[key];
+          if (item !== undefined) this.field(key, item);
+        }
+        return this.code(7);
+      default:
+        return this.text('null');
+    }
+  }
+
+  private text(text: string): void {
+    for (let i = 0; i < text.length; i++) this.code(text.charCodeAt(i));
+  }
+
+  private code(c: number): void {
+    this.a = Math.imul(this.a ^ c, 0x01000193);
+    this.b = Math.imul(this.b ^ c, 0x5bd1e995);
+    this.b ^= this.b >>> 13;
+  }
+}
+
+/** One workflow's entries in arrival order; the ids of all of them once a repeat had to be checked. */
+interface WorkflowTrace {
+  readonly entries: TraceEntry[];
+  ids: Set<string> | undefined;
 }
 
 export class TraceStore {
-  private readonly traces = new Map<string, Map<string, TraceEntry>>();
+  private readonly traces = new Map<string, WorkflowTrace>();
   private droppedEntries = 0;
 
   constructor(
@@ -43,29 +134,38 @@ export class TraceStore {
     private readonly workflows = 10_000,
   ) {}
 
-  /** Stores the entry under `id`; false when this store already has that id for the workflow (a re-run). */
-  append(entry: TraceEntry, id: string = traceEntryId(entry)): boolean {
-    let entries = this.traces.get(entry.workflowId);
-    if (!entries) {
+  /**
+   * Stores the entry; false when it is a repeat of one this store has (same id for the workflow). Only an entry
+   * that may repeat (`replaying`: its emitter started from a snapshot) is checked, against ids computed on first
+   * need; until then a workflow's entries are appended without any id (the embedded default's hot path).
+   */
+  append(entry: TraceEntry, id?: string, replaying = false): boolean {
+    let trace = this.traces.get(entry.workflowId);
+    if (!trace) {
       if (this.traces.size >= this.workflows) {
         const oldest = this.traces.keys().next().value as string;
-        this.droppedEntries += this.traces.get(oldest)?.size ?? 0;
+        this.droppedEntries += this.traces.get(oldest)?.entries.length ?? 0;
         this.traces.delete(oldest);
       }
-      entries = new Map();
-      this.traces.set(entry.workflowId, entries);
+      trace = { entries: [], ids: undefined };
+      this.traces.set(entry.workflowId, trace);
     }
-    if (entries.has(id)) return false;
-    if (entries.size >= this.perWorkflow) {
+    if (replaying || trace.ids !== undefined) {
+      trace.ids ??= new Set(trace.entries.map(traceEntryId));
+      const key = id ?? traceEntryId(entry);
+      if (trace.ids.has(key)) return false;
+      trace.ids.add(key);
+    }
+    if (trace.entries.length >= this.perWorkflow) {
       this.droppedEntries++;
       return true;
     }
-    entries.set(id, entry);
+    trace.entries.push(entry);
     return true;
   }
 
   get(workflowId: string): readonly TraceEntry[] {
-    return [...(this.traces.get(workflowId)?.values() ?? [])];
+    return [...(this.traces.get(workflowId)?.entries ?? [])];
   }
 
   get dropped(): number {
@@ -79,16 +179,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function withoutTimes(detail: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(detail).filter(([key]) => !key.endsWith('At')));
-}
-
-/** JSON with object keys sorted at every level, so key order never changes an id. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isRecord(value)) {
-    const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 function token(value: unknown): string {
