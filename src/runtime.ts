@@ -121,6 +121,8 @@ class Runtime implements TroupeSystem {
     this.durable = new DurableNode({
       core: this.core,
       store: backends.store,
+      ...(backends.finished ? { finished: backends.finished } : {}),
+      ...(backends.purgeEvery ? { compactEvery: backends.purgeEvery } : {}),
       log: backends.log,
       logger: this.log,
       nodeId: this.node,
@@ -254,10 +256,12 @@ class Runtime implements TroupeSystem {
   private durableServices(address: string) {
     return {
       store: this.backends.store,
+      ...(this.backends.finished ? { finished: this.backends.finished } : {}),
       key: snapshotKey(address),
       retryDelayMs: (attempt: number) => backoffDelay({ minMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 }, attempt),
       closing: () => this.closingBackends,
       onRoom: () => this.durable.pump(address),
+      onAcked: (count: number) => this.durable.acked(count),
       onFinal: (status: DurableStatus) => this.durable.finished(address, status),
       onWrite: (bytes: number) => {
         this.stats.snapshotWrites++;
@@ -277,7 +281,7 @@ class Runtime implements TroupeSystem {
     const stopped = () => (this.stopping || this.core.isStopped ? this.name : undefined);
     if (cell && !(cell instanceof DurableCell)) return awaitLocalResult(cell, options, this.terminated) as Promise<TOutput>;
     if (stopped()) return Promise.reject(new SystemStoppedError(this.name));
-    return awaitStoredResult(this.backends.store, address, options, stopped) as Promise<TOutput>;
+    return awaitStoredResult(this.backends.store, this.backends.finished, address, options, stopped) as Promise<TOutput>;
   }
 
   recover(): Promise<string[]> {

@@ -18,6 +18,7 @@ import type { CellHost } from '../system/cell-host.js';
 import type { Clock } from '../system/clock.js';
 import type { Message, Receipt, ReplyTarget } from '../system/message.js';
 import type { RestartMode } from '../system/parent.js';
+import { moveToFinished } from './finished-records.js';
 import { decodeRecord, encodeRecord, RECORD_VERSION, snapshotForLogic, type DurableRecord, type DurableStatus, type PersistedTimer } from './durable-record.js';
 import { pendingTimers, rescheduleTimers, TimerStampingClock } from './timer-clock.js';
 
@@ -26,6 +27,8 @@ const MAX_RESTART_TIMES = 32;
 
 export interface DurableServices {
   readonly store: SnapshotStore;
+  /** Where a final record moves (finished-records.ts); without it, final records stay in `store`. */
+  readonly finished?: SnapshotStore;
   readonly key: string;
   /** Delay before retrying a failed write (store unreachable), by attempt. */
   retryDelayMs(attempt: number): number;
@@ -37,6 +40,8 @@ export interface DurableServices {
   onFinal?(status: DurableStatus): void;
   /** The mailbox has room again: the node's inbox may release more. */
   onRoom?(): void;
+  /** Log messages acked because a stored record now covers them (the node compacts the log now and then). */
+  onAcked?(count: number): void;
 }
 
 interface PendingReply {
@@ -131,6 +136,14 @@ export class DurableCell extends ActorCell {
     if (stored === undefined) return undefined;
     const record = decodeRecord(stored.value);
     this.revision = stored.revision;
+    // A finished actor's record whose move was cut short (finished-records.ts): the move is finished here, and
+    // spawning the address again starts a fresh actor.
+    const { finished, store, key } = this.services;
+    if (record.status !== 'active' && finished && this.persisted === undefined) {
+      await moveToFinished(store, finished, key, stored.value, stored.revision);
+      this.revision = null;
+      return undefined;
+    }
     this.persisted = record;
     if (this.restartTimes.length === 0) this.restartTimes = record.restarts ?? [];
     this.resetToPersisted();
@@ -340,6 +353,7 @@ export class DurableCell extends ActorCell {
     if (this.finalStatus !== undefined) {
       await this.flushed();
       await this.writeFinal(this.finalStatus);
+      await this.moveFinished();
       // What the last incarnation applied but never stored ends with it, as dead letters.
       for (const message of this.applied.splice(0)) this.messageDropped(message);
       this.services.onFinal?.(this.finalStatus);
@@ -387,6 +401,8 @@ export class DurableCell extends ActorCell {
         for (const message of batch.applied) message.receipt!.ack();
         for (const receipt of batch.dead) receipt.ack();
         for (const { target, payload } of batch.replies) target.resolve(payload);
+        const acked = batch.applied.length + batch.dead.length;
+        if (acked > 0) this.services.onAcked?.(acked);
         continue;
       }
       // Not written: everything stays pending (nothing is acked), in order.
@@ -446,6 +462,31 @@ export class DurableCell extends ActorCell {
       const outcome = await this.put(record, attempt);
       if (outcome !== 'retry') return;
       await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.services.retryDelayMs(attempt)));
+    }
+  }
+
+  /**
+   * Moves the final record to the finished store (finished-records.ts), a few attempts while the system runs; a move
+   * that does not happen is finished by the next `recover()`.
+   */
+  private async moveFinished(): Promise<void> {
+    const { finished, store, key } = this.services;
+    const record = this.persisted;
+    const revision = this.revision;
+    if (!finished || record === undefined || record.status === 'active' || typeof revision !== 'number') return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await moveToFinished(store, finished, key, encodeRecord(record), revision);
+        // The key is gone (a tombstone): a parent restarting this actor writes its next record as a new one.
+        this.revision = null;
+        return;
+      } catch (error) {
+        if (attempt >= 3 || !isRetryable(error) || this.services.closing()) {
+          this.log.warn({ err: toPlainError(error), attempt }, 'moving the finished record failed; the next recover() finishes the move');
+          return;
+        }
+        await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.services.retryDelayMs(attempt)));
+      }
     }
   }
 

@@ -28,6 +28,7 @@ import type { ActorSystemCore } from '../system/actor-system.js';
 import { parseAddress } from '../system/address.js';
 import type { ReplyTarget } from '../system/message.js';
 import { DurableCell } from './durable-cell.js';
+import { moveToFinished } from './finished-records.js';
 import { decodeRecord, type DurableRecord, type DurableStatus } from './durable-record.js';
 import { OrderedInbox, type InboxEntry } from './ordered-inbox.js';
 
@@ -36,10 +37,16 @@ const APPEND_BACKOFF = { minMs: 100, maxMs: 2_000, factor: 2, jitter: 0.2 };
 /** Default ack_wait of the log (JETSTREAM_MAILBOX_DEFAULTS), for the keep-alive period when none is configured. */
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_LATER_MS = 1_000;
+/** Delete markers of moved records older than this are purged from the snapshot store (at recover, then hourly). */
+const TOMBSTONE_AGE_MS = 30 * 60_000;
+const TOMBSTONE_PURGE_EVERY_MS = 60 * 60_000;
 
 export interface DurableNodeOptions {
   readonly core: ActorSystemCore;
+  /** Active actors' records: the index `recover()` lists (finished-records.ts). */
   readonly store: SnapshotStore;
+  /** Final records, moved out of `store` (finished-records.ts); without it they stay in `store`. */
+  readonly finished?: SnapshotStore;
   readonly log: MailboxLog;
   readonly logger: Logger;
   /** Unique per process: prefixes message ids so publishes from two processes never collide. */
@@ -47,6 +54,8 @@ export interface DurableNodeOptions {
   /** Creates and starts the cell for a stored record (the runtime attaches it to its supervisor). */
   readonly activate: (record: DurableRecord) => DurableCell;
   readonly ackWaitMs?: number;
+  /** Compact the log (MailboxLog.compact) after this many messages were acked here since the last compaction. */
+  readonly compactEvery?: number;
 }
 
 /** One durable actor this node hosts: its inbox, and its cell once activated. */
@@ -72,6 +81,7 @@ export class DurableNode {
   private stops: (() => Promise<void>)[] = [];
   private started: Promise<void> | undefined;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private tombstones: ReturnType<typeof setInterval> | undefined;
   private counter = 0;
   /**
    * The highest sequence delivered per shard: every message at or below it was delivered (first deliveries come in
@@ -79,6 +89,9 @@ export class DurableNode {
    */
   private readonly delivered = new Map<number, number>();
   private stopped = false;
+  /** Messages acked by this node's cells since the last compaction, and the compaction in flight. */
+  private ackedSinceCompact = 0;
+  private compacting: Promise<void> | undefined;
   /** Garbage and undeliverable messages written to the dead-letter stream by this node. */
   rejected = 0;
 
@@ -118,20 +131,60 @@ export class DurableNode {
     return this.started;
   }
 
-  /** Restores every stored actor that is still active; returns their addresses. */
+  /**
+   * Restores every stored actor that is still active; returns their addresses. The snapshot store holds only active
+   * actors (finished ones move to the finished store, finished-records.ts), so this reads no record of a finished
+   * actor — except one whose move a crash cut short, which it moves now.
+   */
   async recover(): Promise<string[]> {
     const restored: string[] = [];
-    for (const key of await this.options.store.keys(snapshotKey(this.options.core.name))) {
-      const stored = await this.options.store.get(key);
+    const { store, finished } = this.options;
+    for (const key of await store.keys(snapshotKey(this.options.core.name))) {
+      const stored = await store.get(key);
       if (!stored) continue;
       const record = decodeRecord(stored.value);
+      if (record.status !== 'active' && finished) {
+        await moveToFinished(store, finished, key, stored.value, stored.revision);
+        continue;
+      }
       this.known.add(record.address);
       if (record.status !== 'active' || this.options.core.cell(record.address)) continue;
       const cell = await this.cellFor(record.address);
       if (cell) restored.push(record.address);
     }
+    this.purgeTombstones();
+    this.tombstones ??= setInterval(() => this.purgeTombstones(), TOMBSTONE_PURGE_EVERY_MS);
+    this.tombstones.unref();
     await this.start();
     return restored;
+  }
+
+  /**
+   * Counts messages a stored record covers (acked); past `compactEvery` the log drops what every shard has acked.
+   * Best effort: a failure is reported at warn and tried again at the next count past the threshold.
+   */
+  acked(count: number): void {
+    const every = this.options.compactEvery;
+    this.ackedSinceCompact += count;
+    if (every === undefined || this.ackedSinceCompact < every || this.compacting || this.stopped) return;
+    this.ackedSinceCompact = 0;
+    this.compacting = this.options.log
+      .compact()
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (!this.stopped) this.options.logger.warn({ err: toPlainError(error) }, 'compacting the durable mailbox failed; retrying later');
+        },
+      )
+      .finally(() => (this.compacting = undefined));
+  }
+
+  /** Purges the delete markers moved records leave in the snapshot store (best effort, reported at warn). */
+  private purgeTombstones(): void {
+    if (!this.options.finished || !this.options.store.purgeDeletes || this.stopped) return;
+    this.options.store.purgeDeletes(TOMBSTONE_AGE_MS).catch((error: unknown) => {
+      this.options.logger.warn({ err: toPlainError(error) }, 'purging delete markers of the snapshot store failed; retrying in an hour');
+    });
   }
 
   /**
@@ -389,6 +442,7 @@ export class DurableNode {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.keepAlive);
+    clearInterval(this.tombstones);
     for (const slot of this.slots.values()) slot.inbox.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));

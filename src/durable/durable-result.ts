@@ -1,12 +1,13 @@
 /**
  * Waiting for a durable actor's result (issue 8): its persisted output once its `done` record is stored, read from
- * the snapshot store — so it works from any process connected to the system, also after the process that ran the
+ * the snapshot store, or the finished store once it has moved there (finished-records.ts) — so it works from any process connected to the system, also after the process that ran the
  * actor died. An aborted workflow, an actor its supervisor gave up on, or one stopped before it finished rejects
  * with a typed cause. Polls with a growing interval (a store has no change feed behind this seam).
  */
 import { Aborted, ActorFailedError, errorFromPlain, isPlainError, SystemStoppedError, TimeoutError } from '../errors.js';
 import { snapshotKey, type SnapshotStore } from '../persistence/snapshot-store.js';
 import { decodeRecord, type DurableRecord } from './durable-record.js';
+import { readRecordBytes } from './finished-records.js';
 
 export interface ResultOptions {
   /** Give up after this long, ms (TimeoutError). Default: wait until the actor finishes or the system stops. */
@@ -44,10 +45,11 @@ export function outcomeOfOutput(address: string, output: unknown): Outcome {
 }
 
 /** Resolves with the stored output of `address` once it is done; see the module comment. */
-export async function awaitStoredResult(store: SnapshotStore, address: string, options: ResultOptions, stopped: () => string | undefined): Promise<unknown> {
+export async function awaitStoredResult(store: SnapshotStore, finished: SnapshotStore | undefined, address: string, options: ResultOptions, stopped: () => string | undefined): Promise<unknown> {
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   for (let wait = FIRST_POLL_MS; ; wait = Math.min(MAX_POLL_MS, wait * 2)) {
-    const stored = await store.get(snapshotKey(address));
+    // The snapshot store first, then the finished store: a record being moved is always in one of them.
+    const stored = await readRecordBytes(store, finished, snapshotKey(address));
     const outcome = stored === undefined ? undefined : outcomeOf(decodeRecord(stored.value));
     if (outcome?.ok) return outcome.output;
     if (outcome) throw outcome.error;

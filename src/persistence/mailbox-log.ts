@@ -81,6 +81,12 @@ export interface MailboxLog {
    * ordered inbox asks this to find an earlier message still owed to it (delivered to a process that died).
    */
   next(subject: string, afterSeq: number): Promise<StoredMessage | undefined>;
+  /**
+   * Removes stored messages that every shard's consumer has acknowledged (acked = covered by a stored record, or
+   * dead-lettered); resolves with how many went. Best effort, called now and then: a message still owed to anyone
+   * (unacked, or on a shard nobody consumes yet) stays. The memory log keeps no acked message, so it has none.
+   */
+  compact(): Promise<number>;
   /** Writes a rejected message to the dead-letter stream with its reason; the same subject and bytes are stored once. */
   deadLetter(subject: string, data: Uint8Array, reason: string, detail?: DeadLetterDetail): Promise<void>;
   /** Entries in the dead-letter stream. */

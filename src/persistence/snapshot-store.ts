@@ -23,9 +23,15 @@ export interface SnapshotStore {
   get(key: string): Promise<StoredValue | undefined>;
   /** `expectedRevision`: the revision last read, `null` to create only if absent, `undefined` to overwrite. */
   put(key: string, value: Uint8Array, expectedRevision?: number | null): Promise<PutResult>;
-  delete(key: string): Promise<void>;
+  /** With `expectedRevision`, deletes only while the stored revision still equals it (otherwise leaves the key as it is). */
+  delete(key: string, expectedRevision?: number): Promise<void>;
   /** Keys that start with `prefix` (a whole number of tokens), in no particular order. */
   keys(prefix?: string): Promise<string[]>;
+  /**
+   * Removes the markers that `delete` leaves behind (NATS KV keeps a tombstone per deleted key) older than
+   * `olderThanMs`; resolves with how many went. Optional: a store without tombstones has nothing to do.
+   */
+  purgeDeletes?(olderThanMs: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -81,12 +81,31 @@ export interface CreateSystemOptions extends ConfigOverrides {
     readonly hostLeaseMs?: number;
     /** Limits of the trace stream `TROUPE_<name>_TRACE`: entry age (default 7 days) and stream size (default 1 GiB). */
     readonly trace?: { readonly maxAgeMs?: number; readonly maxBytes?: number };
+    /**
+     * Bounded growth of durable storage. `finishedMs`: how long a finished durable actor's record (done, stopped,
+     * failed) is kept, ms, in bucket `troupe_<name>_finished` (its TTL; default 7 days), so `result()` finds it that
+     * long; the snapshot bucket keeps only active actors, which is all `recover()` reads. `purgeEvery`: after this many
+     * durable messages applied here, the mailbox stream drops every message all shard consumers have acked (default
+     * 1,000).
+     */
+    readonly retention?: { readonly finishedMs?: number; readonly purgeEvery?: number };
+    /**
+     * Limits of the dead-letter stream `TROUPE_<name>_DLQ` (the oldest entries go first): age (default 30 days),
+     * size (default 1 GiB), entries (default unlimited). Applied to an existing stream too.
+     */
+    readonly deadLetters?: { readonly maxAgeMs?: number; readonly maxBytes?: number; readonly maxMsgs?: number };
   };
   /**
    * Explicit durable backends (custom stores, tests); overrides `nats`. The system closes them on shutdown.
    * Without `trace`, `system.trace()` reads this node's in-memory trace.
    */
-  readonly durability?: { readonly store: SnapshotStore; readonly log: MailboxLog; readonly trace?: TraceLog };
+  readonly durability?: {
+    readonly store: SnapshotStore;
+    readonly log: MailboxLog;
+    readonly trace?: TraceLog;
+    /** Where finished actors' records move (see `nats.retention`); without it they stay in `store`. */
+    readonly finished?: SnapshotStore;
+  };
   /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
   readonly ackWaitMs?: number;
   /** This process's node id (message-id prefix, inspection subject token): `[A-Za-z0-9_-]+`; default: random hex. */

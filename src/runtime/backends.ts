@@ -4,7 +4,8 @@
  * or the in-memory embedded default.
  */
 import { backoffDelay } from '../backoff.js';
-import { RetryableError, TimeoutError, toPlainError } from '../errors.js';
+import { InvalidConfigError, RetryableError, TimeoutError, toPlainError } from '../errors.js';
+import { DURABLE_RETENTION_DEFAULTS } from '../durable/finished-records.js';
 import type { Logger } from '../log/index.js';
 import { createJetStreamMailboxLog } from '../persistence/jetstream/jetstream-mailbox-log.js';
 import { createJetStreamTraceLog } from '../persistence/jetstream/jetstream-trace-log.js';
@@ -21,7 +22,12 @@ import type { Transport } from '../transport/transport.js';
 import type { CreateSystemOptions } from './api.js';
 
 export interface Backends {
+  /** Active durable actors' records (the index `recover()` lists). */
   readonly store: SnapshotStore;
+  /** Finished actors' records (durable/finished-records.ts); none: they stay in `store`. */
+  readonly finished?: SnapshotStore;
+  /** Compact the mailbox log after this many acked messages (MailboxLog.compact); none: never. */
+  readonly purgeEvery?: number;
   readonly log: MailboxLog;
   readonly transport: Transport;
   /** The durable host lock's bucket (opened on first use) and lease; none for the one-process memory backends. */
@@ -34,13 +40,21 @@ export interface Backends {
 /** The durable backends: explicit ones, NATS JetStream, or the in-memory default. */
 export async function openBackends(options: CreateSystemOptions, logger: Logger): Promise<Backends> {
   if (options.durability) {
-    const { store, log, trace } = options.durability;
+    const { store, log, trace, finished } = options.durability;
     const transport = createMemoryTransport();
-    return { store, log, transport, ...(trace ? { trace } : {}), close: async () => void (await Promise.all([trace?.close(), log.close(), store.close(), transport.close()])) };
+    return {
+      store,
+      log,
+      transport,
+      ...(trace ? { trace } : {}),
+      ...(finished ? { finished } : {}),
+      close: async () => void (await Promise.all([trace?.close(), log.close(), store.close(), finished?.close(), transport.close()])),
+    };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, ...connection } = options.nats;
+    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, retention, deadLetters, ...connection } = options.nats;
     const leaseMs = resolveHostLeaseMs(hostLeaseMs);
+    const { finishedMs, purgeEvery } = resolveRetention(retention);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
     // opening retries transient failures (bounded), a wrong setting still fails at once.
     const retry = <T>(what: string, open: () => Promise<T>) => withStartupRetry(what, open, startupTimeoutMs ?? 30_000, logger);
@@ -51,11 +65,19 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       await transport.close();
       throw error;
     });
+    const finished = await retry('open the finished bucket', () =>
+      createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_finished`, maxAgeMs: finishedMs, ...(replicas ? { replicas } : {}) }),
+    ).catch(async (error: unknown) => {
+      await store.close();
+      await transport.close();
+      throw error;
+    });
     const mailbox = await retry('open the mailbox stream', () => createJetStreamMailboxLog(transport.connection, {
       system: options.name,
       shards: shards ?? 8,
       ...(replicas ? { replicas } : {}),
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+      ...(deadLetters ? { deadLetters } : {}),
       // Self-healing (append retries, consumer re-creation) is reported, not thrown.
       onEvent: (event) => logger.warn({ ...event, error: 'error' in event ? toPlainError(event.error) : undefined }, event.type),
     })).catch(async (error: unknown) => {
@@ -76,6 +98,8 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     });
     return {
       store,
+      finished,
+      purgeEvery,
       log: mailbox,
       transport,
       hostLock: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs },
@@ -84,14 +108,29 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
         await trace.close(); // its last entries land before the connection goes
         await mailbox.close();
         await store.close();
+        await finished.close();
         await transport.close();
       },
     };
   }
   const store = createMemorySnapshotStore();
+  const finished = createMemorySnapshotStore(); // no TTL: the process's life bounds it
   const log = createMemoryMailboxLog({ shards: 8 });
   const transport = createMemoryTransport();
-  return { store, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), transport.close()])) };
+  return { store, finished, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), finished.close(), transport.close()])) };
+}
+
+/** `nats.retention` with defaults; throws InvalidConfigError naming the field. */
+function resolveRetention(retention: { readonly finishedMs?: number; readonly purgeEvery?: number } | undefined): { finishedMs: number; purgeEvery: number } {
+  const resolved = {
+    finishedMs: retention?.finishedMs ?? DURABLE_RETENTION_DEFAULTS.finishedMs,
+    purgeEvery: retention?.purgeEvery ?? DURABLE_RETENTION_DEFAULTS.purgeEvery,
+  };
+  for (const field of ['finishedMs', 'purgeEvery'] as const) {
+    const v = resolved[field];
+    if (!(Number.isInteger(v) && v >= 1)) throw new InvalidConfigError(`retention.${field}`, 'must be an integer >= 1');
+  }
+  return resolved;
 }
 
 /** Transient: a timeout, a retryable error, or JetStream not answering yet. Bad settings are never retried. */

@@ -6,13 +6,19 @@
  *   retention would delete on ack, which buys nothing here (each shard has exactly one consumer either way) and
  *   makes any loss of consumer state after a kill -9 unrecoverable; interest retention would drop messages
  *   appended before a shard's consumer exists. The cost: the stream grows until a limit trims it — set
- *   `maxAgeMs` (longer than any outage you mean to survive: an unhandled message older than it is gone).
+ *   `maxAgeMs` (longer than any outage you mean to survive: an unhandled message older than it is gone), and let
+ *   the durable node call `compact()`, which purges what every shard's consumer has acked (the equivalent of
+ *   work-queue retention, decided by the client). Not a purge per actor subject: on nats-server 2.9 a filtered
+ *   purge moves the ack floor of every consumer whose filter overlaps it (measured: the shard's consumer then skips
+ *   the unacked messages of the other actors of that shard), while a purge below every consumer's floor is a no-op
+ *   for the consumers.
  * - `append` is a JetStream publish with `Nats-Msg-Id` = msgId: a repeat within `duplicateWindowMs` is stored
  *   once and reported `duplicate: true`. A transient "JetStream unavailable" (leader election, a restarting
  *   server) is retried with the same msgID for up to `appendRetryMs`, reported as `rt.mbox.append-retry`.
  * - One durable pull consumer per shard, `mbox-<shard>`, explicit ack, see mailbox-consumer.ts.
  * - Dead letters go to stream `TROUPE_<system>_DLQ` (`troupe.<system>.dlq.>`), original bytes plus headers
- *   `Troupe-Reason` and `Troupe-Original-Subject`, deduplicated on a hash of subject and bytes.
+ *   `Troupe-Reason` and `Troupe-Original-Subject`, deduplicated on a hash of subject and bytes; bounded by
+ *   `deadLetters` (age, bytes, count: the oldest go first).
  * The log does not own the connection: `close()` stops the consumers only.
  */
 import { createHash } from 'node:crypto';
@@ -32,10 +38,10 @@ import {
 } from '../mailbox-log.js';
 import { ShardConsumer } from './mailbox-consumer.js';
 import { createReporter, type MailboxLogListener } from './mailbox-events.js';
-import { isJetStreamUnavailable, toTroupeError } from './mailbox-errors.js';
-import { ensureShardConsumer, ensureStreams, JETSTREAM_MAILBOX_DEFAULTS, openShardConsumer, validateOptions } from './mailbox-setup.js';
+import { isConsumerNotFound, isJetStreamUnavailable, toTroupeError } from './mailbox-errors.js';
+import { DEAD_LETTER_DEFAULTS, ensureShardConsumer, ensureStreams, JETSTREAM_MAILBOX_DEFAULTS, openShardConsumer, validateOptions } from './mailbox-setup.js';
 
-export { JETSTREAM_MAILBOX_DEFAULTS };
+export { DEAD_LETTER_DEFAULTS, JETSTREAM_MAILBOX_DEFAULTS };
 export type { MailboxLogEvent, MailboxLogListener } from './mailbox-events.js';
 
 export interface JetStreamMailboxLogOptions {
@@ -53,6 +59,11 @@ export interface JetStreamMailboxLogOptions {
   readonly maxMsgBytes?: number;
   /** Age after which stored messages (handled or not) are deleted, ms. Default: never (the stream grows). */
   readonly maxAgeMs?: number;
+  /**
+   * Limits of the dead-letter stream `TROUPE_<system>_DLQ` (the oldest entries go first): age (default 30 days),
+   * size (default 1 GiB), entries (default unlimited). Applied to a new stream, and to an existing one that differs.
+   */
+  readonly deadLetters?: DeadLetterLimits;
   /** Unacked deliveries per shard before the server pauses it. Default 1,000. */
   readonly maxAckPending?: number;
   /** Wait for one publish ack, ms. Default 5,000; an outage longer than this fails the append with TimeoutError. */
@@ -63,10 +74,18 @@ export interface JetStreamMailboxLogOptions {
   readonly onEvent?: MailboxLogListener;
 }
 
+export interface DeadLetterLimits {
+  readonly maxAgeMs?: number;
+  readonly maxBytes?: number;
+  readonly maxMsgs?: number;
+}
+
 const APPEND_BACKOFF: BackoffPolicy = { minMs: 50, maxMs: 1_000, factor: 2, jitter: 0.2 };
 const REASON_MAX_CHARS = 1_024;
 
-export type ResolvedMailboxOptions = Required<Omit<JetStreamMailboxLogOptions, 'maxMsgBytes' | 'maxAgeMs' | 'onEvent'>> &
+export type ResolvedMailboxOptions = Required<Omit<JetStreamMailboxLogOptions, 'maxMsgBytes' | 'maxAgeMs' | 'onEvent' | 'deadLetters'>> & {
+  readonly deadLetters: Required<DeadLetterLimits>;
+} &
   Pick<JetStreamMailboxLogOptions, 'maxMsgBytes' | 'maxAgeMs'>;
 
 /**
@@ -89,6 +108,8 @@ class JetStreamMailboxLog implements MailboxLog {
   readonly shards: number;
   private readonly consumers = new Map<number, ShardConsumer>();
   private closed = false;
+  /** The stream is purged up to here (inclusive) by this log. */
+  private compactedTo = 0;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -148,6 +169,40 @@ class JetStreamMailboxLog implements MailboxLog {
       return stored ? { subject: stored.subject, data: new Uint8Array(stored.data), seq: stored.seq } : undefined;
     } catch (error) {
       throw toTroupeError(error, `read the next message on ${subject}`, this.options.publishTimeoutMs);
+    }
+  }
+
+  /**
+   * Purges the mailbox stream below the lowest point every shard's consumer has acked up to (see the module comment).
+   * A consumer with unacked deliveries bounds it at its ack floor; one with none outstanding but more to deliver at
+   * its last delivered message; one with nothing left at the stream's last sequence, read before the consumers (a
+   * message appended meanwhile is above it).
+   */
+  async compact(): Promise<number> {
+    this.checkOpen();
+    const stream = this.names.mbox;
+    try {
+      const last = (await this.jsm.streams.info(stream)).state.last_seq;
+      const infos = await Promise.all(
+        Array.from({ length: this.shards }, (_, shard) =>
+          this.jsm.consumers.info(stream, `mbox-${shard}`).catch((error: unknown) => {
+            if (isConsumerNotFound(error)) return undefined;
+            throw error;
+          }),
+        ),
+      );
+      let floor = last;
+      for (const info of infos) {
+        if (!info) return 0; // a shard nobody consumed yet: all its messages are still owed
+        const bound = info.num_ack_pending > 0 ? info.ack_floor.stream_seq : info.num_pending > 0 ? info.delivered.stream_seq : last;
+        floor = Math.min(floor, bound);
+      }
+      if (floor <= this.compactedTo) return 0;
+      const { purged } = await this.jsm.streams.purge(stream, { seq: floor + 1 });
+      this.compactedTo = floor;
+      return purged;
+    } catch (error) {
+      throw toTroupeError(error, `compact ${stream}`, this.options.publishTimeoutMs);
     }
   }
 

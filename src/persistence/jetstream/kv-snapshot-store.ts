@@ -5,7 +5,9 @@
  * than the leader-only STREAM.MSG.GET (DESIGN, "KV reads"). The store does not own the connection.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type Bucket, type KV } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import { CodecError, InvalidAddressError, InvalidConfigError, TimeoutError } from '../../errors.js';
 import type { PutResult, SnapshotStore, StoredValue } from '../snapshot-store.js';
 import { isWrongLastSequence, mapSizeError } from './kv-errors.js';
@@ -19,6 +21,11 @@ export interface KvSnapshotStoreOptions {
   readonly maxValueBytes?: number;
   /** Upper bound for listing keys, ms; a listing that does not finish fails with TimeoutError. Default 10,000. */
   readonly listTimeoutMs?: number;
+  /**
+   * The bucket's TTL (stream max_age), ms: JetStream deletes a value this long after it was written. Applied to a
+   * new bucket, and to an existing one whose max_age differs (updatable). Default: values never expire.
+   */
+  readonly maxAgeMs?: number;
 }
 
 const KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -29,15 +36,21 @@ const KEY = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
  * const store = await createKvSnapshotStore(transport.connection, { bucket: 'troupe_support_snapshots' });
  */
 export async function createKvSnapshotStore(nc: NatsConnection, options: KvSnapshotStoreOptions): Promise<SnapshotStore> {
-  const { bucket, replicas = 1, maxValueBytes, listTimeoutMs = 10_000 } = options;
+  const { bucket, replicas = 1, maxValueBytes, listTimeoutMs = 10_000, maxAgeMs } = options;
   if (!/^[A-Za-z0-9_-]+$/.test(bucket)) throw new InvalidConfigError('bucket', `${JSON.stringify(bucket)} must match [A-Za-z0-9_-]+`);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new InvalidConfigError('replicas', 'must be an integer from 1 to 5');
   if (maxValueBytes !== undefined && !(Number.isInteger(maxValueBytes) && maxValueBytes > 0)) {
     throw new InvalidConfigError('maxValueBytes', 'must be an integer > 0');
   }
+  if (maxAgeMs !== undefined && !(Number.isInteger(maxAgeMs) && maxAgeMs > 0)) throw new InvalidConfigError('maxAgeMs', 'must be an integer > 0');
   // history 1: a snapshot store needs the latest value per key only.
-  const kv = await new Kvm(nc).create(bucket, { history: 1, replicas, maxValueSize: maxValueBytes ?? -1, allow_direct: true });
-  const config = (await kv.status()).streamInfo.config;
+  const kv = await new Kvm(nc).create(bucket, { history: 1, replicas, maxValueSize: maxValueBytes ?? -1, allow_direct: true, ...(maxAgeMs ? { ttl: maxAgeMs } : {}) });
+  let config = (await kv.status()).streamInfo.config;
+  // An existing bucket keeps its settings, except the TTL asked for here: the retention is the caller's setting.
+  if (maxAgeMs !== undefined && config.max_age !== nanos(maxAgeMs)) {
+    const jsm = await jetstreamManager(nc);
+    config = (await jsm.streams.update(config.name, { ...config, max_age: nanos(maxAgeMs) })).config;
+  }
   // An existing bucket keeps its own settings: read the limits and the read path from it.
   if (!config.allow_direct) {
     throw new InvalidConfigError('bucket', `bucket ${bucket} exists without allow_direct; reads would go through the stream leader only`);
@@ -83,9 +96,14 @@ class KvSnapshotStore implements SnapshotStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, expectedRevision?: number): Promise<void> {
     checkKey(key);
-    await this.kv.delete(key);
+    if (expectedRevision === undefined) return this.kv.delete(key);
+    try {
+      await this.kv.delete(key, { previousSeq: expectedRevision });
+    } catch (error) {
+      if (!isWrongLastSequence(error)) throw error; // changed since: someone else's record now, left alone
+    }
   }
 
   async keys(prefix?: string): Promise<string[]> {
@@ -94,6 +112,11 @@ class KvSnapshotStore implements SnapshotStore {
     // One filter subject per listing (2.9 refuses several): the descendants, then the prefix key itself.
     const [below, self] = await Promise.all([this.list(`${prefix}.>`), this.get(prefix)]);
     return self === undefined ? below : [prefix, ...below];
+  }
+
+  /** `Bucket.purgeDeletes` (not on the KV interface): a bucket has no consumers, so its filtered purges are safe. */
+  async purgeDeletes(olderThanMs: number): Promise<number> {
+    return (await (this.kv as Bucket).purgeDeletes(olderThanMs)).purged;
   }
 
   /** Nothing to release: the bucket handle holds no subscriptions, and the connection is the caller's. */

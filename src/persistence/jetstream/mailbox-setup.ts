@@ -30,10 +30,23 @@ export const JETSTREAM_MAILBOX_DEFAULTS = Object.freeze({
   batch: 100,
 });
 
+/** Defaults of the dead-letter stream's limits (JetStreamMailboxLogOptions.deadLetters); -1 = unlimited. */
+export const DEAD_LETTER_DEFAULTS = Object.freeze({
+  maxAgeMs: 30 * 24 * 3_600_000,
+  maxBytes: 1024 ** 3,
+  maxMsgs: -1,
+});
+
 /** Fills defaults and checks every field; throws InvalidConfigError naming the field. */
 export function validateOptions(options: JetStreamMailboxLogOptions): ResolvedMailboxOptions {
   const { batch: _batch, ...defaults } = JETSTREAM_MAILBOX_DEFAULTS;
-  const o = { ...defaults, ...withoutUndefined(options) };
+  const deadLetters = { ...DEAD_LETTER_DEFAULTS, ...withoutUndefined(options.deadLetters ?? {}) };
+  for (const field of ['maxAgeMs', 'maxBytes', 'maxMsgs'] as const) {
+    const v = deadLetters[field];
+    const unlimited = field === 'maxMsgs' && v === DEAD_LETTER_DEFAULTS.maxMsgs;
+    if (!unlimited && !(Number.isInteger(v) && v >= 1)) throw new InvalidConfigError(`deadLetters.${field}`, 'must be an integer >= 1');
+  }
+  const o = { ...defaults, ...withoutUndefined(options), deadLetters };
   if (typeof o.system !== 'string' || !/^[A-Za-z0-9_-]+$/.test(o.system)) throw new InvalidConfigError('system', `${JSON.stringify(o.system)} must match [A-Za-z0-9_-]+`);
   const integer = (field: keyof typeof o, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const v = o[field];
@@ -70,12 +83,20 @@ export async function ensureStreams(jsm: JetStreamManager, o: ResolvedMailboxOpt
     max_msg_size: o.maxMsgBytes ?? -1,
   };
   await ensureStream(jsm, { ...common, name: names.mbox, subjects: [`troupe.${o.system}.mbox.>`], max_age: nanos(o.maxAgeMs ?? 0) }, o.publishTimeoutMs);
-  // Dead letters are kept until someone looks at them: no age limit.
-  await ensureStream(jsm, { ...common, name: names.dlq, subjects: [`troupe.${o.system}.dlq.>`] }, o.publishTimeoutMs);
+  // Dead letters are kept for people to look at, within their own limits (updated on an existing stream).
+  const { maxAgeMs, maxBytes, maxMsgs } = o.deadLetters;
+  const limits = { max_age: nanos(maxAgeMs), max_bytes: maxBytes, max_msgs: maxMsgs };
+  await ensureStream(jsm, { ...common, ...limits, name: names.dlq, subjects: [`troupe.${o.system}.dlq.>`] }, o.publishTimeoutMs, limits);
   return names;
 }
 
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string; subjects: string[] }, timeoutMs: number): Promise<void> {
+/** `limits`: fields an existing stream is brought to when it differs (all updatable on 2.9). */
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string; subjects: string[] },
+  timeoutMs: number,
+  limits?: Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msgs'>,
+): Promise<void> {
   try {
     const existing = await jsm.streams.info(config.name).catch((error: unknown) => {
       if (isStreamNotFound(error)) return undefined;
@@ -88,6 +109,9 @@ async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig>
     const [subject] = config.subjects;
     if (!existing.config.subjects?.includes(subject!)) {
       throw new InvalidConfigError('system', `stream ${config.name} exists without subject ${subject}`);
+    }
+    if (limits && (Object.keys(limits) as (keyof typeof limits)[]).some((field) => existing.config[field] !== limits[field])) {
+      await jsm.streams.update(config.name, { ...existing.config, ...limits });
     }
   } catch (error) {
     throw error instanceof InvalidConfigError ? error : toTroupeError(error, `create stream ${config.name}`, timeoutMs);

@@ -168,6 +168,10 @@ export function createMemoryMailboxLog(options: MemoryMailboxLogOptions = {}): M
       }
       return undefined;
     },
+    async compact() {
+      checkOpen();
+      return 0; // an acked entry is dropped at its ack: only unacked ones are stored
+    },
     async deadLetter(subject, data, reason, detail) {
       checkOpen();
       // Stored once per subject and bytes, like the JetStream log's msgID dedupe, so a retry counts once.

@@ -30,8 +30,9 @@ export function createMemorySnapshotStore(): SnapshotStore {
       entries.set(key, { value: value.slice(), revision });
       return { ok: true, revision };
     },
-    async delete(key) {
+    async delete(key, expectedRevision) {
       checkKey(key);
+      if (expectedRevision !== undefined && entries.get(key)?.revision !== expectedRevision) return;
       entries.delete(key);
     },
     async keys(prefix) {
