@@ -85,7 +85,8 @@ export async function ensureStreams(jsm: JetStreamManager, o: ResolvedMailboxOpt
   await ensureStream(jsm, { ...common, name: names.mbox, subjects: [`troupe.${o.system}.mbox.>`], max_age: nanos(o.maxAgeMs ?? 0) }, o.publishTimeoutMs);
   // Dead letters are kept for people to look at, within their own limits (updated on an existing stream).
   const { maxAgeMs, maxBytes, maxMsgs } = o.deadLetters;
-  const limits = { max_age: nanos(maxAgeMs), max_bytes: maxBytes, max_msgs: maxMsgs };
+  // JetStream refuses a duplicate window longer than max_age: a short-lived DLQ dedupes for its age only.
+  const limits = { max_age: nanos(maxAgeMs), max_bytes: maxBytes, max_msgs: maxMsgs, duplicate_window: nanos(Math.min(o.duplicateWindowMs, maxAgeMs)) };
   await ensureStream(jsm, { ...common, ...limits, name: names.dlq, subjects: [`troupe.${o.system}.dlq.>`] }, o.publishTimeoutMs, limits);
   return names;
 }
@@ -95,7 +96,7 @@ async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string; subjects: string[] },
   timeoutMs: number,
-  limits?: Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msgs'>,
+  limits?: Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msgs' | 'duplicate_window'>,
 ): Promise<void> {
   try {
     const existing = await jsm.streams.info(config.name).catch((error: unknown) => {
