@@ -57,6 +57,8 @@ export class DurableCell extends ActorCell {
   /** True once the stored record (or its absence) has been read. */
   private loaded = false;
   private persisted: DurableRecord | undefined;
+  /** The stored bytes of `persisted` when this incarnation wrote it: the finished store gets exactly these. */
+  private persistedBytes: Uint8Array | undefined;
   /** A fresh actor's first sequence floor (see bornAfter). */
   private birthSeq = 0;
   /** The last log sequence applied by the current incarnation (persisted or not). */
@@ -136,6 +138,7 @@ export class DurableCell extends ActorCell {
     if (stored === undefined) return undefined;
     const record = decodeRecord(stored.value);
     this.revision = stored.revision;
+    this.persistedBytes = stored.value;
     // A finished actor's record whose move was cut short (finished-records.ts): the move is finished here, and
     // spawning the address again starts a fresh actor.
     const { finished, store, key } = this.services;
@@ -432,6 +435,7 @@ export class DurableCell extends ActorCell {
       if (result.ok) {
         this.revision = result.revision;
         this.persisted = record;
+        this.persistedBytes = bytes;
         this.deadSeqs = this.deadSeqs.filter((seq) => seq > record.lastSeq);
         return 'written';
       }
@@ -476,7 +480,7 @@ export class DurableCell extends ActorCell {
     if (!finished || record === undefined || record.status === 'active' || typeof revision !== 'number') return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await moveToFinished(store, finished, key, encodeRecord(record), revision);
+        await moveToFinished(store, finished, key, this.persistedBytes ?? encodeRecord(record), revision);
         // The key is gone (a tombstone): a parent restarting this actor writes its next record as a new one.
         this.revision = null;
         return;
