@@ -17,6 +17,7 @@ export type {
   StoredDeadLetterEntry,
 } from './runtime/api.js';
 export type { ResultOptions } from './durable/durable-result.js';
+export { DURABLE_RETENTION_DEFAULTS } from './durable/finished-records.js';
 export type { ActorRef, AskOptions, Subscription } from './system/actor-ref.js';
 export type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
 export type { RestartType } from './system/parent.js';
