@@ -144,7 +144,8 @@ export interface SpawnOptions {
   readonly mailboxCapacity?: number;
   /**
    * A durable actor: its messages go through the durable mailbox and its snapshot is persisted at each durable
-   * point, so it survives process death. Spawning a durable actor that is already active (or stored) resumes it.
+   * point, so it survives process death. Spawning a durable actor that is already active (or stored) resumes it;
+   * spawning the address of one that finished (its record moved to the finished bucket) starts a fresh actor.
    */
   readonly durable?: boolean;
 }

@@ -122,6 +122,20 @@ export function describeSnapshotStoreContract(name: string, factory: () => Promi
       await s.delete('sys.never-written'); // deleting a missing key is not an error
     });
 
+    test('delete with a revision deletes only that revision: a newer record stays, a missing key is no error', async () => {
+      const s = await make();
+      const r1 = await s.put('sys.moved', bytes('v1'), null);
+      if (!r1.ok) throw new Error('create refused');
+      const r2 = await s.put('sys.moved', bytes('v2'), r1.revision);
+      if (!r2.ok) throw new Error('update refused');
+      await s.delete('sys.moved', r1.revision);
+      expect((await s.get('sys.moved'))?.revision).toBe(r2.revision);
+      await s.delete('sys.moved', r2.revision);
+      expect(await s.get('sys.moved')).toBeUndefined();
+      await s.delete('sys.moved', r2.revision); // already gone: nothing to do
+      expect((await s.put('sys.moved', bytes('v3'), null)).ok).toBe(true);
+    });
+
     test('keys(prefix) lists the prefix key and those below it by whole tokens, and works on an empty store', async () => {
       const s = await make();
       expect(await s.keys()).toEqual([]);
