@@ -123,6 +123,9 @@ export class DurableNode {
         for (const slot of this.slots.values()) slot.inbox.keepAlive();
       }, period);
       this.keepAlive.unref();
+      // Moved records leave delete markers in the snapshot store: purged at recover() and then hourly.
+      this.tombstones = setInterval(() => this.purgeTombstones(), TOMBSTONE_PURGE_EVERY_MS);
+      this.tombstones.unref();
       for (let shard = 0; shard < this.options.log.shards; shard++) {
         const handler = (delivery: MailboxDelivery) => this.onDelivery(shard, delivery);
         this.stops.push(await this.options.log.consume(shard, handler, ackWaitMs === undefined ? undefined : { ackWaitMs }));
@@ -153,8 +156,6 @@ export class DurableNode {
       if (cell) restored.push(record.address);
     }
     this.purgeTombstones();
-    this.tombstones ??= setInterval(() => this.purgeTombstones(), TOMBSTONE_PURGE_EVERY_MS);
-    this.tombstones.unref();
     await this.start();
     return restored;
   }
