@@ -39,7 +39,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     return { store, log, transport, ...(trace ? { trace } : {}), close: async () => void (await Promise.all([trace?.close(), log.close(), store.close(), transport.close()])) };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, ...connection } = options.nats;
+    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, duplicateWindowMs, ...connection } = options.nats;
     const leaseMs = resolveHostLeaseMs(hostLeaseMs);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
     // opening retries transient failures (bounded), a wrong setting still fails at once.
@@ -56,6 +56,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       shards: shards ?? 8,
       ...(replicas ? { replicas } : {}),
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+      ...(duplicateWindowMs !== undefined ? { duplicateWindowMs } : {}),
       // Self-healing (append retries, consumer re-creation) is reported, not thrown.
       onEvent: (event) => logger.warn({ ...event, error: 'error' in event ? toPlainError(event.error) : undefined }, event.type),
     })).catch(async (error: unknown) => {
