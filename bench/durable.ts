@@ -4,14 +4,16 @@
  * followed by one awaited KV put of a payload the size of Troupe's own snapshot at that step.
  *
  *   durable.c1_per_s              durable workflows/s, one at a time
+ *   durable.c1_p50_ms             a durable workflow's latency one at a time, spawn to persisted 'done' (median)
+ *   durable.floor_c1_p50_ms       the floor's latency per workflow one at a time (median), beside it
  *   durable.c50_per_s             durable workflows/s, 50 in flight
  *   durable.vs_kv_floor_c50       floor time / Troupe time at concurrency 50, median of per-pair ratios (goal >= 0.6)
  *   durable.writes_per_workflow   KV puts + mailbox stream appends per completed workflow (bucket and stream
  *                                 sequence counts over the c50 rounds; checked against durabilityStats())
  *   durable.recovery_ms           from spawning a restarted node's process to its first resumed step, median of 10
  *
- * A workflow counts as finished when its 'done' record is persisted (seen by a watcher on the snapshot bucket),
- * as the floor's last put is awaited. Method per DESIGN (Benchmarks): warm-up, 5 rounds alternating floor and
+ * A workflow counts as finished when `ref.result()` resolves, which is when its 'done' record is stored (the
+ * hosting node resolves it from its own write), as the floor's last put is awaited. Method per DESIGN (Benchmarks): warm-up, 5 rounds alternating floor and
  * Troupe, the median of per-pair ratios.
  *
  * `node dist/bench/durable.js --recovery-worker <url>` is the restarted node of `recovery_ms`; BENCH_VERBOSE=1 prints
@@ -87,33 +89,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 // ---- Troupe: durable workflows, finished when their 'done' record is persisted --------------------------------
 
-class Completions {
-  private readonly waiting = new Map<string, () => void>();
-
-  static async watch(bucket: KV): Promise<Completions> {
-    const completions = new Completions();
-    const iter = await bucket.watch({ key: `${SYSTEM}.>`, include: KvWatchInclude.UpdatesOnly });
-    void (async () => {
-      for await (const entry of iter) {
-        if (entry.operation !== 'PUT') continue;
-        const record = decodeRecord(new Uint8Array(entry.value));
-        if (record.status === 'done') completions.waiting.get(record.address)?.();
-      }
-    })();
-    return completions;
-  }
-
-  done(address: string): Promise<void> {
-    return new Promise((resolve) => this.waiting.set(address, () => {
-      this.waiting.delete(address);
-      resolve();
-    }));
-  }
-}
-
 let round = 0;
 
-async function runTroupe(system: TroupeSystem, completions: Completions, total: number, concurrency: number): Promise<number> {
+/** Per-workflow latencies of the c1 rounds, ms (pushed by runTroupe and runFloor when given an array). */
+async function runTroupe(system: TroupeSystem, total: number, concurrency: number, latencies?: number[]): Promise<number> {
   const prefix = `r${++round}`;
   let started = 0;
   gcIfExposed();
@@ -122,9 +101,9 @@ async function runTroupe(system: TroupeSystem, completions: Completions, total: 
     while (started < total) {
       const id = `${prefix}-${started++}`;
       const address = `${SYSTEM}/${id}`;
-      const done = completions.done(address);
-      system.spawn('bench', { id, durable: true, input: { workflowId: id, address } });
-      await done;
+      const spawnedAt = nowMs();
+      await system.spawn('bench', { id, durable: true, input: { workflowId: id, address } }).result();
+      latencies?.push(nowMs() - spawnedAt);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
@@ -132,7 +111,7 @@ async function runTroupe(system: TroupeSystem, completions: Completions, total: 
 }
 
 /** The same ten steps, each followed by one awaited KV put of Troupe's snapshot size at that step. */
-async function runFloor(bucket: KV, payloads: readonly Uint8Array[], total: number, concurrency: number): Promise<number> {
+async function runFloor(bucket: KV, payloads: readonly Uint8Array[], total: number, concurrency: number, latencies?: number[]): Promise<number> {
   const prefix = `f${++round}`;
   let started = 0;
   gcIfExposed();
@@ -140,10 +119,12 @@ async function runFloor(bucket: KV, payloads: readonly Uint8Array[], total: numb
   const lane = async (): Promise<void> => {
     while (started < total) {
       const key = `${prefix}.${started++}`;
+      const startedAt = nowMs();
       for (let i = 0; i < STEPS; i++) {
         await trivial(i);
         await bucket.put(key, payloads[i]!);
       }
+      latencies?.push(nowMs() - startedAt);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
@@ -260,17 +241,24 @@ export async function run(): Promise<void> {
     const floor = await new Kvm(nc).create('bench_floor', { history: 1, allow_direct: true });
     const system = await createSystem({ name: SYSTEM, nats: { servers: server.url }, logLevel: 'silent' });
     system.register('bench', benchWorkflow(trivial), { version: 1 });
-    const completions = await Completions.watch(await new Kvm(nc).open(`troupe_${SYSTEM}_snapshots`));
 
+    const c1Latency = { floor: [] as number[], troupe: [] as number[] };
+    let measured = false; // the warm-up round's latencies are not kept
     const c1 = await paired({
       warmup: 1,
       rounds: 5,
-      baseline: () => runFloor(floor, payloads, C1_RUNS, 1),
-      candidate: () => runTroupe(system, completions, C1_RUNS, 1),
+      baseline: () => runFloor(floor, payloads, C1_RUNS, 1, measured ? c1Latency.floor : undefined),
+      candidate: async () => {
+        const elapsed = await runTroupe(system, C1_RUNS, 1, measured ? c1Latency.troupe : undefined);
+        measured = true;
+        return elapsed;
+      },
     });
     report('durable', 'c1_per_s', C1_RUNS / (median(c1.candidate) / 1_000), 'workflows/s');
+    report('durable', 'c1_p50_ms', median(c1Latency.troupe), 'ms');
+    report('durable', 'floor_c1_p50_ms', median(c1Latency.floor), 'ms');
 
-    await runTroupe(system, completions, C50_RUNS, 50); // warm-up, outside the write count
+    await runTroupe(system, C50_RUNS, 50); // warm-up, outside the write count
     const writesBefore = await writeCounts(nc);
     const statsBefore = system.durabilityStats();
     let workflows = 0;
@@ -280,10 +268,11 @@ export async function run(): Promise<void> {
       baseline: () => runFloor(floor, payloads, C50_RUNS, 50),
       candidate: async () => {
         workflows += C50_RUNS;
-        return runTroupe(system, completions, C50_RUNS, 50);
+        return runTroupe(system, C50_RUNS, 50);
       },
     });
     const writes = (await writeCounts(nc)) - writesBefore;
+    const traceMessages = (await (await jetstreamManager(nc)).streams.info(`TROUPE_${SYSTEM}_TRACE`)).state.messages;
     const stats = system.durabilityStats();
     report('durable', 'c50_per_s', C50_RUNS / (median(c50.candidate) / 1_000), 'workflows/s');
     if (process.env['BENCH_VERBOSE']) console.error(`durable c50 rounds, ms: floor ${c50.baseline.map((t) => t.toFixed(0)).join(' ')}; Troupe ${c50.candidate.map((t) => t.toFixed(0)).join(' ')}`);
@@ -291,7 +280,7 @@ export async function run(): Promise<void> {
     report('durable', 'writes_per_workflow', writes / workflows, 'writes');
     const counted = stats.snapshotWrites - statsBefore.snapshotWrites + stats.logAppends - statsBefore.logAppends;
     if (Math.abs(counted - writes) > workflows * 0.01) console.error(`durable: durabilityStats counted ${counted} writes, the bucket and stream ${writes}`);
-    console.error(`durable: floor sizes ${sizes.join(',')} B; Troupe ${((stats.snapshotBytes - statsBefore.snapshotBytes) / Math.max(1, stats.snapshotWrites - statsBefore.snapshotWrites)).toFixed(0)} B per write`);
+    console.error(`durable: floor sizes ${sizes.join(',')} B; Troupe ${((stats.snapshotBytes - statsBefore.snapshotBytes) / Math.max(1, stats.snapshotWrites - statsBefore.snapshotWrites)).toFixed(0)} B per write; trace stream ${traceMessages} messages`);
     await system.shutdown();
 
     const recoveries = await measureRecovery(server.url, nc);

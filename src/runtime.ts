@@ -13,7 +13,7 @@ import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
 import { DurableNode } from './durable/durable-node.js';
-import { awaitStoredResult, type ResultOptions } from './durable/durable-result.js';
+import { awaitHostedResult, awaitStoredResult, type ResultOptions } from './durable/durable-result.js';
 import { awaitLocalResult } from './runtime/local-result.js';
 import { HostLock } from './durable/host-lock.js';
 import { ActorFailedError, DurableHostLockedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
@@ -281,7 +281,9 @@ class Runtime implements TroupeSystem {
     const stopped = () => (this.stopping || this.core.isStopped ? this.name : undefined);
     if (cell && !(cell instanceof DurableCell)) return awaitLocalResult(cell, options, this.terminated) as Promise<TOutput>;
     if (stopped()) return Promise.reject(new SystemStoppedError(this.name));
-    return awaitStoredResult(this.backends.store, this.backends.finished, address, options, stopped) as Promise<TOutput>;
+    const { store, finished } = this.backends;
+    if (cell instanceof DurableCell) return awaitHostedResult(cell, address, options, (left) => awaitStoredResult(store, finished, address, left, stopped)) as Promise<TOutput>;
+    return awaitStoredResult(store, finished, address, options, stopped) as Promise<TOutput>;
   }
 
   recover(): Promise<string[]> {

@@ -78,6 +78,8 @@ export class DurableCell extends ActorCell {
   private finalStatus: DurableStatus | undefined;
   /** Restart times of this actor (runtime clock), persisted for durable supervision. */
   private restartTimes: readonly number[] = [];
+  /** Settles with the first stored record whose status is final, or undefined when the cell stopped without one. */
+  private finalStored: { promise: Promise<DurableRecord | undefined>; settle: (record: DurableRecord | undefined) => void } | undefined;
 
   constructor(
     host: CellHost,
@@ -160,6 +162,21 @@ export class DurableCell extends ActorCell {
     // The stored dead letters above lastSeq stay settled in every later record (a write must not forget them).
     const dead = new Set([...(this.persisted?.dead ?? []), ...this.deadSeqs]);
     this.deadSeqs = [...dead].filter((seq) => seq > this.appliedSeq).sort((a, b) => a - b);
+  }
+
+  /**
+   * The record that ends this actor (done, stopped, failed) once it is stored; undefined when this cell stops
+   * without one (a shutdown, another process took over): then only the store can tell.
+   */
+  whenFinalStored(): Promise<DurableRecord | undefined> {
+    if (this.persisted !== undefined && this.persisted.status !== 'active') return Promise.resolve(this.persisted);
+    if (this.state === 'stopped' && this.stopWork === undefined) return Promise.resolve(undefined);
+    if (this.finalStored === undefined) {
+      let settle!: (record: DurableRecord | undefined) => void;
+      const promise = new Promise<DurableRecord | undefined>((resolve) => (settle = resolve));
+      this.finalStored = { promise, settle };
+    }
+    return this.finalStored.promise;
   }
 
   /** The status the stored record says, once loaded. */
@@ -362,6 +379,7 @@ export class DurableCell extends ActorCell {
       this.services.onFinal?.(this.finalStatus);
     }
     await this.flushed();
+    this.finalStored?.settle(undefined); // no-op when a final record settled it
   }
 
   /** The queue is handled: the last write goes out before the incarnation ends (a shutdown loses nothing). */
@@ -436,6 +454,7 @@ export class DurableCell extends ActorCell {
         this.revision = result.revision;
         this.persisted = record;
         this.persistedBytes = bytes;
+        if (record.status !== 'active') this.finalStored?.settle(record);
         this.deadSeqs = this.deadSeqs.filter((seq) => seq > record.lastSeq);
         return 'written';
       }

@@ -60,3 +60,28 @@ export async function awaitStoredResult(store: SnapshotStore, finished: Snapshot
     await new Promise((resolve) => setTimeout(resolve, Math.min(wait, left)));
   }
 }
+
+/**
+ * A durable actor this node hosts: its final record as the cell stores it, without polling. When the cell stops
+ * without one (a shutdown, another process took over), the store decides (`fromStore`, given the time left).
+ */
+export function awaitHostedResult(
+  cell: { whenFinalStored(): Promise<DurableRecord | undefined> },
+  address: string,
+  options: ResultOptions,
+  fromStore: (options: ResultOptions) => Promise<unknown>,
+): Promise<unknown> {
+  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+  const hosted = cell.whenFinalStored().then((record) => {
+    if (record === undefined) return fromStore(deadline === undefined ? {} : { timeoutMs: Math.max(0, deadline - Date.now()) });
+    const outcome = outcomeOf(record)!;
+    if (outcome.ok) return outcome.output;
+    throw outcome.error;
+  });
+  if (options.timeoutMs === undefined) return hosted;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`no result from ${address} within ${options.timeoutMs} ms`, options.timeoutMs!)), options.timeoutMs);
+  });
+  return Promise.race([hosted, expired]).finally(() => clearTimeout(timer));
+}

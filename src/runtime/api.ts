@@ -79,6 +79,13 @@ export interface CreateSystemOptions extends ConfigOverrides {
      * long without a heartbeat.
      */
     readonly hostLeaseMs?: number;
+    /**
+     * The mailbox stream's duplicate window, ms (default 120,000; set when the stream is created). A durable
+     * actor's tells carry deterministic ids (`<address>:<input seq>:<index>`), and `deliver()` retries reuse theirs:
+     * a re-send within this window is dropped by the server. A crashed actor resumed later than this re-sends the
+     * tells of its unpersisted messages as new ones (at least once): keep it above your recovery time.
+     */
+    readonly duplicateWindowMs?: number;
     /** Limits of the trace stream `TROUPE_<name>_TRACE`: entry age (default 7 days) and stream size (default 1 GiB). */
     readonly trace?: { readonly maxAgeMs?: number; readonly maxBytes?: number };
     /**

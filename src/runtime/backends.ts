@@ -52,7 +52,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, retention, deadLetters, ...connection } = options.nats;
+    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, duplicateWindowMs, retention, deadLetters, ...connection } = options.nats;
     const leaseMs = resolveHostLeaseMs(hostLeaseMs);
     const { finishedMs, purgeEvery } = resolveRetention(retention);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
@@ -77,6 +77,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       shards: shards ?? 8,
       ...(replicas ? { replicas } : {}),
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
+      ...(duplicateWindowMs !== undefined ? { duplicateWindowMs } : {}),
       ...(deadLetters ? { deadLetters } : {}),
       // Self-healing (append retries, consumer re-creation) is reported, not thrown.
       onEvent: (event) => logger.warn({ ...event, error: 'error' in event ? toPlainError(event.error) : undefined }, event.type),

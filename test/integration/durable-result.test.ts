@@ -140,3 +140,21 @@ describe('results and dead letters of durable actors (issue 8)', () => {
     await system.shutdown();
   });
 });
+
+describe('the mailbox duplicate window is configurable (issue 8)', () => {
+  it('nats.duplicateWindowMs sets the stream\'s window; a bad value is refused naming the field', async () => {
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const { connectNats } = await import('../../src/transport/nats/connection-options.js');
+    const { InvalidConfigError } = await import('../../src/index.js');
+    const system = await createSystem({ name: 'dupwin', logLevel: 'silent', nats: { servers: server.url, duplicateWindowMs: 5_000 } });
+    const nc = await connectNats({ servers: server.url });
+    try {
+      const info = await (await jetstreamManager(nc)).streams.info('TROUPE_dupwin_MBOX');
+      expect(info.config.duplicate_window).toBe(5_000 * 1_000_000);
+    } finally {
+      await nc.close();
+      await system.shutdown();
+    }
+    await expect(createSystem({ name: 'dupwin2', logLevel: 'silent', nats: { servers: server.url, duplicateWindowMs: 0 } })).rejects.toBeInstanceOf(InvalidConfigError);
+  });
+});

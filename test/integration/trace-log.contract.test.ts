@@ -75,6 +75,28 @@ describe('JetStream trace log', () => {
     }
   });
 
+  test('a workflow\'s entries of one turn go out as one message; a re-run batch that starts with a stored entry still stores its new ones', async () => {
+    await emptyStream('batch');
+    const events: TraceLogEvent[] = [];
+    const log = await createJetStreamTraceLog(nc, { system: 'batch' }, (e) => events.push(e));
+    try {
+      for (const id of ['a', 'b', 'c']) log.append('w', id, bytes(id.toUpperCase()));
+      await log.flush();
+      const info = await (await jetstreamManager(nc)).streams.info('TROUPE_batch_TRACE', { subjects_filter: 'troupe.batch.trace.w.>' });
+      expect(Object.keys(info.state.subjects ?? {}), 'one message for the three entries of one turn').toEqual(['troupe.batch.trace.w.a']);
+      // A re-run within the duplicate window (same first entry, so the same msgId), then one after a new entry.
+      for (const id of ['b', 'c', 'd']) log.append('w', id, bytes(`${id.toUpperCase()} again`));
+      await log.flush();
+      log.append('w', 'a', bytes('A again'));
+      log.append('w', 'e', bytes('E'));
+      await log.flush();
+      expect((await log.read('w')).map((r) => `${r.id}=${text(r.data)}`)).toEqual(['a=A', 'b=B', 'c=C', 'd=D again', 'e=E']);
+      expect(events).toEqual([]);
+    } finally {
+      await log.close();
+    }
+  });
+
   test('a log on another connection (a process that never appended) reads the whole history in order', async () => {
     await emptyStream('other');
     const writer = await createJetStreamTraceLog(nc, { system: 'other' });

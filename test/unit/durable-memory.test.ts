@@ -230,3 +230,29 @@ describe('durable timers (issue 8)', () => {
     await second.shutdown();
   });
 });
+
+describe('result() of a durable actor this node hosts (issue 8)', () => {
+  const finisher = setup({ types: { context: {} as { value: number }, events: {} as { type: 'finish'; value: number } } }).createMachine({
+    context: { value: 0 },
+    initial: 'open',
+    states: { open: { on: { finish: { target: 'closed', actions: assign({ value: ({ event }) => event.value }) } } }, closed: { type: 'final' } },
+    output: ({ context }) => ({ value: context.value }),
+  });
+
+  it('resolves from the stored final record as the cell writes it, without polling the store', async () => {
+    const shared = sharedBackends();
+    let gets = 0;
+    const store = { ...shared.durability.store, get: (key: string) => (gets++, shared.durability.store.get(key)) };
+    const system = await createSystem({ name: 'res', logLevel: 'silent', durability: { store, log: shared.durability.log } });
+    system.register('finisher', finisher);
+    const ref = system.spawn<typeof finisher>('finisher', { id: 'f1', durable: true });
+    const result = ref.result();
+    await settle();
+    const getsBefore = gets;
+    await ref.deliver({ type: 'finish', value: 7 });
+    expect(await result).toEqual({ value: 7 });
+    expect(decodeRecord((await shared.store.get('res.f1'))!.value).status, 'resolved only once the done record is stored').toBe('done');
+    expect(gets - getsBefore, 'no store reads while waiting').toBe(0);
+    await system.shutdown();
+  });
+});

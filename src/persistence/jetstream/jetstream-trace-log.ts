@@ -7,19 +7,28 @@
  *   duplicate window is acked `duplicate`) and `Nats-Expected-Last-Subject-Sequence: 0` (a repeat after the
  *   window is refused with "wrong last sequence", code 10071, which counts as stored). So the first copy and
  *   its position win whenever the re-run comes (measured on 2.9.10).
- * - `append` queues; a microtask pumps up to `window` publishes in flight (pipelined in queue order, never
- *   awaited one by one by the caller). A transient failure (timeout, JetStream unavailable) pauses the pump and
- *   puts the failed entries back at the head in their order, retried with the same headers for up to
- *   `appendRetryMs`; then, or on a permanent failure, the entry is given up. Both are reported, never thrown.
- *   Order caveat: an entry whose publish failed while a later one in the same window succeeded is stored after it.
+ * - `append` queues; the pump runs once per turn of the event loop (setImmediate) and publishes each
+ *   workflow's queued entries as one batch message (at most BATCH_ENTRIES entries, BATCH_BYTES bytes), up to
+ *   `window` publishes in flight (pipelined in queue order, never awaited one by one by the caller). A batch's
+ *   subject and msgId are those of its first entry, and it carries the header `Troupe-Trace-Batch`. One publish
+ *   per workflow and turn instead of one per entry: a ten-step workflow writes a few messages, not thirty.
+ *   A re-run may cut its batches elsewhere (timing decides): a batch whose first entry is stored is a repeat
+ *   and is dropped by the server as above; one that starts with a new entry is stored, and `read` keeps the first
+ *   copy of every entry id, in stream order. A transient failure (timeout, JetStream unavailable) pauses the pump
+ *   and puts the failed batches back at the head in their order, retried with the same headers for up to
+ *   `appendRetryMs`; then, or on a permanent failure, the batch is given up. Both are reported, never thrown.
+ *   Order caveat: a batch whose publish failed while a later one in the same window succeeded is stored after it.
  * - `read` flushes this log's queue (read-your-writes), counts the workflow's subjects (`subjects_filter`, so an
  *   empty history costs one call), then reads them with an ordered consumer filtered on
- *   `troupe.<system>.trace.<workflowId>.>` until `pending` is 0, in stream order, bounded by `timeoutMs`.
+ *   `troupe.<system>.trace.<workflowId>.>` until `pending` is 0, in stream order, bounded by `timeoutMs`; batches
+ *   are unpacked and each entry id kept once (a message without the batch header is one entry).
  * The log does not own the connection.
  */
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { backoffDelay } from '../../backoff.js';
+import { decode, encode } from '../../codec/index.js';
 import { RetryableError, TimeoutError, type TroupeError } from '../../errors.js';
 import { checkTraceTokens, traceSubject, type TraceLog, type TraceReadOptions, type TraceRecord } from '../trace-log.js';
 import { toTroupeError } from './mailbox-errors.js';
@@ -36,11 +45,28 @@ export type TraceLogEvent =
 /** Server codes of an expected-last-subject-sequence refusal: the entry id is already stored. */
 const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
 
+/** Entries of one workflow per batch message, at most (and at most BATCH_BYTES of entry data). */
+const BATCH_ENTRIES = 256;
+const BATCH_BYTES = 256 * 1024;
+const BATCH_HEADER = 'Troupe-Trace-Batch';
+
+/** An entry waiting to be batched. */
+interface Queued {
+  readonly workflowId: string;
+  readonly id: string;
+  readonly data: Uint8Array;
+  readonly since: number;
+}
+
+/** One publish: a workflow's entries, under its first entry's subject and msgId. */
 interface Pending {
+  readonly workflowId: string;
+  readonly items: readonly Queued[];
   readonly subject: string;
   readonly data: Uint8Array;
   readonly msgId: string;
-  /** Queue order, so retried entries go back in it. */
+  readonly entries: number;
+  /** Queue order, so retried batches go back in it. */
   readonly n: number;
   readonly since: number;
   attempt: number;
@@ -69,8 +95,12 @@ export async function createJetStreamTraceLog(nc: NatsConnection, options: JetSt
 
 class JetStreamTraceLog implements TraceLog {
   readonly kind = 'jetstream';
-  private readonly queue: Pending[] = [];
+  private readonly queue: Queued[] = [];
+  /** Batches to send before the queue: retried ones, back in their order. */
+  private readonly ready: Pending[] = [];
   private inFlight = 0;
+  /** Entries in the batches in flight. */
+  private inFlightEntries = 0;
   private scheduled = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly retrying: Pending[] = [];
@@ -90,12 +120,23 @@ class JetStreamTraceLog implements TraceLog {
     checkTraceTokens(workflowId, entryId);
     const subject = traceSubject(this.o.system, workflowId, entryId);
     if (this.closed) return this.giveUp(subject, 'the trace log is closed');
-    if (this.queue.length + this.inFlight + this.retrying.length >= this.o.maxQueued) return this.giveUp(subject, `more than ${this.o.maxQueued} entries queued`);
-    this.queue.push({ subject, data, msgId: `${workflowId}.${entryId}`, n: this.appended++, since: Date.now(), attempt: 0 });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(() => this.pump());
-    }
+    if (this.queued() >= this.o.maxQueued) return this.giveUp(subject, `more than ${this.o.maxQueued} entries queued`);
+    this.queue.push({ workflowId, id: entryId, data, since: Date.now() });
+    this.schedule();
+  }
+
+  /** Once per turn of the event loop: what a turn appends for a workflow goes out as one batch. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.pump());
+  }
+
+  private queued(): number {
+    let n = this.queue.length + this.inFlightEntries;
+    for (const p of this.ready) n += p.entries;
+    for (const p of this.retrying) n += p.entries;
+    return n;
   }
 
   flush(): Promise<void> {
@@ -128,7 +169,8 @@ class JetStreamTraceLog implements TraceLog {
     clearTimeout(timer);
     this.closed = true;
     clearTimeout(this.retryTimer);
-    for (const p of [...this.retrying, ...this.queue.splice(0)]) this.giveUp(p.subject, 'the trace log closed before the entry was stored');
+    for (const p of [...this.retrying, ...this.ready.splice(0)]) this.giveUp(p.subject, `the trace log closed before ${p.entries} entries were stored`);
+    for (const q of this.queue.splice(0)) this.giveUp(traceSubject(this.o.system, q.workflowId, q.id), 'the trace log closed before the entry was stored');
     this.retrying.length = 0;
     this.settleIfIdle();
   }
@@ -145,10 +187,17 @@ class JetStreamTraceLog implements TraceLog {
       const messages = await consumer.consume({ max_messages: 1_000 });
       stop.cancel = () => void messages.close().catch(() => {});
       const records: TraceRecord[] = [];
+      const seen = new Set<string>();
+      const keep = (id: string, data: Uint8Array) => {
+        if (seen.has(id)) return; // a re-run's batch that repeats entries stored before
+        seen.add(id);
+        records.push({ id, data });
+      };
       try {
         for await (const m of messages) {
           if (stop.requested) break;
-          records.push({ id: m.subject.slice(filter.length - 1), data: m.data });
+          if (m.headers?.has(BATCH_HEADER)) for (const [id, data] of decode(m.data) as Array<[string, Uint8Array]>) keep(id, data);
+          else keep(m.subject.slice(filter.length - 1), m.data);
           if (m.info.pending === 0) break;
         }
       } finally {
@@ -162,27 +211,84 @@ class JetStreamTraceLog implements TraceLog {
 
   private pump(): void {
     this.scheduled = false;
-    while (!this.retryTimer && this.inFlight < this.o.window && this.queue.length > 0) this.send(this.queue.shift()!);
+    if (this.ready.length === 0 && this.queue.length > 0) this.batch();
+    while (!this.retryTimer && this.inFlight < this.o.window && this.ready.length > 0) {
+      this.send(this.ready.shift()!);
+      if (this.ready.length === 0 && this.queue.length > 0) this.batch();
+    }
     this.settleIfIdle();
+  }
+
+  /** Groups the queue by workflow (each workflow's entries in append order) into batches, in first-entry order. */
+  private batch(): void {
+    const groups = new Map<string, Queued[]>();
+    for (const q of this.queue.splice(0)) {
+      let group = groups.get(q.workflowId);
+      if (!group) groups.set(q.workflowId, (group = []));
+      group.push(q);
+    }
+    for (const [workflowId, entries] of groups) {
+      for (let i = 0; i < entries.length; ) {
+        const chunk: Queued[] = [];
+        let bytes = 0;
+        while (i < entries.length && chunk.length < BATCH_ENTRIES && (chunk.length === 0 || bytes + entries[i]!.data.byteLength <= BATCH_BYTES)) {
+          bytes += entries[i]!.data.byteLength;
+          chunk.push(entries[i++]!);
+        }
+        this.ready.push(this.batchOf(workflowId, chunk, this.appended++));
+      }
+    }
+  }
+
+  private batchOf(workflowId: string, items: readonly Queued[], n: number): Pending {
+    const first = items[0]!;
+    return {
+      workflowId,
+      items,
+      subject: traceSubject(this.o.system, workflowId, first.id),
+      data: encode(items.map((q) => [q.id, q.data])),
+      msgId: `${workflowId}.${first.id}`,
+      entries: items.length,
+      n,
+      since: first.since,
+      attempt: 0,
+    };
+  }
+
+  /**
+   * The server holds the batch's first entry already (a re-run): the batch was not stored, so the entries after
+   * the first go out again as their own batch (each repeat costs one round trip; new entries are never lost).
+   */
+  private repeated(p: Pending): void {
+    if (p.items.length > 1) this.ready.unshift(this.batchOf(p.workflowId, p.items.slice(1), p.n));
   }
 
   private send(p: Pending): void {
     this.inFlight++;
+    this.inFlightEntries += p.entries;
     p.attempt++;
-    this.js.publish(p.subject, p.data, { msgID: p.msgId, expect: { lastSubjectSequence: 0 }, timeout: this.o.publishTimeoutMs }).then(
-      () => this.done(),
+    const h = natsHeaders();
+    h.set(BATCH_HEADER, String(p.entries));
+    this.js.publish(p.subject, p.data, { msgID: p.msgId, expect: { lastSubjectSequence: 0 }, timeout: this.o.publishTimeoutMs, headers: h }).then(
+      (ack) => this.done(p, ack.duplicate),
       (error: unknown) => this.failed(p, error),
     );
   }
 
-  private done(): void {
+  private done(p: Pending, duplicate: boolean): void {
     this.inFlight--;
+    this.inFlightEntries -= p.entries;
+    if (duplicate) this.repeated(p); // within the duplicate window: acked without being stored
     this.pump();
   }
 
   private failed(p: Pending, error: unknown): void {
     this.inFlight--;
-    if (error instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(error.code)) return this.pump(); // stored before: the first copy wins
+    this.inFlightEntries -= p.entries;
+    if (error instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(error.code)) {
+      this.repeated(p); // the first entry is stored before: its first copy wins
+      return this.pump();
+    }
     const typed = toTroupeError(error, `append ${p.subject}`, this.o.publishTimeoutMs);
     const transient = typed instanceof RetryableError || typed instanceof TimeoutError;
     if (!transient || this.closed || Date.now() - p.since >= this.o.appendRetryMs) {
@@ -201,7 +307,7 @@ class JetStreamTraceLog implements TraceLog {
   private resume(): void {
     this.retryTimer = undefined;
     const back = this.retrying.splice(0).sort((a, b) => a.n - b.n);
-    this.queue.unshift(...back);
+    this.ready.unshift(...back);
     this.pump();
   }
 
@@ -210,7 +316,7 @@ class JetStreamTraceLog implements TraceLog {
   }
 
   private isIdle(): boolean {
-    return this.queue.length === 0 && this.inFlight === 0 && this.retrying.length === 0 && !this.retryTimer;
+    return this.queue.length === 0 && this.ready.length === 0 && this.inFlight === 0 && this.retrying.length === 0 && !this.retryTimer && !this.scheduled;
   }
 
   private settleIfIdle(): void {
