@@ -8,13 +8,14 @@
  *   durable.floor_c1_p50_ms       the floor's latency per workflow one at a time (median), beside it
  *   durable.c50_per_s             durable workflows/s, 50 in flight
  *   durable.vs_kv_floor_c50       floor time / Troupe time at concurrency 50, median of per-pair ratios (goal >= 0.6)
- *   durable.writes_per_workflow   KV puts + mailbox stream appends per completed workflow (bucket and stream
- *                                 sequence counts over the c50 rounds; checked against durabilityStats())
+ *   durable.writes_per_workflow   KV operations (snapshot and finished buckets: puts and the delete of a finished
+ *                                 actor's active record) + mailbox stream appends per completed workflow (sequence
+ *                                 counts over the c50 rounds; checked against durabilityStats() plus one delete each)
  *   durable.recovery_ms           from spawning a restarted node's process to its first resumed step, median of 10
  *
  * A workflow counts as finished when `ref.result()` resolves, which is when its 'done' record is stored (the
- * hosting node resolves it from its own write), as the floor's last put is awaited. Method per DESIGN (Benchmarks): warm-up, 5 rounds alternating floor and
- * Troupe, the median of per-pair ratios.
+ * hosting node resolves it from its own write), as the floor's last put is awaited. Method per DESIGN (Benchmarks):
+ * warm-up, 5 rounds alternating floor and Troupe, the median of per-pair ratios.
  *
  * `node dist/bench/durable.js --recovery-worker <url>` is the restarted node of `recovery_ms`; BENCH_VERBOSE=1 prints
  * the c50 round times on stderr.
@@ -146,6 +147,11 @@ async function calibrate(url: string): Promise<number[]> {
   const finished = new Promise<void>((resolve) => {
     void (async () => {
       for await (const entry of iter) {
+        // The final record goes to the finished bucket; the active one is then deleted (a DEL entry here).
+        if (entry.operation !== 'PUT') {
+          resolve();
+          continue;
+        }
         sizes.push(entry.value.byteLength);
         if (decodeRecord(new Uint8Array(entry.value)).status === 'done') resolve();
       }
@@ -164,8 +170,9 @@ async function calibrate(url: string): Promise<number[]> {
 async function writeCounts(nc: NatsConnection): Promise<number> {
   const jsm = await jetstreamManager(nc);
   const kv = (await jsm.streams.info(`KV_troupe_${SYSTEM}_snapshots`)).state.last_seq;
+  const finished = (await jsm.streams.info(`KV_troupe_${SYSTEM}_finished`)).state.last_seq;
   const mbox = (await jsm.streams.info(`TROUPE_${SYSTEM}_MBOX`)).state.last_seq;
-  return kv + mbox;
+  return kv + finished + mbox;
 }
 
 // ---- recovery: a restarted node process, to its first resumed step ------------------------------------------
@@ -278,7 +285,8 @@ export async function run(): Promise<void> {
     if (process.env['BENCH_VERBOSE']) console.error(`durable c50 rounds, ms: floor ${c50.baseline.map((t) => t.toFixed(0)).join(' ')}; Troupe ${c50.candidate.map((t) => t.toFixed(0)).join(' ')}`);
     report('durable', 'vs_kv_floor_c50', c50.speedRatio, 'ratio');
     report('durable', 'writes_per_workflow', writes / workflows, 'writes');
-    const counted = stats.snapshotWrites - statsBefore.snapshotWrites + stats.logAppends - statsBefore.logAppends;
+    // Records written (a finished one to the finished bucket) and appends, plus the delete that ends each workflow.
+    const counted = stats.snapshotWrites - statsBefore.snapshotWrites + stats.logAppends - statsBefore.logAppends + workflows;
     if (Math.abs(counted - writes) > workflows * 0.01) console.error(`durable: durabilityStats counted ${counted} writes, the bucket and stream ${writes}`);
     console.error(`durable: floor sizes ${sizes.join(',')} B; Troupe ${((stats.snapshotBytes - statsBefore.snapshotBytes) / Math.max(1, stats.snapshotWrites - statsBefore.snapshotWrites)).toFixed(0)} B per write; trace stream ${traceMessages} messages`);
     await system.shutdown();

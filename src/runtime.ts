@@ -219,6 +219,7 @@ class Runtime implements TroupeSystem {
     parent.addChild(cell);
     parent.adoptRestarts(record.restarts ?? []);
     this.durable.track(cell);
+    cell.activated = true;
     cell.start();
     return cell;
   }

@@ -11,14 +11,14 @@
  * that failed, which goes to the dead-letter stream (issue 8).
  */
 import type { AnyActor, Snapshot } from 'xstate';
-import { CodecError, isRetryable, toPlainError } from '../errors.js';
+import { CodecError, isRetryable, RetryableError, toPlainError } from '../errors.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
 import { ActorCell, type CellOptions } from '../system/actor-cell.js';
 import type { CellHost } from '../system/cell-host.js';
 import type { Clock } from '../system/clock.js';
 import type { Message, Receipt, ReplyTarget } from '../system/message.js';
 import type { RestartMode } from '../system/parent.js';
-import { moveToFinished } from './finished-records.js';
+import { moveToFinished, supersededBy } from './finished-records.js';
 import { decodeRecord, encodeRecord, RECORD_VERSION, snapshotForLogic, type DurableRecord, type DurableStatus, type PersistedTimer } from './durable-record.js';
 import { pendingTimers, rescheduleTimers, TimerStampingClock } from './timer-clock.js';
 
@@ -54,6 +54,8 @@ export class DurableCell extends ActorCell {
   readonly ready: Promise<void>;
   private markReady!: () => void;
   private revision: number | null = null;
+  /** Activated from a stored record its node already checked (durable-node `activateFromStore`), not spawned. */
+  activated = false;
   /** True once the stored record (or its absence) has been read. */
   private loaded = false;
   private persisted: DurableRecord | undefined;
@@ -146,6 +148,12 @@ export class DurableCell extends ActorCell {
     const { finished, store, key } = this.services;
     if (record.status !== 'active' && finished && this.persisted === undefined) {
       await moveToFinished(store, finished, key, stored.value, stored.revision);
+      this.revision = null;
+      return undefined;
+    }
+    // An active record a newer final one supersedes (the finish was cut short before its delete): finished.
+    if (finished && this.persisted === undefined && !this.activated && (await supersededBy(finished, key, record))) {
+      await store.delete(key, stored.revision);
       this.revision = null;
       return undefined;
     }
@@ -448,12 +456,14 @@ export class DurableCell extends ActorCell {
   private async put(record: DurableRecord, attempt: number): Promise<'written' | 'retry' | 'closing' | Error> {
     const bytes = encodeRecord(record);
     try {
-      const result = await this.services.store.put(this.services.key, bytes, this.revision);
+      const result = record.status !== 'active' && this.services.finished && typeof this.revision === 'number'
+        ? await this.finish(record, bytes, this.revision)
+        : await this.services.store.put(this.services.key, bytes, this.revision);
       this.services.onWrite?.(bytes.byteLength);
       if (result.ok) {
         this.revision = result.revision;
         this.persisted = record;
-        this.persistedBytes = bytes;
+        if (result.revision !== null) this.persistedBytes = bytes; // a finish keeps the bytes the finished store has
         if (record.status !== 'active') this.finalStored?.settle(record);
         this.deadSeqs = this.deadSeqs.filter((seq) => seq > record.lastSeq);
         return 'written';
@@ -474,6 +484,34 @@ export class DurableCell extends ActorCell {
       this.log.warn({ err: toPlainError(error), attempt }, 'durable write failed; retrying');
       return 'retry';
     }
+  }
+
+  /**
+   * The final record goes straight to the finished store, then the active one is deleted under the revision this
+   * incarnation last wrote (finished-records.ts): two operations instead of a final write and a move. Afterwards the
+   * key has no record (`revision` null): a parent restarting the actor writes its next record as a new one.
+   */
+  private async finish(record: DurableRecord, bytes: Uint8Array, revision: number): Promise<{ ok: true; revision: null }> {
+    const { finished, store, key } = this.services;
+    // Idempotent: a retry whose first attempt was stored (its answer lost in an outage) keeps that first record,
+    // so the finished bucket never holds two different final records of one run. A final record of an earlier
+    // actor at this address is replaced.
+    let stored: Uint8Array | undefined;
+    for (let round = 0; stored === undefined; round++) {
+      if (round === 3) throw new RetryableError(`the finished record of ${this.address} kept changing while it was written`);
+      if ((await finished!.put(key, bytes, null)).ok) stored = bytes;
+      else {
+        const existing = await finished!.get(key);
+        if (existing === undefined) continue; // expired meanwhile: create again
+        const prior = decodeRecord(existing.value);
+        const sameRun = prior.incarnation === record.incarnation && prior.lastSeq === record.lastSeq && (prior.birth ?? 0) === (record.birth ?? 0) && prior.status === record.status;
+        if (sameRun) stored = existing.value;
+        else if ((await finished!.put(key, bytes, existing.revision)).ok) stored = bytes;
+      }
+    }
+    this.persistedBytes = stored;
+    await store.delete(key, revision);
+    return { ok: true, revision: null };
   }
 
   /** Writes the last persisted record with a final status (the failed incarnation's own state is never stored). */

@@ -28,7 +28,7 @@ import type { ActorSystemCore } from '../system/actor-system.js';
 import { parseAddress } from '../system/address.js';
 import type { ReplyTarget } from '../system/message.js';
 import { DurableCell } from './durable-cell.js';
-import { moveToFinished } from './finished-records.js';
+import { moveToFinished, supersededBy } from './finished-records.js';
 import { decodeRecord, type DurableRecord, type DurableStatus } from './durable-record.js';
 import { OrderedInbox, type InboxEntry } from './ordered-inbox.js';
 
@@ -402,11 +402,21 @@ export class DurableNode {
     if (!stored) return undefined;
     const record = decodeRecord(stored.value);
     if (record.status !== 'active') return undefined;
+    if (await this.finishedAlready(snapshotKey(address), record, stored.revision)) return undefined;
     const again = this.options.core.cell(address); // spawned while we read
     if (again instanceof DurableCell) return again;
     const cell = this.options.activate(record);
     await cell.ready;
     return cell.state === 'stopped' ? undefined : cell;
+  }
+
+  /** An active record a newer final one supersedes (a finish cut short): its delete is finished here. */
+  private async finishedAlready(key: string, record: DurableRecord, revision: number): Promise<boolean> {
+    if (!(await supersededBy(this.options.finished, key, record))) return false;
+    await this.options.store.delete(key, revision).catch((error: unknown) => {
+      this.options.logger.warn({ err: toPlainError(error), key }, 'deleting a superseded active record failed; the next recover() tries again');
+    });
+    return true;
   }
 
   /** Dead-letters a message (bounded retry while the node runs), then settles it: never lost, never retried. */

@@ -4,12 +4,27 @@
  * (a KV bucket TTL on NATS) compacts it. So the snapshot store holds only active actors: it IS the per-system
  * index of active actors that `recover()` lists, and no record ever written stays there.
  *
- * The move is put-then-delete: a reader that looks in the snapshot store first and then in the finished store
- * (`readFinalOrActive`) always finds the record. A crash between the two steps leaves a final record in the
- * snapshot store; `recover()` finishes the move (idempotent). The delete names the revision it moves, so a
- * fresh actor spawned at the same address meanwhile keeps its record.
+ * An actor that finishes writes its final record straight to the finished store and then deletes its active
+ * record, naming the revision it last wrote (the delete fences a stale writer, as a put with the expected revision
+ * does): two operations, not a final write plus a move. A crash between the two leaves the last active record
+ * beside a newer final one; every reader of an active record checks for that (`supersededBy`) and finishes the
+ * delete. A final record left in the snapshot store by an older version is moved by `recover()` (idempotent).
  */
 import type { SnapshotStore, StoredValue } from '../persistence/snapshot-store.js';
+import { decodeRecord, type DurableRecord } from './durable-record.js';
+
+/**
+ * The final record that ends the actor whose active record is `active`, when the finished store holds one written
+ * after it (its finish was cut short before the active record was deleted); else undefined. A final record older
+ * than the active one belongs to an earlier actor at the same address.
+ */
+export async function supersededBy(finished: SnapshotStore | undefined, key: string, active: DurableRecord): Promise<{ record: DurableRecord; stored: StoredValue } | undefined> {
+  const stored = await finished?.get(key);
+  if (stored === undefined) return undefined;
+  const record = decodeRecord(stored.value);
+  const newer = record.updatedAt >= active.updatedAt && record.incarnation >= active.incarnation && record.lastSeq >= active.lastSeq;
+  return newer ? { record, stored } : undefined;
+}
 
 /** Copies a final record to the finished store, then removes it from the snapshot store (only that revision). */
 export async function moveToFinished(store: SnapshotStore, finished: SnapshotStore, key: string, value: Uint8Array, revision: number): Promise<void> {
@@ -17,9 +32,13 @@ export async function moveToFinished(store: SnapshotStore, finished: SnapshotSto
   await store.delete(key, revision);
 }
 
-/** The record at `key`: the active one (or a final one not moved yet), else the finished one, else undefined. */
+/** The record at `key`: the active one (unless a newer final one supersedes it), else the finished one, else undefined. */
 export async function readRecordBytes(store: SnapshotStore, finished: SnapshotStore | undefined, key: string): Promise<StoredValue | undefined> {
-  return (await store.get(key)) ?? (await finished?.get(key));
+  const stored = await store.get(key);
+  if (stored === undefined) return finished?.get(key);
+  const record = decodeRecord(stored.value);
+  if (record.status !== 'active') return stored;
+  return (await supersededBy(finished, key, record))?.stored ?? stored;
 }
 
 /** Defaults of `createSystem({ nats: { retention } })`. */

@@ -38,15 +38,18 @@ interface Attempt {
 async function recordWithTimer(system: string, worker: Worker): Promise<DurableRecord> {
   // On a timeout, say what the worker was doing: its log lines and last events.
   return awaitRecordWithTimer(system, worker).catch((error: Error) => {
-    throw new Error(`${error.message}\nworker events: ${JSON.stringify(worker.events.slice(-20))}\nworker output:\n${worker.output}`);
+    throw new Error(`${error.message}\nworker events: ${JSON.stringify(worker.events.slice(-20))}\nworker output:\n${worker.output}\nnats-server output:\n${server.output}`);
   });
 }
 
 async function awaitRecordWithTimer(system: string, worker: Worker): Promise<DurableRecord> {
+  // Not before the worker has created its buckets: nats-server 2.9.10 can panic (nil pointer in jsMsgGetRequest)
+  // when a STREAM.MSG.GET meets a stream that is being created. The bucket is read with DIRECT.GET, as the runtime does.
+  await worker.event('ready', 20_000);
+  const bucket = await new Kvm(nc).open(`troupe_${system}_snapshots`, { allow_direct: true });
   return until(15_000, `a persisted timer in ${system}'s record`, async () => {
     if (!worker.running) throw new Error(`worker exited with ${String(worker.exitCode)}:\n${worker.output}`);
-    // The worker creates the bucket when it starts: until then, nothing is stored.
-    const entry = await new Kvm(nc).open(`troupe_${system}_snapshots`).then((bucket) => bucket.get(`${system}.wf-000`)).catch(() => null);
+    const entry = await bucket.get(`${system}.wf-000`).catch(() => null);
     if (entry?.operation !== 'PUT') return undefined;
     const record = decodeRecord(new Uint8Array(entry.value));
     return record.timers.length > 0 ? record : undefined;

@@ -14,6 +14,7 @@ import { createSystem, InvalidConfigError, type TroupeSystem } from '../../src/i
 import { createJetStreamMailboxLog } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
 import { createKvSnapshotStore } from '../../src/persistence/jetstream/kv-snapshot-store.js';
 import { shardOf } from '../../src/persistence/mailbox-log.js';
+import { decodeRecord, encodeRecord } from '../../src/durable/durable-record.js';
 import type { SnapshotStore } from '../../src/persistence/snapshot-store.js';
 import { actorSubject, ids, ledger, persistedApplied, storedIds } from '../fixtures/exactly-once.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
@@ -96,6 +97,27 @@ function counting(inner: SnapshotStore): SnapshotStore & { gets: string[]; liste
 }
 
 describe('bounded growth of durable storage (issue 8)', () => {
+  it('a finish cut short (final record written, active record not yet deleted): recover() does not resume it, result() reads the final one', async () => {
+    const first = await open('retcut');
+    await first.recover();
+    const ref = first.spawn<typeof counter>('counter', { id: 'cut', durable: true });
+    await ref.deliver({ type: 'inc', n: 1 });
+    expect(await ref.ask({ type: 'get' })).toEqual([1]);
+    await first.shutdown();
+    // What a crash between the two steps of a finish leaves: the last active record, and a newer final one.
+    const activeBytes = (await kvValue('troupe_retcut_snapshots', 'retcut.cut'))!;
+    const active = decodeRecord(activeBytes);
+    const snapshot = active.snapshot as Record<string, unknown>;
+    const final = { ...active, status: 'done' as const, snapshot: { ...snapshot, status: 'done', output: { seen: [1, 2, 3] } }, timers: [], updatedAt: active.updatedAt + 1 };
+    await (await new Kvm(nc).open('troupe_retcut_finished')).put('retcut.cut', encodeRecord(final));
+
+    const second = await open('retcut');
+    expect(await second.recover(), 'a finished actor is not resumed').not.toContain('retcut/cut');
+    expect(await kvValue('troupe_retcut_snapshots', 'retcut.cut'), 'its active record is deleted').toBeUndefined();
+    expect(await second.result('retcut/cut', { timeoutMs: 5_000 })).toEqual({ seen: [1, 2, 3] });
+    await second.shutdown();
+  });
+
   it('a finished record moves to the finished bucket; result() still finds it; recover() never reads it', async () => {
     const host = await open('ret1');
     await host.recover();
@@ -126,7 +148,9 @@ describe('bounded growth of durable storage (issue 8)', () => {
     expect(await recovering.recover()).toEqual(['ret1/active1']);
     expect(store.listed).toEqual([['ret1.active1']]);
     expect(store.gets.filter((key) => key === 'ret1.done1')).toEqual([]);
-    expect(finished.gets).toEqual([]);
+    // Only the active record's own key: a finish cut short (final record written, active one not yet deleted) is
+    // recognised by a newer final record beside it.
+    expect(finished.gets).toEqual(['ret1.active1']);
     expect(await recovering.lookup<typeof counter>('ret1/active1').ask({ type: 'get' })).toEqual([7]);
     // The finished address can be spawned again: a fresh actor, and the old result stays in the finished bucket.
     const again = recovering.spawn<typeof counter>('counter', { id: 'done1', durable: true });
