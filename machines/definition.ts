@@ -55,7 +55,10 @@ export interface StepOptions<TInput = unknown> {
   readonly startToCloseMs?: number;
   /** Overall timeout from the first attempt's start, ms, retries included: the step fails. */
   readonly scheduleToCloseMs?: number;
-  /** A critical step's failure aborts the workflow (compensations run); otherwise the step is skipped. */
+  /**
+   * Default true: the step's failure aborts the workflow (compensations run), as a failed activity fails a Temporal
+   * workflow. `false` opts into skipping it: the workflow goes on, and the output lists the step with its error.
+   */
   readonly critical?: boolean;
   /** Checked before the next step runs. */
   readonly verify?: Verifier<TInput>;

@@ -22,7 +22,7 @@ export {
 export { traceEvent, type TraceEntry, type TraceKind } from './trace.js';
 export { TIMER_EVENT, pendingTimers, nowOf, type TimerEvent, type TimerRecord, type Timers } from './timers.js';
 export type {
-  WorkflowContext, WorkflowInput, WorkflowOutput, WorkflowStatus, StepRecord, StepStatus, EscalationRecord,
+  WorkflowContext, WorkflowInput, WorkflowOutput, SkippedStep, WorkflowStatus, StepRecord, StepStatus, EscalationRecord,
 } from './workflow-context.js';
 export { circuitBreaker, DEFAULT_BREAKER, type CircuitBreakerInput, type CircuitBreakerContext, type BreakerPermit, type BreakerState } from './circuit-breaker.js';
 export { escrow, DEFAULT_SLA_MS, DEFAULT_LEVELS, type EscrowInput, type EscrowItem, type EscrowSubmission, type EscrowContext } from './escrow.js';

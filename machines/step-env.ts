@@ -51,7 +51,7 @@ export function stepEnv(
     src: actorName.work(def.id),
     def,
     retry: resolveRetry(o.retry),
-    critical: o.critical === true,
+    critical: o.critical !== false,
     compensable: compensationOf(def) !== undefined,
     tier: o.escalation?.tier ?? DEFAULT_TIER,
     breaker: o.breaker,

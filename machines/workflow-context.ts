@@ -96,10 +96,16 @@ export interface WorkflowInput<TInput = unknown> {
   readonly seed?: number;
 }
 
+/** A step the workflow went on without (a non-critical failure, a person's rejection), with the error when one failed it. */
+export interface SkippedStep {
+  readonly stepId: string;
+  readonly error?: PlainError;
+}
+
 export interface WorkflowOutput {
   readonly status: 'completed' | 'aborted';
   readonly results: Readonly<Record<string, unknown>>;
-  readonly skipped: readonly string[];
+  readonly skipped: readonly SkippedStep[];
   readonly compensated: readonly string[];
   readonly cause?: { readonly stepId: string; readonly error: PlainError };
 }

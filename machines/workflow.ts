@@ -18,7 +18,7 @@ import { ABORTED_ID, COMPENSATING_ID, cancelled, compensatingState } from './com
 import { traceEvent } from './trace.js';
 import { validateDefinition } from './validate.js';
 import { actorIdOf, resolveRunIdentity } from './workflow-input.js';
-import { act, type ReducerArgs, type WorkflowContext, type WorkflowInput, type WorkflowOutput } from './workflow-context.js';
+import { act, type ReducerArgs, type SkippedStep, type WorkflowContext, type WorkflowInput, type WorkflowOutput } from './workflow-context.js';
 
 export const DEFAULT_ESCROW = 'escrow';
 
@@ -161,7 +161,9 @@ function completed(a: ReducerArgs) {
 }
 
 function outputOf(context: WorkflowContext): WorkflowOutput {
-  const skipped = Object.entries(context.steps).filter(([key, r]) => r.status === 'skipped' && !key.includes('~')).map(([stepId]) => stepId);
+  const skipped = Object.entries(context.steps)
+    .filter(([key, r]) => r.status === 'skipped' && !key.includes('~'))
+    .map(([stepId, r]): SkippedStep => (r.error === undefined ? { stepId } : { stepId, error: r.error }));
   const base = { status: context.status === 'aborted' ? 'aborted' as const : 'completed' as const, results: context.results, skipped, compensated: context.compensated };
   return context.cause === undefined ? base : { ...base, cause: context.cause };
 }

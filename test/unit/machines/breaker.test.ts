@@ -8,7 +8,7 @@ const BREAKER = 'support/breaker-crm';
 
 function crmWorkflow(crm: () => Promise<unknown>) {
   return workflow('lookup', {
-    steps: [step('history', crm, { breaker: BREAKER, fallback: async () => ({ cached: true }), retry: { maximumAttempts: 1 } })],
+    steps: [step('history', crm, { breaker: BREAKER, fallback: async () => ({ cached: true }), retry: { maximumAttempts: 1 }, critical: false })],
   });
 }
 

@@ -43,7 +43,7 @@ describe('escrow (issue 3)', () => {
     queue.send({ type: 'escrow.reject', itemId: 'ticket-7/draft/1', reason: 'off-brand', by: 'ana' });
     await net.settle();
     expect(net.path('support/ticket-7')).toEqual(['active.draft.running', 'active.draft.escalated', 'active.send.running', 'completed']);
-    expect(run.getSnapshot().output).toMatchObject({ skipped: ['draft'] });
+    expect(run.getSnapshot().output).toMatchObject({ skipped: [{ stepId: 'draft' }] });
     const rejected = net.trace.find((e) => e.kind === 'step' && e.outcome === 'rejected');
     expect(rejected).toMatchObject({ from: 'escalated', to: 'skipped', error: { name: 'NonRetryableError', message: 'rejected by a person: off-brand' } });
   });

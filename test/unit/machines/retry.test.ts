@@ -53,7 +53,7 @@ describe('step failures that are not retried (issue 3)', () => {
     let calls = 0;
     const wf = workflow('validate', {
       steps: [
-        step('parse', async () => { calls++; throw new NonRetryableError('bad input', { type: 'BadInput' }); }, { retry: { maximumAttempts: 5 } }),
+        step('parse', async () => { calls++; throw new NonRetryableError('bad input', { type: 'BadInput' }); }, { retry: { maximumAttempts: 5 }, critical: false }),
         step('reply', async () => 'ok'),
       ],
     });
@@ -67,13 +67,13 @@ describe('step failures that are not retried (issue 3)', () => {
       'reply:pending->running(started)', 'reply:running->done(succeeded)', 'workflow:running->completed(completed)',
     ]);
     expect(net.trace.find((e) => e.to === 'skipped')?.error).toMatchObject({ name: 'NonRetryableError', message: 'bad input' });
-    expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', skipped: ['parse'], results: { reply: 'ok' } });
+    expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', skipped: [{ stepId: 'parse', error: { name: 'NonRetryableError', message: 'bad input' } }], results: { reply: 'ok' } });
   });
 
   test('an error type listed in nonRetryableErrorTypes is not retried', async () => {
     let calls = 0;
     const wf = workflow('w', {
-      steps: [step('a', async () => { calls++; throw new RetryableError('quota', { type: 'QuotaExceeded' }); }, { retry: { nonRetryableErrorTypes: ['QuotaExceeded'] } })],
+      steps: [step('a', async () => { calls++; throw new RetryableError('quota', { type: 'QuotaExceeded' }); }, { retry: { nonRetryableErrorTypes: ['QuotaExceeded'] }, critical: false })],
     });
     const net = createNet();
     net.add('w', wf);
@@ -137,7 +137,7 @@ describe('step failures that are not retried (issue 3)', () => {
 
   test('scheduleToCloseMs bounds the step overall, retries included', async () => {
     const wf = workflow('w', {
-      steps: [step('a', async () => { throw new RetryableError('down'); }, { scheduleToCloseMs: 2_500, retry: { maximumAttempts: 10, initialInterval: 1_000, jitter: 0 } })],
+      steps: [step('a', async () => { throw new RetryableError('down'); }, { scheduleToCloseMs: 2_500, retry: { maximumAttempts: 10, initialInterval: 1_000, jitter: 0 }, critical: false })],
     });
     const net = createNet();
     const actor = net.add('w', wf);
@@ -145,7 +145,7 @@ describe('step failures that are not retried (issue 3)', () => {
     await net.advance(1_000);
     // The second retry would be due at 3,000 ms, past the 2,500 ms bound: the step gives up without waiting.
     expect(net.path('w')).toEqual(['active.a.running', 'active.a.retrying', 'active.a.running', 'completed']);
-    expect(actor.getSnapshot().output).toMatchObject({ skipped: ['a'] });
+    expect(actor.getSnapshot().output).toMatchObject({ skipped: [{ stepId: 'a' }] });
     expect(traceLines(net.trace).at(-2)).toBe('a:running->skipped(exhausted)');
   });
 

@@ -56,11 +56,29 @@ describe('workflow saga (issue 3)', () => {
     });
   });
 
+  test('steps are critical by default (issue 13): a failed step aborts the workflow and compensates, never a quiet completion', async () => {
+    const undone: string[] = [];
+    const wf = workflow('w', {
+      steps: [
+        step('a', async () => 1, { compensate: async () => void undone.push('a') }),
+        step('b', async () => { throw new RetryableError('still down'); }, { retry: { maximumAttempts: 2, initialInterval: 10, jitter: 0 } }),
+        step('c', async () => 3),
+      ],
+    });
+    const net = createNet();
+    const actor = net.add('w', wf);
+    await net.settle();
+    await net.advance(10);
+    expect(undone).toEqual(['a']);
+    expect(actor.getSnapshot().output).toMatchObject({ status: 'aborted', skipped: [], cause: { stepId: 'b', error: { message: 'still down' } } });
+    expect(actor.getSnapshot().output.results).not.toHaveProperty('c');
+  });
+
   test('a non-critical failure skips the step and the workflow continues to completion', async () => {
     const wf = workflow('w', {
       steps: [
         step('a', async () => 1),
-        step('b', async () => { throw new RetryableError('flaky'); }, { retry: { maximumAttempts: 1 } }),
+        step('b', async () => { throw new RetryableError('flaky'); }, { retry: { maximumAttempts: 1 }, critical: false }),
         step('c', async ({ context }) => context),
       ],
     });
@@ -68,7 +86,7 @@ describe('workflow saga (issue 3)', () => {
     const actor = net.add('w', wf);
     await net.settle();
     expect(net.path('w')).toEqual(['active.a.running', 'active.b.running', 'active.c.running', 'completed']);
-    expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', skipped: ['b'], results: { a: 1, c: { a: 1 } } });
+    expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', skipped: [{ stepId: 'b', error: { message: 'flaky' } }], results: { a: 1, c: { a: 1 } } });
     expect(traceLines(net.trace)).toContain('b:running->skipped(exhausted)');
   });
 
