@@ -54,14 +54,27 @@ export function actorIdOf(self: { id?: unknown; sessionId?: unknown } | undefine
 }
 
 /** Applies the rule above; `definitionId` and `escrow` are the definition's id and escrow address. */
-export function resolveRunIdentity(definitionId: string, escrow: string, raw: unknown, actorId: string | undefined): RunIdentity {
+export function resolveRunIdentity(definitionId: string, escrow: string | undefined, raw: unknown, actorId: string | undefined): RunIdentity {
   const wrapper: WorkflowInput | undefined = isWorkflowInput(raw) ? raw : undefined;
   const input = wrapper === undefined ? raw : wrapper.input;
   const workflowId = wrapper?.workflowId ?? (actorId === undefined ? definitionId : lastSegment(actorId));
   const address = wrapper?.address ?? actorId ?? workflowId;
-  return { workflowId, address, escrow: wrapper?.escrow ?? escrow, input, rng: wrapper?.seed ?? seedFrom(workflowId) };
+  return { workflowId, address, escrow: wrapper?.escrow ?? escrow ?? defaultEscrow(address), input, rng: wrapper?.seed ?? seedFrom(workflowId) };
 }
 
 function lastSegment(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
+
+/**
+ * The escrow a workflow escalates to when neither its definition nor its input names one: `<system>/escrow`, the
+ * system of the workflow's own address (issue 13: a bare `escrow` is no address in a system, and an escalation
+ * sent there was dead-lettered). An address without a system (a machine run without the runtime) keeps `escrow`.
+ */
+export function defaultEscrow(address: string): string {
+  const slash = address.indexOf('/');
+  return slash > 0 ? `${address.slice(0, slash)}/${DEFAULT_ESCROW_ID}` : DEFAULT_ESCROW_ID;
+}
+
+/** The id the default escrow has in its system. */
+export const DEFAULT_ESCROW_ID = 'escrow';

@@ -20,7 +20,8 @@ import { validateDefinition } from './validate.js';
 import { actorIdOf, resolveRunIdentity } from './workflow-input.js';
 import { act, type ReducerArgs, type SkippedStep, type WorkflowContext, type WorkflowInput, type WorkflowOutput } from './workflow-context.js';
 
-export const DEFAULT_ESCROW = 'escrow';
+/** The default escrow's id: a workflow at `<system>/...` escalates to `<system>/escrow` (workflow-input.ts). */
+export { DEFAULT_ESCROW_ID as DEFAULT_ESCROW } from './workflow-input.js';
 
 interface Compiled {
   states: Record<string, unknown>;
@@ -62,7 +63,7 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
   if (typeof summarizer === 'function') {
     actors[actorName.summarize] = fromPromise(async ({ input, signal }: { input: Omit<SummarizeRequest, 'signal'>; signal: AbortSignal }) => summarizer({ ...input, signal }));
   }
-  const escrow = definition.escrow ?? DEFAULT_ESCROW;
+  const escrow = definition.escrow;
   const config = {
     id,
     context: ({ input, self }: { input: unknown; self: { id?: unknown; sessionId?: unknown } }) => initialContext(id, escrow, input, actorIdOf(self)),
@@ -145,7 +146,7 @@ function keyOf(node: DefinitionNode, index: number): string {
   return node.kind === 'parallel' ? node.id ?? `parallel-${index}` : node.id;
 }
 
-function initialContext(id: string, escrow: string, raw: unknown, actorId: string | undefined): WorkflowContext {
+function initialContext(id: string, escrow: string | undefined, raw: unknown, actorId: string | undefined): WorkflowContext {
   const run = resolveRunIdentity(id, escrow, raw, actorId);
   return {
     workflowId: run.workflowId, address: run.address, escrow: run.escrow, input: run.input, status: 'running',

@@ -134,10 +134,10 @@ describe('workflow identity from its actor (issue 8)', () => {
     expect(last?.output).toMatchObject({ status: 'aborted', compensated: ['charge'] });
   });
 
-  test('an escalation spawned with only an id is answered at the actor address', async () => {
+  test('an escalation spawned with only an id goes to the system\'s escrow (issue 13) and is answered at the actor address', async () => {
     const { system } = await start();
+    // No escrow named anywhere: the default is `<system>/escrow`, where start() spawned it.
     const wf = workflow('review', {
-      escrow: 'support/escrow',
       steps: [step('draft', async () => ({ text: 'hi', confidence: 0.2 }), { minConfidence: 0.9 }), step('send', async ({ context }) => context)],
     });
     system.register('review', wf, { version: 1 });

@@ -22,8 +22,10 @@ describe('workflow input and identity (issue 8)', () => {
   test("without a wrapper, the input is the user's own and the run is named by its actor", () => {
     const ticket = { customer: 'ana', text: 'where is my order?' };
     expect(contextOf(ticket, 'support/tickets/ticket-42')).toMatchObject({
-      workflowId: 'ticket-42', address: 'support/tickets/ticket-42', escrow: 'escrow', input: ticket,
+      workflowId: 'ticket-42', address: 'support/tickets/ticket-42', escrow: 'support/escrow', input: ticket,
     });
+    // Issue 13: the default escrow is the one of the workflow's own system, an address that can exist.
+    expect(contextOf(ticket, 'billing/t-9')).toMatchObject({ escrow: 'billing/escrow' });
     expect(contextOf('plain text', 'support/t-1')).toMatchObject({ workflowId: 't-1', address: 'support/t-1', input: 'plain text' });
     expect(contextOf(undefined, 'support/t-2')).toMatchObject({ workflowId: 't-2', address: 'support/t-2', input: undefined });
   });
