@@ -68,14 +68,17 @@ function withItems(a: A, items: Record<string, EscrowItem>) {
 
 const submit = act<EscrowContext>((a) => {
   const s = (a.event as { item?: EscrowSubmission }).item;
+  // A step asks (its `replyTo` says so) and is answered with a receipt, so one that reaches no escrow fails loudly.
+  const receipt = typeof (a.event as { replyTo?: unknown }).replyTo === 'string' && typeof s?.id === 'string'
+    ? [{ type: REPLY_EMITTED, payload: { queued: s.id } }] : [];
   // Submissions are at-least-once (a restored step may submit again): the first one wins.
-  if (s === undefined || typeof s.id !== 'string' || s.id in a.context.items) return {};
+  if (s === undefined || typeof s.id !== 'string' || s.id in a.context.items) return { emit: receipt };
   const tier = s.tier ?? 'internal';
   const sla = a.context.slaMs[tier] ?? a.context.slaMs['internal'] ?? (DEFAULT_SLA_MS['internal'] as number);
   const item: EscrowItem = { ...s, tier, level: 0, submittedAt: a.now, dueAt: a.now + sla, breaches: [] };
   return {
     context: withItems(a, { ...a.context.items, [s.id]: item }),
-    emit: [traceEvent({ workflowId: s.workflowId, kind: 'escrow', step: s.stepId, attempt: 0, from: 'submitted', to: a.context.levels[0] ?? 'level-0', outcome: 'queued', at: a.now, detail: { itemId: s.id, tier, dueAt: item.dueAt } })],
+    emit: [traceEvent({ workflowId: s.workflowId, kind: 'escrow', step: s.stepId, attempt: 0, from: 'submitted', to: a.context.levels[0] ?? 'level-0', outcome: 'queued', at: a.now, detail: { itemId: s.id, tier, dueAt: item.dueAt } }), ...receipt],
   };
 });
 

@@ -115,6 +115,8 @@ export const answerType = {
   verify: (id: string) => `troupe.answer.verify.${id}`,
   summary: (id: string) => `troupe.answer.summary.${id}`,
   fallback: (id: string) => `troupe.answer.fallback.${id}`,
+  /** The escrow's receipt of an escalation (`{ queued: itemId }`), or the error when it could not be delivered. */
+  escrow: (id: string) => `troupe.answer.escrow.${id}`,
 } as const;
 
 /** Names of a step's implementations in `setup({ actors })`; swap them with `machine.provide({ actors })`. */

@@ -157,8 +157,18 @@ export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: P
   };
   return moveTo(env, a, patch(prev, { status: 'escalated', error, escalation: { itemId, reason, tier: env.tier, level: 0, since: a.now } }), {
     outcome: 'escalated', trace: { error, detail: { reason, itemId, tier: env.tier, ...detail } },
-    emit: [tell(a.context.escrow, { type: 'escrow.submit', item: JSON.parse(JSON.stringify(item)) as Record<string, unknown> })],
+    // An ask, not a tell: an escalation that reaches no escrow fails the step (issue 13) instead of waiting for ever.
+    emit: [ask(env, a, a.context.escrow, { type: 'escrow.submit', item: JSON.parse(JSON.stringify(item)) as Record<string, unknown> }, answerType.escrow(env.id))],
   });
+}
+
+/** escalated: the escrow could not be reached. A step fails (critical: the workflow aborts); a compensation ends unfinished. */
+export function escrowUnreachable(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const answer = a.event as { error?: PlainError };
+    const error = answer.error ?? toPlainError(new Error(`escrow ${a.context.escrow} did not take the escalation`));
+    return giveUp(env, a, error, env.kind === 'compensation' ? 'rejected' : 'escrow-unreachable');
+  };
 }
 
 /** escalated: a person decided. */

@@ -56,6 +56,8 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
         'escrow.rejected': { guard: forItem(env), ...toRoute(r.decided(env, 'rejected')) },
         'escrow.retry': { guard: forItem(env), ...toRoute(r.decided(env, 'retry')) },
         'escrow.escalated': { guard: forItem(env), actions: act(r.breached(env)) },
+        // The escrow's receipt: queued, nothing to do; not delivered (no escrow there, a timeout), the step fails.
+        [answerType.escrow(env.id)]: { guard: ({ event }: Args) => (event as { ok?: boolean }).ok !== true, ...toRoute(r.escrowUnreachable(env)) },
       },
     },
     done: { type: 'final' },

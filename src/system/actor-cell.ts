@@ -177,7 +177,8 @@ export class ActorCell implements Child {
 
   /** Queues a message; 'full' or 'closing' when it cannot (the caller reports it). */
   enqueue(message: Message): 'queued' | 'full' | 'closing' {
-    if (this.onIdle !== undefined) return 'closing';
+    // A stopped cell's mailbox is never drained again: a message put there would be lost, not refused.
+    if (this.onIdle !== undefined || this.state === 'stopped') return 'closing';
     if (!this.mailbox.push(message)) {
       this.dropped++;
       return 'full';

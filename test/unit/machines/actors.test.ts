@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { allOf, estimateTokens, fnVerifier, forbids, llmSummarizer, llmVerifier, matches, maxLength, truncatingSummarizer, type LlmClient, type LlmRequest } from '../../../actors/index.js';
-import { step, workflow, type VerifyArgs } from '../../../machines/index.js';
+import { escrow, step, workflow, type VerifyArgs } from '../../../machines/index.js';
 import { createNet } from './harness.js';
 
 const args = (output: unknown): VerifyArgs => ({
@@ -46,9 +46,10 @@ describe('actors: verifiers, summarizers, tokenizer (issue 3)', () => {
   test('verifier helpers plug into a workflow step', async () => {
     const wf = workflow('w', { steps: [step('draft', async () => 'We guarantee delivery', { verify: forbids(['guarantee']), onVerifyFail: 'escalate' })] });
     const net = createNet();
+    net.add('escrow', escrow);
     net.add('w', wf);
     await net.settle();
     expect(net.path('w')).toEqual(['active.draft.running', 'active.draft.verifying', 'active.draft.escalated']);
-    expect(net.trace.at(-1)?.error).toMatchObject({ message: 'verification failed: contains forbidden phrase "guarantee"' });
+    expect(net.trace.filter((e) => e.kind === 'step').at(-1)?.error).toMatchObject({ message: 'verification failed: contains forbidden phrase "guarantee"' });
   });
 });

@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { setup } from 'xstate';
-import { reply, step, workflow } from '../../../machines/index.js';
+import { escrow, reply, step, workflow, type EscrowItem } from '../../../machines/index.js';
 import { createNet, traceLines } from './harness.js';
 
 describe('verifier gate and confidence routing (issue 3)', () => {
   test('verifier FAIL retries the step, and FAIL again with attempts exhausted escalates', async () => {
     const verdicts: Array<{ attempt: number; output: unknown }> = [];
     const wf = workflow('w', {
-      escrow: 'esc',
+      escrow: 'escrow',
       steps: [
         step('draft', async ({ attempt }) => `draft v${attempt}`, {
           verify: async ({ output, attempt }) => { verdicts.push({ attempt, output }); return { ok: false, reason: 'mentions a competitor' }; },
@@ -17,6 +17,7 @@ describe('verifier gate and confidence routing (issue 3)', () => {
       ],
     });
     const net = createNet();
+    net.add('escrow', escrow); // where a workflow without a system escalates
     net.add('w', wf);
     await net.settle();
     await net.advance(200);
@@ -28,8 +29,8 @@ describe('verifier gate and confidence routing (issue 3)', () => {
       'draft:pending->running(started)', 'draft:running->verifying(produced)', 'draft:verifying->retrying(retrying)',
       'draft:retrying->running(started)', 'draft:running->verifying(produced)', 'draft:verifying->escalated(escalated)',
     ]);
-    expect(net.trace.at(-1)?.error).toMatchObject({ message: 'verification failed: mentions a competitor', data: { type: 'VerificationFailed' } });
-    expect(net.outbox[0]?.event).toMatchObject({ type: 'escrow.submit', item: { reason: 'retries-exhausted', output: 'draft v2' } });
+    expect(net.trace.filter((e) => e.kind === 'step').at(-1)?.error).toMatchObject({ message: 'verification failed: mentions a competitor', data: { type: 'VerificationFailed' } });
+    expect(Object.values(escrowItems(net))).toEqual([expect.objectContaining({ reason: 'retries-exhausted', output: 'draft v2' })]);
   });
 
   test('a PASS lets the next step run; onVerifyFail escalate skips the retry', async () => {
@@ -40,6 +41,7 @@ describe('verifier gate and confidence routing (issue 3)', () => {
       ],
     });
     const net = createNet();
+    net.add('escrow', escrow); // where a workflow without a system escalates
     net.add('w', wf);
     await net.settle();
     expect(net.path('w')).toEqual(['active.a.running', 'active.a.verifying', 'active.b.running', 'active.b.verifying', 'active.b.escalated']);
@@ -56,6 +58,22 @@ describe('verifier gate and confidence routing (issue 3)', () => {
     expect(actor.getSnapshot().output).toMatchObject({ results: { a: 'Dear Ms. Lee' } });
   });
 
+  test('an escalation that reaches no escrow fails the step (issue 13): critical aborts with the cause, critical: false skips with it', async () => {
+    const low = async () => ({ label: 'angry', confidence: 0.2 });
+    const critical = workflow('w', { escrow: 'support/nobody', steps: [step('sentiment', low, { minConfidence: 0.85 }), step('reply', async () => 'ok')] });
+    const net = createNet();
+    const run = net.add('support/w1', critical, { input: { workflowId: 'w1', address: 'support/w1' } });
+    await net.settle();
+    expect(net.path('support/w1')).toEqual(['active.sentiment.running', 'active.sentiment.escalated', 'aborted']);
+    expect(run.getSnapshot().output).toMatchObject({ status: 'aborted', cause: { stepId: 'sentiment', error: { name: 'DeadLetterError', message: 'no actor at support/nobody' } } });
+
+    const optional = workflow('w', { escrow: 'support/nobody', steps: [step('sentiment', low, { minConfidence: 0.85, critical: false }), step('reply', async () => 'ok')] });
+    const run2 = net.add('support/w2', optional, { input: { workflowId: 'w2', address: 'support/w2' } });
+    await net.settle();
+    expect(run2.getSnapshot().output).toMatchObject({ status: 'completed', skipped: [{ stepId: 'sentiment', error: { name: 'DeadLetterError' } }], results: { reply: 'ok' } });
+    expect(traceLines(net.trace.filter((e) => e.workflowId === 'w2'))).toContain('sentiment:escalated->skipped(escrow-unreachable)');
+  });
+
   test('confidence 0.6 with a threshold of 0.85 escalates instead of continuing', async () => {
     let next = 0;
     const wf = workflow('w', {
@@ -65,12 +83,18 @@ describe('verifier gate and confidence routing (issue 3)', () => {
       ],
     });
     const net = createNet();
+    net.add('escrow', escrow); // where a workflow without a system escalates
     net.add('w', wf);
     await net.settle();
     expect(next).toBe(0);
     expect(net.path('w')).toEqual(['active.sentiment.running', 'active.sentiment.escalated']);
-    expect(net.trace.at(-1)).toMatchObject({
+    expect(net.trace.filter((e) => e.kind === 'step').at(-1)).toMatchObject({
       kind: 'step', from: 'running', to: 'escalated', outcome: 'escalated', detail: { reason: 'low-confidence', confidence: 0.6, minConfidence: 0.85, tier: 'internal' },
     });
   });
 });
+
+/** The items waiting in the net's escrow (the real escrow machine at `escrow`). */
+function escrowItems(net: ReturnType<typeof createNet>): Record<string, EscrowItem> {
+  return (net.get('escrow').getSnapshot() as unknown as { context: { items: Record<string, EscrowItem> } }).context.items;
+}
