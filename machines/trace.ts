@@ -4,40 +4,10 @@
  * which is the audit log — you can prove what was passed, to whom, and when. Entries are not kept in the
  * snapshot, so a long workflow's snapshot stays small.
  */
-import type { PlainError } from '../src/errors.js';
 import { TRACE_EMITTED, type TraceEmitted } from './emit.js';
 
-export type TraceKind = 'workflow' | 'step' | 'handoff' | 'compensation' | 'escrow' | 'breaker';
-
-export interface TraceEntry {
-  readonly workflowId: string;
-  readonly kind: TraceKind;
-  /** The step (or compensation, escrow item's step) the entry is about; '' for the workflow itself. */
-  readonly step: string;
-  /** Attempt number of the step, 1-based; 0 before the first attempt. */
-  readonly attempt: number;
-  /** Previous state (or, for a handoff, the steps whose outputs were passed). */
-  readonly from: string;
-  /** New state (or, for a handoff, the receiving step). */
-  readonly to: string;
-  /** What happened, e.g. `succeeded`, `failed`, `retrying`, `escalated`, `approved`, `summarized`. */
-  readonly outcome: string;
-  /** When it happened, ms on the actor's clock. */
-  readonly at: number;
-  /** When the attempt or wait that ended here began. */
-  readonly startedAt?: number;
-  /** Size of the data passed or produced, UTF-8 bytes of its JSON form. */
-  readonly bytes?: number;
-  /** Tokens of that data, by the workflow's tokenizer. */
-  readonly tokens?: number;
-  /** For a summarized handoff: the size and tokens before summarizing. */
-  readonly originalBytes?: number;
-  readonly originalTokens?: number;
-  readonly summarized?: boolean;
-  readonly delayMs?: number;
-  readonly error?: PlainError;
-  readonly detail?: Record<string, unknown>;
-}
+export type { TraceEntry, TraceKind } from '../src/trace-entry.js';
+import type { TraceEntry } from '../src/trace-entry.js';
 
 /** The emitted form of one trace entry. */
 export function traceEvent(entry: TraceEntry): TraceEmitted {

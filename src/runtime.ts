@@ -14,6 +14,7 @@ import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
 import { DurableNode } from './durable/durable-node.js';
 import { awaitHostedResult, awaitStoredResult, type ResultOptions } from './durable/durable-result.js';
+import type { TraceEntry as PublicTraceEntry } from './trace-entry.js';
 import { awaitLocalResult } from './runtime/local-result.js';
 import { HostLock } from './durable/host-lock.js';
 import { ActorFailedError, DurableHostLockedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
@@ -329,15 +330,16 @@ class Runtime implements TroupeSystem {
     return () => cell.setInspector(undefined);
   }
 
-  async trace(workflowId: string): Promise<readonly TraceEntry[]> {
+  /** Entries as Troupe's machines write them (`TraceEntry`); a custom machine's own entries are returned as stored. */
+  async trace(workflowId: string): Promise<readonly PublicTraceEntry[]> {
     checkTraceTokens(workflowId);
-    if (!this.backends.trace) return this.core.traces.get(workflowId);
+    if (!this.backends.trace) return this.core.traces.get(workflowId) as unknown as readonly PublicTraceEntry[];
     const records = await this.backends.trace.read(workflowId);
-    return records.map((r) => decode(r.data) as TraceEntry);
+    return records.map((r) => decode(r.data) as PublicTraceEntry);
   }
 
-  localTrace(workflowId: string): readonly TraceEntry[] {
-    return this.core.traces.get(workflowId);
+  localTrace(workflowId: string): readonly PublicTraceEntry[] {
+    return this.core.traces.get(workflowId) as unknown as readonly PublicTraceEntry[];
   }
 
   shutdown(options: { timeoutMs?: number } = {}): Promise<void> {

@@ -17,7 +17,7 @@ import type { DeadLetter } from '../system/dead-letters.js';
 import type { RuntimeEventListener } from '../system/events.js';
 import type { LogicHandle, RegisterOptions } from '../system/logic-registry.js';
 import type { RestartType } from '../system/parent.js';
-import type { TraceEntry } from '../system/trace-store.js';
+import type { TraceEntry } from '../trace-entry.js';
 import type { NatsConnectionOptions } from '../transport/nats/connection-options.js';
 import type { Transport } from '../transport/transport.js';
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { createManualClock, createSystem, RetryableError, type ManualClock, type TroupeSystem } from '../../src/index.js';
-import { circuitBreaker, escrow, step, parallel, workflow, type EscrowItem, type TraceEntry } from '../../machines/index.js';
+import { circuitBreaker, escrow, step, parallel, workflow, type EscrowItem } from '../../machines/index.js';
 
 let system: TroupeSystem | undefined;
 afterEach(async () => { await system?.shutdown({ timeoutMs: 1_000 }); system = undefined; });
@@ -52,7 +52,7 @@ describe('workflow + shared breaker + escrow as Troupe actors (issue 3)', () => 
     // A finished actor leaves the registry, so its output is read from the last snapshot it published.
     expect(paths.at(-1)).toBe('"completed"');
     expect(last?.output).toMatchObject({ status: 'completed', results: { sentiment: { label: 'frustrated', confidence: 1 }, inventory: 'in stock' } });
-    const trace = (await system.trace('ticket-42')) as unknown as TraceEntry[];
+    const trace = await system.trace('ticket-42');
     expect(trace.filter((e) => e.kind === 'step' || e.kind === 'escrow').map((e) => `${e.step}:${e.from}->${e.to}(${e.outcome})`)).toEqual(expect.arrayContaining([
       'history:pending->checking(asking-breaker)', 'history:checking->running(permitted)', 'history:running->done(succeeded)',
       'sentiment:running->escalated(escalated)', 'sentiment:submitted->operator(queued)',
@@ -73,7 +73,7 @@ describe('workflow + shared breaker + escrow as Troupe actors (issue 3)', () => 
     }
     const breaker = system.lookup('support/breaker-crm');
     expect(breaker.getSnapshot()?.value).toBe('open');
-    const w3 = (await system.trace('w3')) as unknown as TraceEntry[];
+    const w3 = await system.trace('w3');
     expect(w3.filter((e) => e.kind === 'step').map((e) => `${e.from}->${e.to}(${e.outcome})`)).toEqual([
       'pending->checking(asking-breaker)', 'checking->fallback(breaker-open)', 'fallback->done(succeeded)',
     ]);
@@ -87,7 +87,7 @@ describe('workflow + shared breaker + escrow as Troupe actors (issue 3)', () => 
     await settle();
     clock.advance(5 * 60_000);
     await settle();
-    const trace = (await system.trace('w9')) as unknown as TraceEntry[];
+    const trace = await system.trace('w9');
     expect(trace.filter((e) => e.outcome === 'sla-breached').map((e) => e.kind)).toEqual(['escrow', 'step']);
   });
 });

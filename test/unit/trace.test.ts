@@ -77,7 +77,8 @@ async function settle(rounds = 30): Promise<void> {
 }
 
 const twoSteps = workflow('two', { steps: [step('a', async () => 'A'), step('b', async () => 'B')] });
-const outline = (entries: readonly TraceEntry[]) => entries.map((e) => `${String(e['kind'])}:${String(e['step'])}:${String(e['from'])}->${String(e['to'])}`);
+// Typed entries from system.trace() (issue 13): no casts, no index access.
+const outline = (entries: readonly { kind: string; step: string; from: string; to: string }[]) => entries.map((e) => `${e.kind}:${e.step}:${e.from}->${e.to}`);
 const TWO_STEPS = ['handoff:a:->a', 'step:a:pending->running', 'step:a:running->done', 'handoff:b:a->b', 'step:b:pending->running', 'step:b:running->done', 'workflow::running->completed'];
 
 describe('system.trace()', () => {
