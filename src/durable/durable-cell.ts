@@ -92,6 +92,10 @@ export class DurableCell extends ActorCell {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
+  override whenReady(): Promise<void> {
+    return this.ready;
+  }
+
   /** Loads the stored record (if any) before the first incarnation starts; messages queue meanwhile. */
   override start(): void {
     this.state = 'held';

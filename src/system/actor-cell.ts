@@ -195,6 +195,11 @@ export class ActorCell implements Child {
     return this.mailbox.capacity;
   }
 
+  /** Resolves once the first incarnation has started (a durable cell reads its record first). */
+  whenReady(): Promise<void> {
+    return Promise.resolve();
+  }
+
   getSnapshot(): Snapshot<unknown> | undefined {
     return this.actor?.getSnapshot() ?? this.lastGood;
   }

@@ -37,7 +37,17 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
    * handled even if this process dies now). Rejects with DeadLetterError for an actor that is not durable.
    */
   deliver(event: EventFromLogic<TLogic>): Promise<void>;
-  /** The current snapshot, or undefined when nothing runs at this address here. */
+  /**
+   * Resolves once the actor's first incarnation has started here, so `getSnapshot()` has its state: at once for an
+   * ordinary actor, after its stored record is read for a durable one (issue 13). Resolves at once when nothing
+   * runs at this address here.
+   * @example
+   * const ref = system.spawn('ticket', { id: 'ticket-42', durable: true });
+   * await ref.ready;
+   * ref.getSnapshot()?.value;
+   */
+  readonly ready: Promise<void>;
+  /** The current snapshot, or undefined when nothing runs at this address here (a durable one: until `ready`). */
   getSnapshot(): SnapshotFrom<TLogic> | undefined;
   /**
    * Calls `listener` with each new snapshot, across restarts. A throwing listener is treated as a failure
@@ -65,6 +75,7 @@ export interface RefHost {
   ask(address: string, event: unknown, options: AskOptions | undefined): Promise<unknown>;
   deliverDurably(address: string, event: unknown): Promise<void>;
   snapshotOf(address: string): unknown;
+  readyOf(address: string): Promise<void>;
   subscribeTo(address: string, listener: (snapshot: any) => void): () => void; // eslint-disable-line @typescript-eslint/no-explicit-any
   onEmitted(address: string, type: string, listener: (event: EventObject) => void): () => void;
   stop(address: string): Promise<void>;
@@ -91,6 +102,10 @@ export class AddressRef<TLogic extends AnyActorLogic = AnyActorLogic> implements
 
   deliver(event: EventFromLogic<TLogic>): Promise<void> {
     return this.host.deliverDurably(this.address, event);
+  }
+
+  get ready(): Promise<void> {
+    return this.host.readyOf(this.address);
   }
 
   getSnapshot(): SnapshotFrom<TLogic> | undefined {

@@ -296,6 +296,10 @@ export class ActorSystemCore implements CellHost, RefHost {
 
   // ---- RefHost --------------------------------------------------------------------------------
 
+  readyOf(address: string): Promise<void> {
+    return this.cells.get(address)?.whenReady() ?? Promise.resolve();
+  }
+
   snapshotOf(address: string): unknown {
     return this.cells.get(address)?.getSnapshot();
   }

@@ -256,3 +256,28 @@ describe('result() of a durable actor this node hosts (issue 8)', () => {
     await system.shutdown();
   });
 });
+
+describe('ref.ready (issue 13)', () => {
+  it("a durable actor's snapshot is there once `ready` resolves (its record is read first); an ordinary one's at once", async () => {
+    const shared = sharedBackends();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A store whose first read waits: the durable actor cannot have a snapshot before it answers.
+    const store = { ...shared.durability.store, get: async (key: string) => (await gate, shared.durability.store.get(key)) };
+    const system = await createSystem({ name: 'rdy', logLevel: 'silent', durability: { store, log: shared.durability.log } });
+    system.register('counter', counter);
+    const durable = system.spawn<typeof counter>('counter', { id: 'd1', durable: true });
+    const plain = system.spawn<typeof counter>('counter', { id: 'p1' });
+    await plain.ready;
+    expect(plain.getSnapshot()?.context.count).toBe(0);
+    expect(durable.getSnapshot()).toBeUndefined();
+    let ready = false;
+    const waiting = durable.ready.then(() => void (ready = true));
+    await settle();
+    expect(ready, 'not ready while the record is being read').toBe(false);
+    release();
+    await waiting;
+    expect(durable.getSnapshot()?.context.count).toBe(0);
+    await system.shutdown();
+  });
+});
