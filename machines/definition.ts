@@ -18,6 +18,11 @@ export interface AttemptArgs<TInput = unknown> {
   readonly idempotencyKey: string;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /**
+   * True when this attempt runs again because its process stopped while it ran (the workflow was restored from a
+   * snapshot taken mid-attempt, issue 13): its first run may have had effects, so look before acting again.
+   */
+  readonly recovered?: boolean;
   readonly workflowId: string;
   readonly stepId: string;
   /** Aborted when the attempt times out (`startToCloseMs`, `scheduleToCloseMs`) or the workflow is cancelled. */

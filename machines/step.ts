@@ -186,16 +186,31 @@ function armTimers(env: StepEnv, states: Record<string, StateConfig>): Record<st
   return delays;
 }
 
+/**
+ * A step's promise logic whose restored runs say so: XState restarts a promise that was running when the snapshot
+ * was taken from the snapshot's input, through the logic's `restoreSnapshot` (the public ActorLogic interface), so
+ * the input gets `recovered: true` there. A first run never passes through it.
+ */
+function recoverable(logic: AnyActorLogic): AnyActorLogic {
+  return {
+    ...logic,
+    restoreSnapshot: (snapshot: unknown, scope: unknown) => {
+      const restored = (logic.restoreSnapshot ? logic.restoreSnapshot(snapshot as never, scope as never) : snapshot) as { input?: unknown };
+      return restored.input !== null && typeof restored.input === 'object' ? { ...restored, input: { ...restored.input, recovered: true } } : restored;
+    },
+  } as AnyActorLogic;
+}
+
 // `Object.assign({}, input, { signal })` rather than `{ ...input, signal }`: see `patch` in workflow-context.ts.
 function actorsOf(env: StepEnv): Record<string, AnyActorLogic> {
   const actors: Record<string, AnyActorLogic> = {};
   if (env.kind === 'compensation') {
     const run = compensationOf(env.def)?.run;
-    if (run !== undefined) actors[env.src] = fromPromise(async ({ input, signal }: { input: Omit<CompensateArgs, 'signal'>; signal: AbortSignal }) => run(Object.assign({}, input, { signal })));
+    if (run !== undefined) actors[env.src] = recoverable(fromPromise(async ({ input, signal }: { input: Omit<CompensateArgs, 'signal'>; signal: AbortSignal }) => run(Object.assign({}, input, { signal }))));
     return actors;
   }
   const run = env.def.run;
-  actors[env.src] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => run(Object.assign({}, input, { signal }) as never));
+  actors[env.src] = recoverable(fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => run(Object.assign({}, input, { signal }) as never)));
   const fallback = env.fallback;
   if (typeof fallback === 'function') actors[actorName.fallback(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => fallback(Object.assign({}, input, { signal }) as never));
   const verify = env.verify;

@@ -23,6 +23,29 @@ function recover(logic: AnyActorLogic, persisted: unknown, clock: SimulatedClock
 const settle = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
 
 describe('snapshots round-trip through JSON (issue 3)', () => {
+  test('an attempt running when the snapshot was taken runs again after the restore with recovered: true (issue 13)', async () => {
+    const runs: Array<{ attempt: number; recovered: boolean | undefined }> = [];
+    let hang = true;
+    const wf = workflow('w', {
+      steps: [step('charge', async ({ attempt, recovered }) => {
+        runs.push({ attempt, recovered });
+        if (hang) return new Promise(() => {}); // the process "dies" mid-attempt
+        return 'charged';
+      })],
+    });
+    const clock = new SimulatedClock();
+    const first = createActor(wf, { input: { workflowId: 'o-1' }, clock });
+    first.start();
+    await settle();
+    const persisted = first.getPersistedSnapshot();
+    first.stop();
+    hang = false;
+    const { actor } = recover(wf, persisted, clock);
+    await settle();
+    expect(runs).toEqual([{ attempt: 1, recovered: undefined }, { attempt: 1, recovered: true }]);
+    expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', results: { charge: 'charged' } });
+  });
+
   test('restored mid-retry, the workflow keeps its backoff deadline, attempt count and idempotency key, and finishes', async () => {
     const calls: Array<{ attempt: number; key: string }> = [];
     const wf = workflow('w', {
