@@ -18,7 +18,7 @@ import type { CellHost } from '../system/cell-host.js';
 import type { Clock } from '../system/clock.js';
 import type { Message, Receipt, ReplyTarget } from '../system/message.js';
 import type { RestartMode } from '../system/parent.js';
-import { moveToFinished, supersededBy } from './finished-records.js';
+import { finishSuperseded, moveToFinished } from './finished-records.js';
 import { decodeRecord, encodeRecord, RECORD_VERSION, snapshotForLogic, type DurableRecord, type DurableStatus, type PersistedTimer } from './durable-record.js';
 import { pendingTimers, rescheduleTimers, TimerStampingClock } from './timer-clock.js';
 
@@ -156,8 +156,7 @@ export class DurableCell extends ActorCell {
       return undefined;
     }
     // An active record a newer final one supersedes (the finish was cut short before its delete): finished.
-    if (finished && this.persisted === undefined && !this.activated && (await supersededBy(finished, key, record))) {
-      await store.delete(key, stored.revision);
+    if (finished && this.persisted === undefined && !this.activated && (await finishSuperseded(store, finished, key, record, stored.revision))) {
       this.revision = null;
       return undefined;
     }
@@ -385,7 +384,6 @@ export class DurableCell extends ActorCell {
     if (this.finalStatus !== undefined) {
       await this.flushed();
       await this.writeFinal(this.finalStatus);
-      await this.moveFinished();
       // What the last incarnation applied but never stored ends with it, as dead letters.
       for (const message of this.applied.splice(0)) this.messageDropped(message);
       this.services.onFinal?.(this.finalStatus);
@@ -460,7 +458,7 @@ export class DurableCell extends ActorCell {
   private async put(record: DurableRecord, attempt: number): Promise<'written' | 'retry' | 'closing' | Error> {
     const bytes = encodeRecord(record);
     try {
-      const result = record.status !== 'active' && this.services.finished && typeof this.revision === 'number'
+      const result = record.status !== 'active' && this.services.finished
         ? await this.finish(record, bytes, this.revision)
         : await this.services.store.put(this.services.key, bytes, this.revision);
       this.services.onWrite?.(bytes.byteLength);
@@ -495,7 +493,7 @@ export class DurableCell extends ActorCell {
    * incarnation last wrote (finished-records.ts): two operations instead of a final write and a move. Afterwards the
    * key has no record (`revision` null): a parent restarting the actor writes its next record as a new one.
    */
-  private async finish(record: DurableRecord, bytes: Uint8Array, revision: number): Promise<{ ok: true; revision: null }> {
+  private async finish(record: DurableRecord, bytes: Uint8Array, revision: number | null): Promise<{ ok: true; revision: null }> {
     const { finished, store, key } = this.services;
     // Idempotent: a retry whose first attempt was stored (its answer lost in an outage) keeps that first record,
     // so the finished bucket never holds two different final records of one run. A final record of an earlier
@@ -514,7 +512,7 @@ export class DurableCell extends ActorCell {
       }
     }
     this.persistedBytes = stored;
-    await store.delete(key, revision);
+    if (revision !== null) await store.delete(key, revision); // null: this actor never stored an active record
     return { ok: true, revision: null };
   }
 
@@ -527,31 +525,6 @@ export class DurableCell extends ActorCell {
       const outcome = await this.put(record, attempt);
       if (outcome !== 'retry') return;
       await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.services.retryDelayMs(attempt)));
-    }
-  }
-
-  /**
-   * Moves the final record to the finished store (finished-records.ts), a few attempts while the system runs; a move
-   * that does not happen is finished by the next `recover()`.
-   */
-  private async moveFinished(): Promise<void> {
-    const { finished, store, key } = this.services;
-    const record = this.persisted;
-    const revision = this.revision;
-    if (!finished || record === undefined || record.status === 'active' || typeof revision !== 'number') return;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await moveToFinished(store, finished, key, this.persistedBytes ?? encodeRecord(record), revision);
-        // The key is gone (a tombstone): a parent restarting this actor writes its next record as a new one.
-        this.revision = null;
-        return;
-      } catch (error) {
-        if (attempt >= 3 || !isRetryable(error) || this.services.closing()) {
-          this.log.warn({ err: toPlainError(error), attempt }, 'moving the finished record failed; the next recover() finishes the move');
-          return;
-        }
-        await new Promise<void>((resolve) => this.host.clock.setTimeout(resolve, this.services.retryDelayMs(attempt)));
-      }
     }
   }
 

@@ -28,7 +28,7 @@ import type { ActorSystemCore } from '../system/actor-system.js';
 import { parseAddress } from '../system/address.js';
 import type { ReplyTarget } from '../system/message.js';
 import { DurableCell } from './durable-cell.js';
-import { moveToFinished, supersededBy } from './finished-records.js';
+import { finishSuperseded, moveToFinished } from './finished-records.js';
 import { decodeRecord, type DurableRecord, type DurableStatus } from './durable-record.js';
 import { OrderedInbox, type InboxEntry } from './ordered-inbox.js';
 
@@ -411,12 +411,10 @@ export class DurableNode {
   }
 
   /** An active record a newer final one supersedes (a finish cut short): its delete is finished here. */
-  private async finishedAlready(key: string, record: DurableRecord, revision: number): Promise<boolean> {
-    if (!(await supersededBy(this.options.finished, key, record))) return false;
-    await this.options.store.delete(key, revision).catch((error: unknown) => {
+  private finishedAlready(key: string, record: DurableRecord, revision: number): Promise<boolean> {
+    return finishSuperseded(this.options.store, this.options.finished, key, record, revision, (error) => {
       this.options.logger.warn({ err: toPlainError(error), key }, 'deleting a superseded active record failed; the next recover() tries again');
     });
-    return true;
   }
 
   /** Dead-letters a message (bounded retry while the node runs), then settles it: never lost, never retried. */

@@ -26,6 +26,27 @@ export async function supersededBy(finished: SnapshotStore | undefined, key: str
   return newer ? { record, stored } : undefined;
 }
 
+/**
+ * True when a newer final record supersedes the active record `active` (stored at `revision`): the finish that was
+ * cut short is completed here by deleting the active record (only that revision). A failed read throws; a failed
+ * delete goes to `deleteFailed` when given (the record is superseded all the same), else throws.
+ */
+export async function finishSuperseded(
+  store: SnapshotStore,
+  finished: SnapshotStore | undefined,
+  key: string,
+  active: DurableRecord,
+  revision: number,
+  deleteFailed?: (error: unknown) => void,
+): Promise<boolean> {
+  if (!(await supersededBy(finished, key, active))) return false;
+  await store.delete(key, revision).catch((error: unknown) => {
+    if (!deleteFailed) throw error;
+    deleteFailed(error);
+  });
+  return true;
+}
+
 /** Copies a final record to the finished store, then removes it from the snapshot store (only that revision). */
 export async function moveToFinished(store: SnapshotStore, finished: SnapshotStore, key: string, value: Uint8Array, revision: number): Promise<void> {
   await finished.put(key, value);

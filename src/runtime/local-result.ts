@@ -31,7 +31,8 @@ export function awaitLocalResult(cell: ActorCell, options: ResultOptions, termin
     if (options.timeoutMs !== undefined) {
       timer = setTimeout(() => settle(() => reject(new TimeoutError(`no result from ${cell.address} within ${options.timeoutMs} ms`, options.timeoutMs!))), options.timeoutMs);
     }
-    void terminated.then((t) => settle(() => reject(new SystemStoppedError(t.reason === 'failed' ? `${cell.address.split('/')[0]} (failed)` : cell.address.split('/')[0]!))));
+    const system = cell.address.split('/')[0]!;
+    void terminated.then((t) => settle(() => reject(new SystemStoppedError(t.reason === 'failed' ? `${system} (failed)` : system))));
     check(cell.getSnapshot() as never);
   });
 }

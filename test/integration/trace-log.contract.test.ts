@@ -97,6 +97,23 @@ describe('JetStream trace log', () => {
     }
   });
 
+  test('at most maxQueued entries wait to be stored; the rest are given up and reported, and room comes back once stored', async () => {
+    await emptyStream('bound');
+    const events: TraceLogEvent[] = [];
+    const log = await createJetStreamTraceLog(nc, { system: 'bound', maxQueued: 3 }, (e) => events.push(e));
+    try {
+      for (const id of ['a', 'b', 'c', 'd', 'e']) log.append('w', id, bytes(id));
+      await log.flush();
+      expect(events.map((e) => e.type === 'rt.trace.append-failed' && e.reason)).toEqual(['more than 3 entries queued', 'more than 3 entries queued']);
+      for (const id of ['f', 'g', 'h']) log.append('w', id, bytes(id));
+      await log.flush();
+      expect(events).toHaveLength(2);
+      expect((await log.read('w')).map((r) => r.id)).toEqual(['a', 'b', 'c', 'f', 'g', 'h']);
+    } finally {
+      await log.close();
+    }
+  });
+
   test('a log on another connection (a process that never appended) reads the whole history in order', async () => {
     await emptyStream('other');
     const writer = await createJetStreamTraceLog(nc, { system: 'other' });

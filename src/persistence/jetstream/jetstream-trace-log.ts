@@ -99,8 +99,8 @@ class JetStreamTraceLog implements TraceLog {
   /** Batches to send before the queue: retried ones, back in their order. */
   private readonly ready: Pending[] = [];
   private inFlight = 0;
-  /** Entries in the batches in flight. */
-  private inFlightEntries = 0;
+  /** Entries accepted and neither stored nor given up yet (queued, batched, in flight, waiting to retry). */
+  private held = 0;
   private scheduled = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly retrying: Pending[] = [];
@@ -120,8 +120,9 @@ class JetStreamTraceLog implements TraceLog {
     checkTraceTokens(workflowId, entryId);
     const subject = traceSubject(this.o.system, workflowId, entryId);
     if (this.closed) return this.giveUp(subject, 'the trace log is closed');
-    if (this.queued() >= this.o.maxQueued) return this.giveUp(subject, `more than ${this.o.maxQueued} entries queued`);
+    if (this.held >= this.o.maxQueued) return this.giveUp(subject, `more than ${this.o.maxQueued} entries queued`);
     this.queue.push({ workflowId, id: entryId, data, since: Date.now() });
+    this.held++;
     this.schedule();
   }
 
@@ -132,12 +133,6 @@ class JetStreamTraceLog implements TraceLog {
     setImmediate(() => this.pump());
   }
 
-  private queued(): number {
-    let n = this.queue.length + this.inFlightEntries;
-    for (const p of this.ready) n += p.entries;
-    for (const p of this.retrying) n += p.entries;
-    return n;
-  }
 
   flush(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
@@ -169,8 +164,14 @@ class JetStreamTraceLog implements TraceLog {
     clearTimeout(timer);
     this.closed = true;
     clearTimeout(this.retryTimer);
-    for (const p of [...this.retrying, ...this.ready.splice(0)]) this.giveUp(p.subject, `the trace log closed before ${p.entries} entries were stored`);
-    for (const q of this.queue.splice(0)) this.giveUp(traceSubject(this.o.system, q.workflowId, q.id), 'the trace log closed before the entry was stored');
+    for (const p of [...this.retrying, ...this.ready.splice(0)]) {
+      this.held -= p.entries;
+      this.giveUp(p.subject, `the trace log closed before ${p.entries} entries were stored`);
+    }
+    for (const q of this.queue.splice(0)) {
+      this.held--;
+      this.giveUp(traceSubject(this.o.system, q.workflowId, q.id), 'the trace log closed before the entry was stored');
+    }
     this.retrying.length = 0;
     this.settleIfIdle();
   }
@@ -260,12 +261,13 @@ class JetStreamTraceLog implements TraceLog {
    * the first go out again as their own batch (each repeat costs one round trip; new entries are never lost).
    */
   private repeated(p: Pending): void {
-    if (p.items.length > 1) this.ready.unshift(this.batchOf(p.workflowId, p.items.slice(1), p.n));
+    if (p.items.length <= 1) return;
+    this.ready.unshift(this.batchOf(p.workflowId, p.items.slice(1), p.n));
+    this.held += p.items.length - 1; // still to store (the caller let go of the whole batch)
   }
 
   private send(p: Pending): void {
     this.inFlight++;
-    this.inFlightEntries += p.entries;
     p.attempt++;
     const h = natsHeaders();
     h.set(BATCH_HEADER, String(p.entries));
@@ -277,21 +279,22 @@ class JetStreamTraceLog implements TraceLog {
 
   private done(p: Pending, duplicate: boolean): void {
     this.inFlight--;
-    this.inFlightEntries -= p.entries;
+    this.held -= p.entries;
     if (duplicate) this.repeated(p); // within the duplicate window: acked without being stored
     this.pump();
   }
 
   private failed(p: Pending, error: unknown): void {
     this.inFlight--;
-    this.inFlightEntries -= p.entries;
     if (error instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(error.code)) {
+      this.held -= p.entries;
       this.repeated(p); // the first entry is stored before: its first copy wins
       return this.pump();
     }
     const typed = toTroupeError(error, `append ${p.subject}`, this.o.publishTimeoutMs);
     const transient = typed instanceof RetryableError || typed instanceof TimeoutError;
     if (!transient || this.closed || Date.now() - p.since >= this.o.appendRetryMs) {
+      this.held -= p.entries;
       this.giveUp(p.subject, transient ? `not stored within ${this.o.appendRetryMs} ms` : 'refused', typed);
       return this.pump();
     }
