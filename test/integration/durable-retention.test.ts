@@ -4,12 +4,10 @@
  * stream drops the messages every shard's consumer has acked after `purgeEvery` of them; the dead-letter stream has
  * configurable limits. Every check reads what JetStream holds.
  */
-import { assign, setup } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { reply } from '../../machines/emit.js';
 import { createSystem, InvalidConfigError, type TroupeSystem } from '../../src/index.js';
 import { createJetStreamMailboxLog } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
 import { createKvSnapshotStore } from '../../src/persistence/jetstream/kv-snapshot-store.js';
@@ -18,6 +16,7 @@ import { decodeRecord, encodeRecord } from '../../src/durable/durable-record.js'
 import type { SnapshotStore } from '../../src/persistence/snapshot-store.js';
 import { actorSubject, ids, ledger, persistedApplied, storedIds } from '../fixtures/exactly-once.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
+import { finishingCounter } from '../fixtures/machines.js';
 
 let server: NatsServer;
 let nc: NatsConnection;
@@ -32,24 +31,8 @@ afterAll(async () => {
   await server?.cleanup();
 });
 
-/** Finishes (a final state) after three `inc`s; its output is what it saw. */
-const counter = setup({
-  types: { context: {} as { seen: number[] }, events: {} as { type: 'inc'; n: number } | { type: 'get' } },
-}).createMachine({
-  context: { seen: [] },
-  initial: 'counting',
-  states: {
-    counting: {
-      always: { guard: ({ context }) => context.seen.length >= 3, target: 'finished' },
-      on: {
-        inc: { actions: assign({ seen: ({ context, event }) => [...context.seen, event.n] }) },
-        get: { actions: reply(({ context }) => context.seen) },
-      },
-    },
-    finished: { type: 'final' },
-  },
-  output: ({ context }) => ({ seen: context.seen }),
-});
+/** Finishes (a final state) after 3 `inc`s; its output is what it saw. */
+const counter = finishingCounter(3);
 
 type NatsOptions = NonNullable<Parameters<typeof createSystem>[0]['nats']>;
 

@@ -4,60 +4,19 @@
  * first keeps running untouched; a killed holder is replaced at once; a paused holder loses the lock to a
  * contender and, once it runs again, stops hosting. Waits are bounded; timings are not asserted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createSystem, DurableHostLockedError, type RuntimeEvent, type TroupeSystem } from '../../src/index.js';
-import { until, within } from '../fixtures/chaos.js';
+import { until, Worker } from '../fixtures/chaos.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 const NODE = fileURLToPath(new URL('../fixtures/host-node.mjs', import.meta.url));
 
-interface NodeEvent {
-  readonly ev: string;
-  readonly [key: string]: unknown;
-}
-
-/** One host-node.mjs process: its stdout events, its stderr tail, and its command subject. */
-class HostNode {
-  readonly events: NodeEvent[] = [];
-  readonly exited: Promise<number | null>;
-  private exitCode: number | null | undefined;
-  private stderr = '';
-  private readonly child: ChildProcess;
-
+/** One host-node.mjs process (a chaos Worker of that script) with its command subject. */
+class HostNode extends Worker {
   constructor(readonly nodeId: string, config: Record<string, unknown>) {
-    this.child = spawn(process.execPath, [NODE, JSON.stringify({ ...config, nodeId })], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buffered = '';
-    this.child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        try {
-          this.events.push(JSON.parse(line) as NodeEvent);
-        } catch {
-          this.stderr = (this.stderr + line + '\n').slice(-8_000);
-        }
-      }
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => void (this.stderr = (this.stderr + chunk.toString()).slice(-8_000)));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve((this.exitCode = code))));
-  }
-
-  get running(): boolean {
-    return this.exitCode === undefined;
-  }
-
-  async event(type: string, ms = 20_000): Promise<NodeEvent> {
-    return until(ms, `${this.nodeId} event ${type}\n${this.stderr}`, () => {
-      const found = this.events.find((e) => e.ev === type);
-      if (found) return found;
-      if (!this.running) throw new Error(`${this.nodeId} exited with ${String(this.exitCode)} before ${type}:\n${this.stderr}`);
-      return undefined;
-    }, 20);
+    super({ ...config, nodeId }, NODE);
   }
 
   async command<T = Record<string, unknown>>(nc: NatsConnection, op: string): Promise<T> {
@@ -67,19 +26,10 @@ class HostNode {
     return answer;
   }
 
-  signal(signal: NodeJS.Signals): void {
-    if (this.running && this.child.pid) process.kill(this.child.pid, signal);
-  }
-
-  async kill9(): Promise<void> {
-    this.signal('SIGKILL');
-    await within(10_000, `${this.nodeId} exit after SIGKILL`, this.exited);
-  }
-
-  async stop(): Promise<number | null> {
+  /** A paused node is resumed first, so it can shut down. */
+  override async stop(): Promise<number | null> {
     this.signal('SIGCONT');
-    this.signal('SIGTERM');
-    return within(15_000, `${this.nodeId} exit after SIGTERM`, this.exited);
+    return super.stop();
   }
 }
 

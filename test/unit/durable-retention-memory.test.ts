@@ -2,32 +2,16 @@
  * Bounded growth on the embedded default (issue 8): a finished actor's record moves to the finished store, the
  * memory stores' revision-checked delete, and the memory log's compaction (it keeps no acked message at all).
  */
-import { assign, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { reply } from '../../machines/emit.js';
 import { createSystem } from '../../src/index.js';
 import { decodeRecord } from '../../src/durable/durable-record.js';
 import { createMemoryMailboxLog } from '../../src/persistence/memory/memory-mailbox-log.js';
 import { mailboxSubject } from '../../src/persistence/mailbox-log.js';
 import { createMemorySnapshotStore } from '../../src/persistence/memory/memory-snapshot-store.js';
+import { finishingCounter } from '../fixtures/machines.js';
 
-const counter = setup({
-  types: { context: {} as { seen: number[] }, events: {} as { type: 'inc'; n: number } | { type: 'get' } },
-}).createMachine({
-  context: { seen: [] },
-  initial: 'counting',
-  states: {
-    counting: {
-      always: { guard: ({ context }) => context.seen.length >= 2, target: 'finished' },
-      on: {
-        inc: { actions: assign({ seen: ({ context, event }) => [...context.seen, event.n] }) },
-        get: { actions: reply(({ context }) => context.seen) },
-      },
-    },
-    finished: { type: 'final' },
-  },
-  output: ({ context }) => ({ seen: context.seen }),
-});
+/** Finishes (a final state) after 2 `inc`s; its output is what it saw. */
+const counter = finishingCounter(2);
 
 const until = async (check: () => Promise<boolean>): Promise<void> => {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 5));
