@@ -2,22 +2,25 @@
  * The handoff channel's transitions (issue 3): measure what a step receives, summarize it when over budget, record
  * the handoff in the trace (both sizes when summarized), then start the first attempt.
  */
-import { handoffData, measure, type HandoffRecord } from './handoff.js';
+import { estimateTokens, handoffData, measure, summedSize, type HandoffRecord } from './handoff.js';
 import { answerType, type StepEnv } from './step-env.js';
 import { ask, moveTo } from './step-move.js';
 import { begin } from './step-reducers.js';
 import { traceEvent, type TraceEntry } from './trace.js';
-import { patch, recordOf, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
+import { patch, patchRecord, recordOf, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
 /** pending: measure the handoff; summarize it when over budget, else start the first attempt. */
 export function prepare(env: StepEnv): (a: ReducerArgs) => Effect {
   return (a) => {
-    const m = measure(handoffData(env.from, a.context.results), env.tokenizer);
+    const steps = a.context.steps;
+    const summed = env.tokenizer === estimateTokens ? summedSize(env.handoffKeys, a.context.results, (id) => steps[id]?.outputSize) : undefined;
+    const m = summed ?? measure(handoffData(env.from, a.context.results), env.tokenizer);
     const over = m.tokens > env.budget;
     if (over && env.summarizer !== undefined) {
-      const r: StepRecord = patch(recordOf(a.context, env.id), { status: 'summarizing', askedAt: a.now });
+      const text = 'text' in m ? m.text : measure(handoffData(env.from, a.context.results), env.tokenizer).text;
+      const r: StepRecord = patchRecord(recordOf(a.context, env.id), { status: 'summarizing', askedAt: a.now });
       const emit = typeof env.summarizer === 'string'
-        ? [ask(env, a, env.summarizer, { type: 'summarize', text: m.text, budget: env.budget, tokens: m.tokens }, answerType.summary(env.id))]
+        ? [ask(env, a, env.summarizer, { type: 'summarize', text, budget: env.budget, tokens: m.tokens }, answerType.summary(env.id))]
         : [];
       return moveTo(env, a, r, { outcome: 'over-budget', trace: { bytes: m.bytes, tokens: m.tokens }, emit });
     }
@@ -41,7 +44,7 @@ function withHandoff(env: StepEnv, a: ReducerArgs, handoff: HandoffRecord, outco
     workflowId: a.context.workflowId, kind: 'handoff', step: env.id, attempt: 0, from: handoff.from.join(','), to: env.id, outcome, at: a.now,
     bytes: handoff.bytes, tokens: handoff.tokens, originalBytes: handoff.originalBytes, originalTokens: handoff.originalTokens, summarized: handoff.summarized,
   };
-  const r: StepRecord = patch(recordOf(a.context, env.id), { handoff });
+  const r: StepRecord = patchRecord(recordOf(a.context, env.id), { handoff });
   const started = begin(env, a, undefined, r);
   return { context: started.context, emit: [traceEvent(entry), ...(started.emit ?? [])] };
 }

@@ -47,7 +47,11 @@ export function handoffContext(record: HandoffRecord | undefined, from: readonly
  * plug in the model's own tokenizer where budgets must be exact.
  */
 export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
+  return tokensOfLength(text.length);
+}
+
+function tokensOfLength(chars: number): number {
+  return Math.ceil(chars / 4);
 }
 
 export interface Measured {
@@ -60,6 +64,62 @@ export interface Measured {
 export function measure(data: unknown, tokenizer: Tokenizer = estimateTokens): Measured {
   const text = typeof data === 'string' ? data : JSON.stringify(data ?? null);
   return { text, bytes: utf8Length(text), tokens: tokenizer(text) };
+}
+
+/**
+ * The size of a step's output as one value of a later handoff (its JSON form), kept in the step's record so that
+ * each later handoff is measured by summing, not by serializing every earlier output again (which made a workflow's
+ * measuring quadratic in its outputs). Null for an output JSON leaves out (`undefined`, a function).
+ */
+export interface OutputSize {
+  /** UTF-16 length of the JSON text: what the default tokenizer counts. */
+  readonly chars: number;
+  readonly bytes: number;
+}
+
+export function outputSize(output: unknown): OutputSize | null {
+  const json = JSON.stringify(output) as string | undefined;
+  return json === undefined ? null : { chars: json.length, bytes: utf8Length(json) };
+}
+
+/** A key of a handoff's JSON object, sized once when the workflow is compiled. */
+export interface HandoffKey {
+  readonly id: string;
+  /** Length and UTF-8 size of `"id":`. */
+  readonly chars: number;
+  readonly bytes: number;
+}
+
+/** The distinct keys of a handoff read from `from`. */
+export function handoffKeys(from: readonly string[]): HandoffKey[] {
+  return [...new Set(from)].map((id) => {
+    const key = `${JSON.stringify(id)}:`;
+    return { id, chars: key.length, bytes: utf8Length(key) };
+  });
+}
+
+/**
+ * The size of `handoffData(from, results)` from the outputs' recorded sizes, without building its text — for the
+ * default tokenizer only (it counts characters; a custom one needs the text). Undefined when an output has no
+ * recorded size (a snapshot from before sizes were kept): the caller measures the text instead.
+ */
+export function summedSize(
+  keys: readonly HandoffKey[], results: Readonly<Record<string, unknown>>, sizeOf: (id: string) => OutputSize | null | undefined,
+): { bytes: number; tokens: number } | undefined {
+  let chars = 1; // '{', then one ',' or '}' after each entry
+  let bytes = 1;
+  let entries = 0;
+  for (const key of keys) {
+    if (!(key.id in results)) continue;
+    const size = sizeOf(key.id);
+    if (size === undefined) return undefined;
+    if (size === null) continue; // a value JSON leaves out, with its key
+    chars += key.chars + size.chars + 1;
+    bytes += key.bytes + size.bytes + 1;
+    entries++;
+  }
+  if (entries === 0) { chars++; bytes++; }
+  return { bytes, tokens: tokensOfLength(chars) };
 }
 
 const encoder = typeof Buffer === 'undefined' ? new TextEncoder() : undefined;

@@ -3,7 +3,7 @@
  */
 import type { StepDef, StepFn, Verifier } from './definition.js';
 import { compensationOf } from './definition.js';
-import type { Summarizer, Tokenizer } from './handoff.js';
+import { handoffKeys, type HandoffKey, type Summarizer, type Tokenizer } from './handoff.js';
 import { resolveRetry, type ResolvedRetryPolicy } from './policy.js';
 
 /** How long a step waits for an asked agent (breaker, verifier, summarizer) before counting it as a failure. */
@@ -32,6 +32,8 @@ export interface StepEnv {
   readonly scheduleToCloseMs: number | undefined;
   /** Steps whose outputs form the handoff. */
   readonly from: readonly string[];
+  /** The distinct keys of `from`, sized for measuring handoffs by summing (handoff.ts). */
+  readonly handoffKeys: readonly HandoffKey[];
   readonly budget: number;
   readonly tokenizer: Tokenizer;
   readonly summarizer: Summarizer | undefined;
@@ -62,6 +64,7 @@ export function stepEnv(
     startToCloseMs: o.startToCloseMs,
     scheduleToCloseMs: o.scheduleToCloseMs,
     from: o.from ?? before,
+    handoffKeys: handoffKeys(o.from ?? before),
     budget: o.tokenBudget ?? shared.budget,
     tokenizer: shared.tokenizer,
     summarizer: shared.summarizer,
@@ -87,6 +90,7 @@ export function compensationEnv(step: StepEnv): StepEnv {
     startToCloseMs: undefined,
     scheduleToCloseMs: undefined,
     from: [],
+    handoffKeys: [],
     summarizer: undefined,
   };
 }

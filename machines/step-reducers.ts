@@ -5,12 +5,12 @@
  */
 import type { AnyEventObject } from 'xstate';
 import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
-import { handoffContext, measure } from './handoff.js';
+import { handoffContext, measure, outputSize } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
 import { answerType, idempotencyKey, type StepEnv } from './step-env.js';
 import { ask, moveTo, tell } from './step-move.js';
 import { nextRandom } from './timers.js';
-import { patch, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
+import { patch, patchRecord, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
 export { moveTo, awaitsAnswer } from './step-move.js';
 
@@ -18,7 +18,7 @@ export { moveTo, awaitsAnswer } from './step-move.js';
 export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number, from: StepRecord = recordOf(a.context, env.id)): Effect {
   const prev = from;
   const checking = env.breaker !== undefined;
-  const r: StepRecord = patch(prev, {
+  const r: StepRecord = patchRecord(prev, {
     status: checking ? 'checking' : 'running', attempt: prev.attempt + 1, roundStart: roundStart ?? prev.roundStart,
     startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now, askedAt: checking ? a.now : undefined, retryAt: undefined, viaFallback: false,
   });
@@ -32,7 +32,7 @@ export function permitted(env: StepEnv): (a: ReducerArgs) => Effect {
     const answer = a.event as { ok?: boolean; payload?: { allowed?: boolean; retryAfterMs?: number; state?: string }; error?: PlainError };
     const prev = recordOf(a.context, env.id);
     if (answer.ok === true && answer.payload?.allowed === true) {
-      return moveTo(env, a, patch(prev, { status: 'running', askedAt: undefined, attemptStartedAt: a.now }), { outcome: 'permitted' });
+      return moveTo(env, a, patchRecord(prev, { status: 'running', askedAt: undefined, attemptStartedAt: a.now }), { outcome: 'permitted' });
     }
     if (answer.ok !== true) return failed(env, answer.error ?? toPlainError(new RetryableError('breaker did not answer', { type: 'BreakerUnavailable' })), false)(a);
     if (env.fallback !== undefined) {
@@ -40,7 +40,7 @@ export function permitted(env: StepEnv): (a: ReducerArgs) => Effect {
       const emit = agent === undefined ? [] : [ask(env, a, agent, {
         type: 'fallback', input: a.context.input, context: handoffContext(prev.handoff, env.from, a.context.results), idempotencyKey: idempotencyKey(a.context.workflowId, env), attempt: prev.attempt,
       }, answerType.fallback(env.id))];
-      return moveTo(env, a, patch(prev, { status: 'fallback', askedAt: agent === undefined ? undefined : a.now, viaFallback: true }), { outcome: 'breaker-open', trace: { detail: { breaker: env.breaker } }, emit });
+      return moveTo(env, a, patchRecord(prev, { status: 'fallback', askedAt: agent === undefined ? undefined : a.now, viaFallback: true }), { outcome: 'breaker-open', trace: { detail: { breaker: env.breaker } }, emit });
     }
     const open = new RetryableError(`circuit open: ${env.breaker}`, { type: 'CircuitOpen', retryAfterMs: answer.payload?.retryAfterMs });
     return failed(env, toPlainError(open), false)(a);
@@ -54,7 +54,7 @@ export function succeeded(env: StepEnv, answer?: unknown): (a: ReducerArgs) => E
     const prev = recordOf(a.context, env.id);
     const emit: object[] = env.breaker !== undefined && prev.viaFallback !== true ? [tell(env.breaker, { type: 'breaker.success', workflowId: a.context.workflowId, stepId: env.id })] : [];
     if (env.verify !== undefined) {
-      const verifying: StepRecord = patch(prev, { status: 'verifying', output, askedAt: typeof env.verify === 'string' ? a.now : undefined });
+      const verifying: StepRecord = patchRecord(prev, { status: 'verifying', output, askedAt: typeof env.verify === 'string' ? a.now : undefined });
       if (typeof env.verify === 'string') {
         emit.push(ask(env, a, env.verify, { type: 'verify', output, attempt: prev.attempt }, answerType.verify(env.id)));
       }
@@ -89,11 +89,12 @@ export function done(env: StepEnv, a: ReducerArgs, output: unknown, outcome: str
   const prev = recordOf(a.context, env.id);
   const m = measure(output, env.tokenizer);
   if (env.kind === 'compensation') {
-    return moveTo(env, a, patch(prev, { status: 'done', output, error: undefined }), { outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes } });
+    return moveTo(env, a, patchRecord(prev, { status: 'done', output, error: undefined }), { outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes } });
   }
-  // The output lives in `results`; the record keeps no second copy (snapshots stay small).
+  // The output lives in `results`; the record keeps no second copy (snapshots stay small), only its size.
   const handoff = prev.handoff?.context === undefined ? prev.handoff : patch(prev.handoff, { context: undefined });
-  return moveTo(env, a, patch(prev, { status: 'done', output: undefined, error: undefined, handoff }), {
+  const size = typeof output === 'string' || output === undefined ? outputSize(output) : { chars: m.text.length, bytes: m.bytes };
+  return moveTo(env, a, patchRecord(prev, { status: 'done', output: undefined, outputSize: size, error: undefined, handoff }), {
     outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes, tokens: m.tokens },
     context: {
       results: withEntry(a.context.results, env.id, output),
@@ -122,7 +123,7 @@ function exhaustedOrRetry(env: StepEnv, a: ReducerArgs, prev: StepRecord, error:
     const retryAt = a.now + delayMs;
     const deadline = env.scheduleToCloseMs !== undefined && prev.startedAt !== undefined ? prev.startedAt + env.scheduleToCloseMs : Infinity;
     if (retryAt < deadline) {
-      return moveTo(env, a, patch(prev, { status: 'retrying', error, retryAt, askedAt: undefined }), {
+      return moveTo(env, a, patchRecord(prev, { status: 'retrying', error, retryAt, askedAt: undefined }), {
         outcome: 'retrying', trace: { error, delayMs, startedAt: prev.attemptStartedAt }, context: { rng: rnd.state },
       });
     }
@@ -140,22 +141,22 @@ export function giveUp(env: StepEnv, a: ReducerArgs, error: PlainError, outcome:
   const prev = recordOf(a.context, env.id);
   // A compensation is never silently dropped: only a person's rejection ends it unfinished.
   if (env.kind === 'compensation' && outcome !== 'rejected') return escalate(env, a, outcome, error);
-  if (!env.critical) return moveTo(env, a, patch(prev, { status: 'skipped', error }), { outcome, trace: { error } });
+  if (!env.critical) return moveTo(env, a, patchRecord(prev, { status: 'skipped', error }), { outcome, trace: { error } });
   const compensations = [...a.context.completed].reverse();
-  return moveTo(env, a, patch(prev, { status: 'failed', error }), {
+  return moveTo(env, a, patchRecord(prev, { status: 'failed', error }), {
     outcome, trace: { error }, context: { cause: { stepId: env.id, error }, compensations, status: 'compensating' },
   });
 }
 
 /** Puts an item in the escrow and waits for a person. */
 export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: PlainError, detail?: Record<string, unknown>, output?: unknown): Effect {
-  const prev = output === undefined ? recordOf(a.context, env.id) : patch(recordOf(a.context, env.id), { output });
+  const prev = output === undefined ? recordOf(a.context, env.id) : patchRecord(recordOf(a.context, env.id), { output });
   const itemId = `${a.context.workflowId}/${env.id}/${prev.attempt}`;
   const item = {
     id: itemId, workflowId: a.context.workflowId, stepId: env.origin, kind: env.kind, replyTo: a.context.address, tier: env.tier, reason,
     attempt: prev.attempt, output: prev.output, error, detail,
   };
-  return moveTo(env, a, patch(prev, { status: 'escalated', error, escalation: { itemId, reason, tier: env.tier, level: 0, since: a.now } }), {
+  return moveTo(env, a, patchRecord(prev, { status: 'escalated', error, escalation: { itemId, reason, tier: env.tier, level: 0, since: a.now } }), {
     outcome: 'escalated', trace: { error, detail: { reason, itemId, tier: env.tier, ...detail } },
     // An ask, not a tell: an escalation that reaches no escrow fails the step (issue 13) instead of waiting for ever.
     emit: [ask(env, a, a.context.escrow, { type: 'escrow.submit', item: JSON.parse(JSON.stringify(item)) as Record<string, unknown> }, answerType.escrow(env.id))],
@@ -178,7 +179,7 @@ export function decided(env: StepEnv, decision: 'approved' | 'rejected' | 'retry
     const event = a.event as { output?: unknown; reason?: string; by?: string };
     if (decision === 'approved') return done(env, a, 'output' in event ? event.output : prev.output, 'approved');
     // A person's retry starts a fresh budget: attempts and the scheduleToClose window count from now.
-    if (decision === 'retry') return begin(env, a, prev.attempt, patch(prev, { startedAt: undefined }));
+    if (decision === 'retry') return begin(env, a, prev.attempt, patchRecord(prev, { startedAt: undefined }));
     const error = toPlainError(new NonRetryableError(`rejected by a person: ${event.reason ?? 'no reason given'}`, { type: 'EscalationRejected' }));
     return giveUp(env, a, error, 'rejected');
   };
@@ -190,7 +191,7 @@ export function breached(env: StepEnv): (a: ReducerArgs) => Effect {
     const prev = recordOf(a.context, env.id);
     const event = a.event as { level?: number; levelName?: string };
     const escalation = prev.escalation === undefined ? undefined : patch(prev.escalation, { level: event.level ?? prev.escalation.level + 1 });
-    return moveTo(env, a, patch(prev, { escalation }), { outcome: 'sla-breached', trace: { detail: { level: escalation?.level, levelName: event.levelName } } });
+    return moveTo(env, a, patchRecord(prev, { escalation }), { outcome: 'sla-breached', trace: { detail: { level: escalation?.level, levelName: event.levelName } } });
   };
 }
 

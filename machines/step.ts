@@ -19,7 +19,7 @@ import { actorName, answerType, idempotencyKey, timerKey, type StepEnv } from '.
 import * as h from './handoff-reducers.js';
 import * as r from './step-reducers.js';
 import { isTimerFor, remainingMs, TIMER_EVENT, type Timers } from './timers.js';
-import { act, recordOf, type ReducerArgs, type StepStatus, type WorkflowContext } from './workflow-context.js';
+import { act, andThen, recordOf, type ReducerArgs, type StepStatus, type WorkflowContext } from './workflow-context.js';
 
 type StateConfig = Record<string, unknown>;
 type Args = { context: WorkflowContext; event: AnyEventObject };
@@ -32,7 +32,7 @@ const toRoute = (reducer: (a: ReducerArgs) => unknown) => ({ target: 'route', ac
  * workflow step (its entry prepares the handoff and starts the first attempt); `'route'` is a compensation, whose
  * first attempt its caller starts.
  */
-export function stepState(env: StepEnv, options: { initial: 'pending' | 'route'; abortTarget: string; successTarget?: string }): {
+export function stepState(env: StepEnv, options: { initial: 'pending' | 'route'; abortTarget: string; success?: SuccessHandoff }): {
   state: StateConfig;
   actors: Record<string, AnyActorLogic>;
   delays: Record<string, DelayFn>;
@@ -43,7 +43,7 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
     summarizing: summarizingState(env),
     checking: { on: { [answerType.breaker(env.id)]: toRoute(r.permitted(env)) } },
     running: {
-      invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env, options.successTarget), onError: toRoute(onError(env, true)) },
+      invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env, options.success), onError: toRoute(onError(env, true)) },
     },
     fallback: typeof env.fallback === 'string'
       ? { on: { [answerType.fallback(env.id)]: toRoute(answered(env, (output) => r.succeeded(env, output))) } }
@@ -77,19 +77,38 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
   };
   const delays = armTimers(env, states);
   if (options.initial === 'route') return { state: { initial: 'route', states }, actors: actorsOf(env), delays };
-  // pending: the step's entry measures the handoff and starts the first attempt. When only `running` can follow
-  // (no summarizer, no breaker) the step starts there directly: one microstep less per step on the hot path.
-  const direct = env.summarizer === undefined && env.breaker === undefined;
-  return { state: { entry: act(h.prepare(env)), initial: direct ? 'running' : 'route', states }, actors: actorsOf(env), delays };
+  // pending: the step's initial transition measures the handoff and starts the first attempt. When only `running`
+  // can follow (a direct step) the step starts there: one microstep less per step on the hot path. It is the initial
+  // transition's action, not an entry action, so the step before can enter `running` itself having prepared this
+  // step in its own transition (see `SuccessHandoff`), and the prepare is not run twice.
+  return { state: { initial: { target: startsDirectly(env) ? 'running' : 'route', actions: act(h.prepare(env)) }, states }, actors: actorsOf(env), delays };
+}
+
+/** A step with no summarizer and no breaker can only start by running its first attempt. */
+export function startsDirectly(env: StepEnv): boolean {
+  return env.kind === 'step' && env.summarizer === undefined && env.breaker === undefined;
+}
+
+/**
+ * Where a step that succeeded goes: past its final `done` state to the next item of its sequence (`target`, an id
+ * reference). When that item is a direct step (`next`), the transition enters the next step's `running` state and
+ * prepares it in the same action — one action and one context copy per step instead of two (the hot path, issue 8
+ * benchmark).
+ */
+export interface SuccessHandoff {
+  readonly target: string;
+  readonly next?: StepEnv;
 }
 
 /**
  * Without a verifier or a confidence threshold, a finished attempt can only complete the step: go straight to
- * `done`, or past it to the next item of the sequence (`successTarget`) — the step's status is `done` either way.
+ * `done`, or past it to the next item of the sequence — the step's status is `done` either way.
  */
-function succeededTransition(env: StepEnv, successTarget: string | undefined) {
-  if (env.verify === undefined && env.minConfidence === undefined) return { target: successTarget ?? 'done', actions: act(r.succeeded(env)) };
-  return toRoute(r.succeeded(env));
+function succeededTransition(env: StepEnv, success: SuccessHandoff | undefined) {
+  if (env.verify !== undefined || env.minConfidence !== undefined) return toRoute(r.succeeded(env));
+  if (success === undefined) return { target: 'done', actions: act(r.succeeded(env)) };
+  if (success.next === undefined) return { target: success.target, actions: act(r.succeeded(env)) };
+  return { target: `${success.target}.running`, actions: act(andThen(r.succeeded(env), h.prepare(success.next))) };
 }
 
 function onError(env: StepEnv, report: boolean) {

@@ -13,7 +13,7 @@ import { fromPromise, setup, type AnyActorLogic, type AnyEventObject } from 'xst
 import type { DefinitionNode, StepDef, WorkflowDefinition } from './definition.js';
 import { DEFAULT_TOKEN_BUDGET, estimateTokens, type SummarizeRequest } from './handoff.js';
 import { stepEnv, actorName, type StepEnv } from './step-env.js';
-import { stepState, type DelayFn } from './step.js';
+import { startsDirectly, stepState, type DelayFn, type SuccessHandoff } from './step.js';
 import { ABORTED_ID, COMPENSATING_ID, cancelled, compensatingState } from './compensation.js';
 import { traceEvent } from './trace.js';
 import { validateDefinition } from './validate.js';
@@ -110,9 +110,17 @@ function compileSequence(nodes: readonly DefinitionNode[], before: readonly stri
   // Each item (and the end) gets an id, so a step that succeeds can go straight to the next item: one
   // microstep instead of two (through its final `done` state and the compound's onDone).
   const ids = [...keys, 'end'].map(() => `troupe:item:${out.items++}`);
+  // A step followed by a direct step hands over to it in one transition (step.ts, `SuccessHandoff`): its env is
+  // built here, one item early, and reused when that step is compiled.
+  let env: StepEnv | undefined;
   nodes.forEach((node, index) => {
     const next = keys[index + 1] ?? 'end';
-    const compiled = compileNode(node, index, done, shared, out, `#${ids[index + 1] as string}`);
+    const nextNode = nodes[index + 1];
+    const own = node.kind === 'step' ? env ?? stepEnv(node, done, shared) : undefined;
+    env = own !== undefined && nextNode?.kind === 'step' ? stepEnv(nextNode, [...done, own.id], shared) : undefined;
+    const target = `#${ids[index + 1] as string}`;
+    const success: SuccessHandoff = env !== undefined && startsDirectly(env) ? { target, next: env } : { target };
+    const compiled = own !== undefined ? compileStep(own, done, out, success) : compileNode(node, index, done, shared, out);
     states[keys[index] as string] = { ...compiled.state, id: ids[index], onDone: next };
     done = compiled.after;
   });
@@ -120,15 +128,17 @@ function compileSequence(nodes: readonly DefinitionNode[], before: readonly stri
   return { state: { initial: keys[0], states }, after: done };
 }
 
-function compileNode(node: DefinitionNode, index: number, before: readonly string[], shared: Shared, out: Compiled, successTarget?: string): { state: Record<string, unknown>; after: string[] } {
-  if (node.kind === 'step') {
-    const env = stepEnv(node, before, shared);
-    const built = stepState(env, { initial: 'pending', abortTarget: `#${COMPENSATING_ID}`, successTarget });
-    out.envs.push(env);
-    Object.assign(out.actors, built.actors);
-    Object.assign(out.delays, built.delays);
-    return { state: built.state, after: [...before, node.id] };
-  }
+function compileStep(env: StepEnv, before: readonly string[], out: Compiled, success?: SuccessHandoff): { state: Record<string, unknown>; after: string[] } {
+  const options = { initial: 'pending' as const, abortTarget: `#${COMPENSATING_ID}` };
+  const built = stepState(env, success === undefined ? options : { ...options, success });
+  out.envs.push(env);
+  Object.assign(out.actors, built.actors);
+  Object.assign(out.delays, built.delays);
+  return { state: built.state, after: [...before, env.id] };
+}
+
+function compileNode(node: DefinitionNode, index: number, before: readonly string[], shared: Shared, out: Compiled): { state: Record<string, unknown>; after: string[] } {
+  if (node.kind === 'step') return compileStep(stepEnv(node, before, shared), before, out);
   if (node.kind === 'sequence') return compileSequence(node.steps, before, shared, out);
   const regions: Record<string, unknown> = {};
   const after = new Set(before);

@@ -64,6 +64,40 @@ describe('handoff channel (issue 3)', () => {
     expect(seen).toBe('summary of 52 tokens');
   });
 
+  test('a handoff is measured from the recorded output sizes exactly as its JSON text measures (any outputs, repeated `from` ids)', async () => {
+    const outputs: Record<string, unknown> = {
+      text: 'naïve café — 日本語 "quoted" \\ \n', num: 42.5, obj: { a: [1, null, 'é'], b: { c: true } }, nil: null, none: undefined, empty: '',
+    };
+    const ids = Object.keys(outputs);
+    const wf = workflow('w', {
+      steps: [
+        ...ids.map((id) => step(id, async () => outputs[id])),
+        step('all', async () => 1),
+        step('some', async () => 2, { from: ['obj', 'text', 'obj', 'none', 'all'] }),
+        step('nothing', async () => 3, { from: ['none'] }),
+      ],
+    });
+    const net = createNet();
+    const actor = net.add('w', wf);
+    await net.settle();
+    // The sizes are recorded (so the handoffs below were summed, not serialized again).
+    const steps = (actor.getSnapshot() as unknown as { context: { steps: Record<string, { outputSize?: unknown }> } }).context.steps;
+    expect(steps['text']?.outputSize).toEqual({ chars: JSON.stringify(outputs['text']).length, bytes: Buffer.byteLength(JSON.stringify(outputs['text'])) });
+    expect(steps['none']?.outputSize).toBeNull();
+    const expected = (from: readonly string[]) => {
+      const results: Record<string, unknown> = { ...outputs, all: 1 };
+      const data: Record<string, unknown> = {};
+      for (const id of from) if (id in results) data[id] = results[id];
+      const m = measure(data);
+      return { bytes: m.bytes, tokens: m.tokens };
+    };
+    const handoffs = new Map(net.trace.filter((e) => e.kind === 'handoff').map((e) => [e.to, { bytes: e.bytes, tokens: e.tokens }]));
+    expect(handoffs.get('all')).toEqual(expected(ids));
+    expect(handoffs.get('some')).toEqual(expected(['obj', 'text', 'none', 'all']));
+    expect(handoffs.get('nothing')).toEqual(expected([]));
+    expect(handoffs.get('empty')).toEqual(expected(ids.slice(0, -1)));
+  });
+
   test('estimateTokens: about four characters per token, rounded up', () => {
     expect(estimateTokens('')).toBe(0);
     expect(estimateTokens('abcd')).toBe(1);

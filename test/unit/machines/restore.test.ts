@@ -145,6 +145,6 @@ describe('snapshots round-trip through JSON (issue 3)', () => {
     // (A finished workflow's snapshot also carries its output, which is `results` once more.)
     const size = JSON.stringify((actor.getPersistedSnapshot() as unknown as { context: unknown }).context).length;
     expect(size).toBeGreaterThan(10_000);
-    expect(size).toBeLessThan(13_000);
+    expect(size).toBeLessThan(14_000); // the outputs once, plus each step's small record
   });
 });
