@@ -41,11 +41,22 @@ export function summarized(env: StepEnv, summary: unknown): (a: ReducerArgs) => 
 
 function withHandoff(env: StepEnv, a: ReducerArgs, handoff: HandoffRecord, outcome: string): Effect {
   const entry: TraceEntry = {
-    workflowId: a.context.workflowId, kind: 'handoff', step: env.id, attempt: 0, from: handoff.from.join(','), to: env.id, outcome, at: a.now,
+    workflowId: a.context.workflowId, kind: 'handoff', step: env.id, attempt: 0, from: joined(handoff.from), to: env.id, outcome, at: a.now,
     bytes: handoff.bytes, tokens: handoff.tokens, originalBytes: handoff.originalBytes, originalTokens: handoff.originalTokens, summarized: handoff.summarized,
   };
   const r: StepRecord = patchRecord(recordOf(a.context, env.id), { handoff });
   const started = begin(env, a, undefined, r);
-  return { context: started.context, emit: [traceEvent(entry), ...(started.emit ?? [])] };
+  const emit = [traceEvent(entry)];
+  if (started.emit !== undefined) for (const e of started.emit) emit.push(e as never);
+  return { context: started.context, emit };
+}
+
+const joinedLists = new WeakMap<readonly string[], string>();
+
+/** `from.join(',')`, once per list: a step's `from` is fixed when the workflow is compiled (hot path). */
+function joined(from: readonly string[]): string {
+  let text = joinedLists.get(from);
+  if (text === undefined) joinedLists.set(from, text = from.join(','));
+  return text;
 }
 

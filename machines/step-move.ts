@@ -17,15 +17,18 @@ export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Ex
   // Only `steps` and `timers` are read from the merged context: no copy of the whole context (hot path).
   const steps = extra.context?.steps ?? a.context.steps;
   const timers = extra.context?.timers ?? a.context.timers;
-  const entry: TraceEntry = {
+  const base: TraceEntry = {
     workflowId: a.context.workflowId, kind: env.kind, step: env.origin, attempt: next.attempt,
-    from: prev.status, to: next.status, outcome: extra.outcome, at: a.now, ...extra.trace,
+    from: prev.status, to: next.status, outcome: extra.outcome, at: a.now,
   };
-  return {
-    context: patch(extra.context ?? {}, { steps: withEntry(steps, env.id, next), timers: timersFor(env, timers, next) }),
-    // The trace entry goes out first: the record of a transition precedes the messages it causes.
-    emit: [traceEvent(entry), ...((extra.emit ?? []) as AnyEventObject[])],
-  };
+  const entry = extra.trace === undefined ? base : Object.assign(base, extra.trace);
+  const context: Partial<WorkflowContext> = extra.context === undefined ? {} : patch(extra.context, {});
+  (context as { steps: unknown }).steps = withEntry(steps, env.id, next);
+  (context as { timers: unknown }).timers = timersFor(env, timers, next);
+  // The trace entry goes out first: the record of a transition precedes the messages it causes.
+  const emit: AnyEventObject[] = [traceEvent(entry)];
+  if (extra.emit !== undefined) for (const e of extra.emit) emit.push(e as AnyEventObject);
+  return { context, emit };
 }
 
 const ACTIVE: ReadonlySet<StepStatus> = new Set(['summarizing', 'checking', 'running', 'fallback', 'verifying', 'retrying']);

@@ -22,8 +22,8 @@ export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number, from: S
     status: checking ? 'checking' : 'running', attempt: prev.attempt + 1, roundStart: roundStart ?? prev.roundStart,
     startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now, askedAt: checking ? a.now : undefined, retryAt: undefined, viaFallback: false,
   });
-  const emit = checking ? [ask(env, a, env.breaker as string, { type: 'breaker.request' }, answerType.breaker(env.id))] : [];
-  return moveTo(env, a, r, { outcome: checking ? 'asking-breaker' : 'started', emit });
+  if (!checking) return moveTo(env, a, r, { outcome: 'started' });
+  return moveTo(env, a, r, { outcome: 'asking-breaker', emit: [ask(env, a, env.breaker as string, { type: 'breaker.request' }, answerType.breaker(env.id))] });
 }
 
 /** checking: the breaker's answer. Allowed runs the step; open routes to the fallback or fails fast. */
