@@ -116,6 +116,8 @@ export interface ReducerArgs<C = WorkflowContext> {
   readonly context: C;
   readonly event: AnyEventObject;
   readonly now: number;
+  /** The actor's id (under Troupe its address), when XState gives one. */
+  readonly self?: string;
 }
 
 export interface Effect<C = WorkflowContext> {
@@ -147,9 +149,10 @@ export function act<C = WorkflowContext>(reducer: Reducer<C>): any {
   action.resolve = (
     _scope: unknown,
     snapshot: { context: C },
-    args: { context: C; event: AnyEventObject; system: unknown },
+    args: { context: C; event: AnyEventObject; system: unknown; self?: { id?: unknown } },
   ): [unknown, readonly AnyEventObject[] | undefined, undefined] => {
-    const effect = reducer({ context: args.context, event: args.event, now: nowOf(args.system) });
+    const self = typeof args.self?.id === 'string' ? args.self.id : undefined;
+    const effect = reducer(self === undefined ? { context: args.context, event: args.event, now: nowOf(args.system) } : { context: args.context, event: args.event, now: nowOf(args.system), self });
     const next = effect.context === undefined ? snapshot : { ...snapshot, context: { ...snapshot.context, ...effect.context } };
     const emits = effect.emit;
     return [next, emits === undefined || emits.length === 0 ? undefined : emits, undefined];

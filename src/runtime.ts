@@ -41,6 +41,7 @@ import type {
 } from './runtime/api.js';
 import { openBackends, type Backends } from './runtime/backends.js';
 import { describeCell, treeOf } from './runtime/describe.js';
+import { escrowClient, type EscrowClient } from './runtime/escrow-client.js';
 import { resolvePolicy, type PolicyOptions } from './supervision/policy.js';
 import { Supervisor } from './supervision/supervisor.js';
 import type { ActorRef } from './system/actor-ref.js';
@@ -308,6 +309,10 @@ class Runtime implements TroupeSystem {
 
   lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic> {
     return this.core.lookup<TLogic>(address);
+  }
+
+  escrow(address?: string): EscrowClient {
+    return escrowClient({ name: this.name, ask: (to, event, options) => this.core.lookup(to).ask(event, options) }, address);
   }
 
   subscribe(listener: RuntimeEventListener): () => void {

@@ -2,6 +2,7 @@
  * The public shape of a Troupe system: the options of `createSystem`, `spawn` and `supervisor`, and the
  * `TroupeSystem` interface itself (types only; the composition root in ../runtime.ts implements them).
  */
+import type { EscrowClient } from './escrow-client.js';
 import type { AnyActorLogic, InspectionEvent } from 'xstate';
 import type { ConfigOverrides, RuntimeConfig } from '../config.js';
 import type { PlainError } from '../errors.js';
@@ -224,6 +225,14 @@ export interface TroupeSystem {
   spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic>;
   supervisor(id: string, policy?: PolicyOptions, options?: SupervisorOptions): SupervisorRef;
   lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic>;
+  /**
+   * The escrow at `address` (default `<system>/escrow`, where workflows escalate unless told otherwise): list the
+   * items waiting for a person and decide one. A decision for an unknown item rejects with UnknownEscrowItemError.
+   * @example
+   * const [item] = await system.escrow().list();
+   * if (item) await system.escrow().approve(item.id, { by: 'ana', output: editedReply });
+   */
+  escrow(address?: string): EscrowClient;
   /**
    * Waits for the output of the actor at `address`: for a durable one, its persisted output once its `done` record
    * is stored — from any process connected to the system, also after the process that ran it died. Rejects with

@@ -152,6 +152,8 @@ describe('a fresh strict TypeScript project using the tarball', () => {
       status: 'completed',
       greet: 'hello ada (attempt 1)',
       outcomes: expect.arrayContaining(['greet:succeeded']) as unknown,
+      waiting: 0,
+      unknownItem: true,
       inspectorOnLoopback: true,
     });
   }, 120_000);
