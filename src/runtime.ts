@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { AnyActorLogic, InspectionEvent } from 'xstate';
+import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
@@ -189,7 +189,7 @@ class Runtime implements TroupeSystem {
     return { name };
   }
 
-  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic> {
+  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions<InputFrom<TLogic>>): ActorRef<TLogic> {
     this.assertRunning();
     if (typeof options !== 'object' || options === null) throw new InvalidChildSpecError(String(logic), 'options', 'must be an object with an id');
     const parent = this.parentOf(options.parent);
