@@ -9,17 +9,11 @@
  */
 import type { WebSocket } from 'ws';
 import type { BatchSink, InspectionBus, SealedBatch } from '../src/index.js';
-import type { ConsumerCounts, ResyncMessage, ServerMessage, StatelyRecord } from '../src/inspection/wire.js';
+import type { ChannelStats } from './channel-stats.js';
+import type { ResyncMessage, ServerMessage, StatelyRecord } from '../src/inspection/wire.js';
 import type { RemoteSource } from './cluster-relay.js';
 
-export interface ChannelStats extends ConsumerCounts {
-  readonly id: number;
-  readonly maxBufferedBytes: number;
-  /** The largest `bufferedAmount` seen right after a send. */
-  readonly peakBufferedBytes: number;
-  readonly resyncs: number;
-  readonly dropping: boolean;
-}
+export type { ChannelStats } from './channel-stats.js';
 
 export class ClientChannel implements BatchSink {
   produced = 0;

@@ -5,7 +5,7 @@
  *   approve -> escrow.approve          edit -> escrow.approve with the edited `output`
  *   reject  -> escrow.reject (reason)  retry -> escrow.retry
  */
-import type { TroupeSystem } from '../src/index.js';
+import type { EscrowDecisionEvent, TroupeSystem } from '../src/index.js';
 import type { DecideRequest, Decision } from '../src/inspection/wire.js';
 
 export const DECISION_LIMITS = Object.freeze({ idChars: 200, reasonChars: 2_000, byChars: 100, outputBytes: 32 * 1024 });
@@ -24,13 +24,13 @@ export function decide(system: TroupeSystem, request: DecideRequest): DecisionOu
   if (items === undefined || typeof items !== 'object') return { ok: false, error: `${request.escrow} is not an escrow here` };
   if (!Object.hasOwn(items, request.itemId)) return { ok: false, error: `no item ${request.itemId} is waiting in ${request.escrow}` };
   const by = request.by ?? 'inspector';
-  const event =
+  const event: EscrowDecisionEvent =
     request.decision === 'approve' ? { type: 'escrow.approve', itemId: request.itemId, by }
     : request.decision === 'edit' ? { type: 'escrow.approve', itemId: request.itemId, output: request.output, by }
     : request.decision === 'reject' ? { type: 'escrow.reject', itemId: request.itemId, reason: request.reason ?? 'rejected in the inspector', by }
     : { type: 'escrow.retry', itemId: request.itemId, by };
   try {
-    escrow.tell(event as never);
+    escrow.tell(event);
     return { ok: true };
   } catch (error) {
     return { ok: false, error: (error as Error).message };

@@ -11,8 +11,19 @@
  *   idle --escrow.submit--> waiting --(sla)--> waiting (breaches recorded) --last item decided--> idle
  */
 import { setup, type AnyEventObject } from 'xstate';
+import { toPlainError, UnknownEscrowItemError } from '../src/errors.js';
+import type {
+  EscrowBreachedEvent,
+  EscrowCommand,
+  EscrowDecisionEvent,
+  EscrowItem,
+  EscrowNotice,
+  EscrowOutcome,
+  EscrowReceipt,
+  EscrowSubmitEvent,
+} from '../src/escrow-protocol.js';
 import { REPLY_EMITTED, TELL_EMITTED } from './emit.js';
-import { isTimerFor, remainingMs, withTimer, type Timers } from './timers.js';
+import { isTimerFor, remainingMs, withTimer, type TimerEvent, type Timers } from './timers.js';
 import { traceEvent } from './trace.js';
 import { act, type ReducerArgs } from './workflow-context.js';
 
@@ -28,27 +39,18 @@ export interface EscrowInput {
   readonly notify?: string;
 }
 
-/** What a step submits (`{ type: 'escrow.submit', item }`). */
-export interface EscrowSubmission {
-  readonly id: string;
-  readonly workflowId: string;
-  readonly stepId: string;
-  /** Address the decision is told to. */
-  readonly replyTo: string;
-  readonly tier?: string;
-  readonly reason?: string;
-  readonly output?: unknown;
-  readonly error?: unknown;
-  readonly detail?: unknown;
-}
-
-export interface EscrowItem extends EscrowSubmission {
-  readonly tier: string;
-  readonly level: number;
-  readonly submittedAt: number;
-  readonly dueAt: number;
-  readonly breaches: ReadonlyArray<{ readonly at: number; readonly fromLevel: string; readonly toLevel: string }>;
-}
+export type {
+  EscrowSubmission,
+  EscrowItem,
+  EscrowCommand,
+  EscrowSubmitEvent,
+  EscrowDecisionEvent,
+  EscrowListEvent,
+  EscrowReceipt,
+  EscrowOutcome,
+  EscrowNotice,
+  EscrowBreachedEvent,
+} from '../src/escrow-protocol.js';
 
 export interface EscrowContext {
   readonly items: Readonly<Record<string, EscrowItem>>;
@@ -66,10 +68,14 @@ function withItems(a: A, items: Record<string, EscrowItem>) {
   return { items, timers: next === Infinity ? {} : withTimer({}, SLA, 'sla', next) };
 }
 
+/** What the escrow machine handles: its commands and, after a restore, its due SLA timer. */
+export type EscrowEvent = EscrowCommand | TimerEvent;
+
 const submit = act<EscrowContext>((a) => {
-  const s = (a.event as { item?: EscrowSubmission }).item;
+  const event = a.event as Partial<EscrowSubmitEvent>;
+  const s = event.item;
   // A step asks (its `replyTo` says so) and is answered with a receipt, so one that reaches no escrow fails loudly.
-  const receipt = typeof (a.event as { replyTo?: unknown }).replyTo === 'string' && typeof s?.id === 'string'
+  const receipt = typeof event.replyTo === 'string' && typeof s?.id === 'string'
     ? [{ type: REPLY_EMITTED, payload: { queued: s.id } }] : [];
   // Submissions are at-least-once (a restored step may submit again): the first one wins.
   if (s === undefined || typeof s.id !== 'string' || s.id in a.context.items) return { emit: receipt };
@@ -82,20 +88,34 @@ const submit = act<EscrowContext>((a) => {
   };
 });
 
-function decide(decision: 'approved' | 'rejected' | 'retry') {
+/** The answer to a decision asked with `receipt: true` (none for a plain tell: there is no ask to answer). */
+function receiptFor(event: Partial<EscrowDecisionEvent>, receipt: EscrowReceipt): AnyEventObject[] {
+  return event.receipt === true ? [{ type: REPLY_EMITTED, payload: receipt }] : [];
+}
+
+function notice(decision: EscrowOutcome, item: EscrowItem, event: Partial<EscrowDecisionEvent>): EscrowNotice {
+  const by = event.by === undefined ? {} : { by: event.by };
+  if (decision === 'approved') return { type: 'escrow.approved', itemId: item.id, ...by, ...('output' in event ? { output: event.output } : {}) };
+  if (decision === 'rejected') return { type: 'escrow.rejected', itemId: item.id, ...by, ...('reason' in event && event.reason !== undefined ? { reason: event.reason } : {}) };
+  return { type: 'escrow.retry', itemId: item.id, ...by };
+}
+
+function decide(decision: EscrowOutcome) {
   return act<EscrowContext>((a) => {
-    const event = a.event as { itemId?: string; output?: unknown; reason?: string; by?: string };
-    const item = event.itemId === undefined ? undefined : a.context.items[event.itemId];
-    if (item === undefined) return {};
+    const event = a.event as Partial<EscrowDecisionEvent>;
+    const item = typeof event.itemId === 'string' && Object.hasOwn(a.context.items, event.itemId) ? a.context.items[event.itemId] : undefined;
+    if (item === undefined) {
+      // Unknown (never submitted, already decided, mistyped): an asked decision learns it; a tell changes nothing.
+      const itemId = String(event.itemId);
+      return { emit: receiptFor(event, { ok: false, itemId, error: toPlainError(new UnknownEscrowItemError(a.self ?? 'escrow', itemId)) }) };
+    }
     const { [item.id]: _decided, ...rest } = a.context.items;
-    const told: Record<string, unknown> = { type: `escrow.${decision}`, itemId: item.id, by: event.by };
-    if (decision === 'approved' && 'output' in event) told['output'] = event.output;
-    if (decision === 'rejected') told['reason'] = event.reason;
     return {
       context: withItems(a, rest),
       emit: [
         traceEvent({ workflowId: item.workflowId, kind: 'escrow', step: item.stepId, attempt: 0, from: a.context.levels[item.level] ?? '', to: decision, outcome: decision, at: a.now, startedAt: item.submittedAt, detail: { itemId: item.id, by: event.by, edited: 'output' in event } }),
-        { type: TELL_EMITTED, to: item.replyTo, event: JSON.parse(JSON.stringify(told)) },
+        { type: TELL_EMITTED, to: item.replyTo, event: JSON.parse(JSON.stringify(notice(decision, item, event))) as EscrowNotice },
+        ...receiptFor(event, { ok: true, itemId: item.id, outcome: decision }),
       ],
     };
   });
@@ -114,13 +134,17 @@ const breach = act<EscrowContext>((a) => {
     const next: EscrowItem = { ...item, level, dueAt: a.now + sla, breaches: [...item.breaches, { at: a.now, fromLevel, toLevel }] };
     items[item.id] = next;
     emit.push(traceEvent({ workflowId: item.workflowId, kind: 'escrow', step: item.stepId, attempt: 0, from: fromLevel, to: toLevel, outcome: 'sla-breached', at: a.now, startedAt: item.submittedAt, detail: { itemId: item.id, tier: item.tier, dueAt: item.dueAt } }));
-    emit.push({ type: TELL_EMITTED, to: item.replyTo, event: { type: 'escrow.escalated', itemId: item.id, level, levelName: toLevel } });
-    if (a.context.notify !== undefined) emit.push({ type: TELL_EMITTED, to: a.context.notify, event: { type: 'escrow.breached', item: JSON.parse(JSON.stringify(next)) } });
+    const escalated: EscrowNotice = { type: 'escrow.escalated', itemId: item.id, level, levelName: toLevel };
+    emit.push({ type: TELL_EMITTED, to: item.replyTo, event: escalated });
+    if (a.context.notify !== undefined) {
+      const breached: EscrowBreachedEvent = { type: 'escrow.breached', item: JSON.parse(JSON.stringify(next)) as EscrowItem };
+      emit.push({ type: TELL_EMITTED, to: a.context.notify, event: breached });
+    }
   }
   return { context: withItems(a, items), emit };
 });
 
-const list = act<EscrowContext>((a) => ({ emit: [{ type: REPLY_EMITTED, payload: Object.values(a.context.items) }] }));
+const list = act<EscrowContext>((a) => ({ emit: [{ type: REPLY_EMITTED, payload: Object.values(a.context.items) satisfies EscrowItem[] }] }));
 
 const decisions = {
   'escrow.approve': { target: 'waiting', reenter: true, actions: decide('approved') },
@@ -132,10 +156,10 @@ const decisions = {
  * @example
  * system.register('escrow', escrow);
  * system.spawn('escrow', { id: 'escrow', input: { slaMs: { 'customer-facing': 300_000 }, notify: 'support/pager' } });
- * escrowRef.tell({ type: 'escrow.approve', itemId, output: editedReply, by: 'ana' });
+ * await system.escrow('support/escrow').approve(itemId, { by: 'ana', output: editedReply }); // typed, with a receipt
  */
 export const escrow = setup({
-  types: {} as { context: EscrowContext; input: EscrowInput | undefined; events: AnyEventObject; emitted: AnyEventObject },
+  types: {} as { context: EscrowContext; input: EscrowInput | undefined; events: EscrowEvent; emitted: AnyEventObject },
   delays: { [SLA]: ({ context, system }: { context: EscrowContext; system: unknown }) => remainingMs(context.timers, SLA, system) },
   guards: {
     empty: ({ context }) => Object.keys(context.items).length === 0,
@@ -151,7 +175,13 @@ export const escrow = setup({
     timers: {},
   }),
   initial: 'idle',
-  on: { 'escrow.list': { actions: list } },
+  on: {
+    'escrow.list': { actions: list },
+    // Idle holds no items: a decision there is for an unknown item, and an asked one is answered so.
+    'escrow.approve': { actions: decide('approved') },
+    'escrow.reject': { actions: decide('rejected') },
+    'escrow.retry': { actions: decide('retry') },
+  },
   states: {
     idle: { on: { 'escrow.submit': { target: 'waiting', actions: submit } } },
     waiting: {

@@ -25,4 +25,21 @@ export type {
   WorkflowContext, WorkflowInput, WorkflowOutput, SkippedStep, WorkflowStatus, StepRecord, StepStatus, EscalationRecord,
 } from './workflow-context.js';
 export { circuitBreaker, DEFAULT_BREAKER, type CircuitBreakerInput, type CircuitBreakerContext, type BreakerPermit, type BreakerState } from './circuit-breaker.js';
-export { escrow, DEFAULT_SLA_MS, DEFAULT_LEVELS, type EscrowInput, type EscrowItem, type EscrowSubmission, type EscrowContext } from './escrow.js';
+export {
+  escrow,
+  DEFAULT_SLA_MS,
+  DEFAULT_LEVELS,
+  type EscrowInput,
+  type EscrowItem,
+  type EscrowSubmission,
+  type EscrowContext,
+  type EscrowEvent,
+  type EscrowCommand,
+  type EscrowSubmitEvent,
+  type EscrowDecisionEvent,
+  type EscrowListEvent,
+  type EscrowReceipt,
+  type EscrowOutcome,
+  type EscrowNotice,
+  type EscrowBreachedEvent,
+} from './escrow.js';

@@ -3,6 +3,7 @@
  * Every function returns the step's next status in `context.steps[id].status`; the step's `route` state then
  * takes the matching transition, so each decision is one visible state change (see step.ts).
  */
+import type { EscrowNotice } from '../src/escrow-protocol.js';
 import type { AnyEventObject } from 'xstate';
 import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
 import { handoffContext, measure, outputSize } from './handoff.js';
@@ -176,11 +177,11 @@ export function escrowUnreachable(env: StepEnv): (a: ReducerArgs) => Effect {
 export function decided(env: StepEnv, decision: 'approved' | 'rejected' | 'retry'): (a: ReducerArgs) => Effect {
   return (a) => {
     const prev = recordOf(a.context, env.id);
-    const event = a.event as { output?: unknown; reason?: string; by?: string };
+    const event = a.event as EscrowNotice;
     if (decision === 'approved') return done(env, a, 'output' in event ? event.output : prev.output, 'approved');
     // A person's retry starts a fresh budget: attempts and the scheduleToClose window count from now.
     if (decision === 'retry') return begin(env, a, prev.attempt, patchRecord(prev, { startedAt: undefined }));
-    const error = toPlainError(new NonRetryableError(`rejected by a person: ${event.reason ?? 'no reason given'}`, { type: 'EscalationRejected' }));
+    const error = toPlainError(new NonRetryableError(`rejected by a person: ${(event.type === 'escrow.rejected' ? event.reason : undefined) ?? 'no reason given'}`, { type: 'EscalationRejected' }));
     return giveUp(env, a, error, 'rejected');
   };
 }
@@ -189,7 +190,7 @@ export function decided(env: StepEnv, decision: 'approved' | 'rejected' | 'retry
 export function breached(env: StepEnv): (a: ReducerArgs) => Effect {
   return (a) => {
     const prev = recordOf(a.context, env.id);
-    const event = a.event as { level?: number; levelName?: string };
+    const event = a.event as Partial<Extract<EscrowNotice, { type: 'escrow.escalated' }>>;
     const escalation = prev.escalation === undefined ? undefined : patch(prev.escalation, { level: event.level ?? prev.escalation.level + 1 });
     return moveTo(env, a, patchRecord(prev, { escalation }), { outcome: 'sla-breached', trace: { detail: { level: escalation?.level, levelName: event.levelName } } });
   };

@@ -116,6 +116,8 @@ export interface ReducerArgs<C = WorkflowContext> {
   readonly context: C;
   readonly event: AnyEventObject;
   readonly now: number;
+  /** The actor's id (under Troupe its address), when XState gives one. */
+  readonly self?: string;
 }
 
 export interface Effect<C = WorkflowContext> {
@@ -147,9 +149,10 @@ export function act<C = WorkflowContext>(reducer: Reducer<C>): any {
   action.resolve = (
     _scope: unknown,
     snapshot: { context: C },
-    args: { context: C; event: AnyEventObject; system: unknown },
+    args: { context: C; event: AnyEventObject; system: unknown; self?: { id?: unknown } },
   ): [unknown, readonly AnyEventObject[] | undefined, undefined] => {
-    const effect = reducer({ context: args.context, event: args.event, now: nowOf(args.system) });
+    const self = typeof args.self?.id === 'string' ? args.self.id : undefined;
+    const effect = reducer(self === undefined ? { context: args.context, event: args.event, now: nowOf(args.system) } : { context: args.context, event: args.event, now: nowOf(args.system), self });
     const next = effect.context === undefined ? snapshot : { ...snapshot, context: nextContext(snapshot.context as object, effect.context as object) };
     const emits = effect.emit;
     return [next, emits === undefined || emits.length === 0 ? undefined : emits, undefined];
@@ -182,7 +185,7 @@ export function andThen(first: Reducer, second: Reducer): Reducer {
   return (a) => {
     const one = first(a);
     const context = one.context === undefined ? a.context : nextContext(a.context, one.context);
-    const two = second({ context, event: a.event, now: a.now });
+    const two = second(a.self === undefined ? { context, event: a.event, now: a.now } : { context, event: a.event, now: a.now, self: a.self });
     const emit = one.emit === undefined ? two.emit : two.emit === undefined ? one.emit : [...one.emit, ...two.emit];
     const changes = one.context === undefined ? two.context : two.context === undefined ? one.context : patch(one.context, two.context);
     return changes === undefined ? (emit === undefined ? {} : { emit }) : emit === undefined ? { context: changes } : { context: changes, emit };

@@ -17,6 +17,7 @@
  *    `workflowId`, as before issue 8. Pass an `id` or a `workflowId` to run several of them.
  * 4. The jitter seed defaults to a hash of the effective `workflowId`.
  */
+import { DEFAULT_ESCROW_ID } from '../src/escrow-protocol.js';
 import { seedFrom } from './timers.js';
 import type { WorkflowInput } from './workflow-context.js';
 
@@ -76,5 +77,5 @@ export function defaultEscrow(address: string): string {
   return slash > 0 ? `${address.slice(0, slash)}/${DEFAULT_ESCROW_ID}` : DEFAULT_ESCROW_ID;
 }
 
-/** The id the default escrow has in its system. */
-export const DEFAULT_ESCROW_ID = 'escrow';
+/** The id the default escrow has in its system (one constant with the escrow's protocol). */
+export { DEFAULT_ESCROW_ID };

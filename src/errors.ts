@@ -27,6 +27,7 @@ export const ErrorCode = {
   VersionMismatch: 'TROUPE_VERSION_MISMATCH',
   Codec: 'TROUPE_CODEC',
   DurableHostLocked: 'TROUPE_DURABLE_HOST_LOCKED',
+  UnknownEscrowItem: 'TROUPE_UNKNOWN_ESCROW_ITEM',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -240,6 +241,18 @@ export class DurableHostLockedError extends TroupeError {
   }
 }
 
+/** A decision for an item the escrow does not hold (never submitted, already decided, or a mistyped id). */
+export class UnknownEscrowItemError extends TroupeError {
+  /** The escrow's address. */
+  readonly escrow: string;
+  readonly itemId: string;
+  constructor(escrow: string, itemId: string, options?: ErrorOptions) {
+    super(ErrorCode.UnknownEscrowItem, `no item ${JSON.stringify(itemId)} is waiting in the escrow ${escrow}`, { escrow, itemId }, options);
+    this.escrow = escrow;
+    this.itemId = itemId;
+  }
+}
+
 /** Plain-data form of any thrown value (Troupe error, foreign Error, or a thrown non-error). */
 export function toPlainError(error: unknown, depth = 0): PlainError {
   if (error instanceof TroupeError) {
@@ -304,6 +317,7 @@ const byPrototype: Record<string, { prototype: TroupeError }> = {
   VersionMismatchError,
   CodecError,
   DurableHostLockedError,
+  UnknownEscrowItemError,
 };
 const RESERVED = new Set(['name', 'message', 'code', 'data', 'cause', 'stack']);
 

@@ -17,6 +17,20 @@ export type {
   StoredDeadLetterEntry,
 } from './runtime/api.js';
 export type { ResultOptions } from './durable/durable-result.js';
+export type { EscrowClient, EscrowDecision } from './runtime/escrow-client.js';
+export {
+  DEFAULT_ESCROW_ID,
+  type EscrowSubmission,
+  type EscrowItem,
+  type EscrowCommand,
+  type EscrowSubmitEvent,
+  type EscrowDecisionEvent,
+  type EscrowListEvent,
+  type EscrowReceipt,
+  type EscrowOutcome,
+  type EscrowNotice,
+  type EscrowBreachedEvent,
+} from './escrow-protocol.js';
 export { DURABLE_RETENTION_DEFAULTS } from './durable/finished-records.js';
 export type { ActorRef, AskOptions, Subscription } from './system/actor-ref.js';
 export type { LogicHandle, RegisterOptions } from './system/logic-registry.js';

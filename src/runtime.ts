@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { AnyActorLogic, InspectionEvent } from 'xstate';
+import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
@@ -41,6 +41,7 @@ import type {
 } from './runtime/api.js';
 import { openBackends, type Backends } from './runtime/backends.js';
 import { describeCell, treeOf } from './runtime/describe.js';
+import { escrowClient, type EscrowClient } from './runtime/escrow-client.js';
 import { resolvePolicy, type PolicyOptions } from './supervision/policy.js';
 import { Supervisor } from './supervision/supervisor.js';
 import type { ActorRef } from './system/actor-ref.js';
@@ -188,7 +189,7 @@ class Runtime implements TroupeSystem {
     return { name };
   }
 
-  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic> {
+  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions<InputFrom<TLogic>>): ActorRef<TLogic> {
     this.assertRunning();
     if (typeof options !== 'object' || options === null) throw new InvalidChildSpecError(String(logic), 'options', 'must be an object with an id');
     const parent = this.parentOf(options.parent);
@@ -308,6 +309,10 @@ class Runtime implements TroupeSystem {
 
   lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic> {
     return this.core.lookup<TLogic>(address);
+  }
+
+  escrow(address?: string): EscrowClient {
+    return escrowClient({ name: this.name, ask: (to, event, options) => this.core.lookup(to).ask(event, options) }, address);
   }
 
   subscribe(listener: RuntimeEventListener): () => void {

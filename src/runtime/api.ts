@@ -2,7 +2,8 @@
  * The public shape of a Troupe system: the options of `createSystem`, `spawn` and `supervisor`, and the
  * `TroupeSystem` interface itself (types only; the composition root in ../runtime.ts implements them).
  */
-import type { AnyActorLogic, InspectionEvent } from 'xstate';
+import type { EscrowClient } from './escrow-client.js';
+import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import type { ConfigOverrides, RuntimeConfig } from '../config.js';
 import type { PlainError } from '../errors.js';
 import type { InspectionBusOptions } from '../inspection/bus.js';
@@ -137,12 +138,14 @@ export interface DurabilityStats {
   readonly rejected: number;
 }
 
-export interface SpawnOptions {
+/** `TInput`: the logic's input type (`InputFrom<TLogic>`), so `spawn` checks a workflow's input against its definition. */
+export interface SpawnOptions<TInput = unknown> {
   /** The actor's id within its parent: `[A-Za-z0-9_-]+`. */
   readonly id: string;
   /** A supervisor (ref or address); default: the root supervisor. */
   readonly parent?: SupervisorRef | string;
-  readonly input?: unknown;
+  /** The logic's input (a workflow: its steps' input, or the `WorkflowInput` wrapper). */
+  readonly input?: TInput;
   /** Default 'transient': restarted after a failure, not after it completes. */
   readonly restart?: RestartType;
   /** How long a stop may take, ms (default: config.shutdownTimeoutMs). */
@@ -221,9 +224,24 @@ export interface TroupeSystem {
   /** The root supervisor: parent of everything spawned without one. */
   readonly root: SupervisorRef;
   register<TLogic extends AnyActorLogic>(name: string, logic: TLogic, options?: RegisterOptions): LogicHandle<TLogic>;
-  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions): ActorRef<TLogic>;
+  /**
+   * Starts an actor of a registered logic. Given the handle `register` returned, `options.input` is typed by the
+   * logic's input (a spawn by name is unchecked).
+   * @example
+   * const reply = system.register('customer-reply', workflow<Ticket>('customer-reply', { steps }));
+   * system.spawn(reply, { id: 'ticket-42', input: ticket }); // a non-Ticket input does not compile
+   */
+  spawn<TLogic extends AnyActorLogic = AnyActorLogic>(logic: LogicHandle<TLogic> | string, options: SpawnOptions<InputFrom<TLogic>>): ActorRef<TLogic>;
   supervisor(id: string, policy?: PolicyOptions, options?: SupervisorOptions): SupervisorRef;
   lookup<TLogic extends AnyActorLogic = AnyActorLogic>(address: string): ActorRef<TLogic>;
+  /**
+   * The escrow at `address` (default `<system>/escrow`, where workflows escalate unless told otherwise): list the
+   * items waiting for a person and decide one. A decision for an unknown item rejects with UnknownEscrowItemError.
+   * @example
+   * const [item] = await system.escrow().list();
+   * if (item) await system.escrow().approve(item.id, { by: 'ana', output: editedReply });
+   */
+  escrow(address?: string): EscrowClient;
   /**
    * Waits for the output of the actor at `address`: for a durable one, its persisted output once its `done` record
    * is stored — from any process connected to the system, also after the process that ran it died. Rejects with

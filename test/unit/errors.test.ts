@@ -24,6 +24,7 @@ import {
   TimeoutError,
   toPlainError,
   TroupeError,
+  UnknownEscrowItemError,
   UnknownLogicError,
   VersionMismatchError,
   type PlainError,
@@ -57,6 +58,7 @@ const every: [string, TroupeError][] = [
   ['VersionMismatchError', new VersionMismatchError('v2 snapshot under v1', { from: 2, to: 1 })],
   ['CodecError', new CodecError('bad bytes')],
   ['DurableHostLockedError', new DurableHostLockedError('s', { node: 'node-a', heartbeatAt: 1_700_000_000_000, pid: 42, host: 'box' })],
+  ['UnknownEscrowItemError', new UnknownEscrowItemError('s/escrow', 'ticket-1/draft/1')],
 ];
 
 describe('typed errors', () => {
