@@ -28,6 +28,7 @@ export const ErrorCode = {
   Codec: 'TROUPE_CODEC',
   DurableHostLocked: 'TROUPE_DURABLE_HOST_LOCKED',
   UnknownEscrowItem: 'TROUPE_UNKNOWN_ESCROW_ITEM',
+  ActorTerminated: 'TROUPE_ACTOR_TERMINATED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -253,6 +254,17 @@ export class UnknownEscrowItemError extends TroupeError {
   }
 }
 
+/** An actor reached a final status (`done`, `stopped`) before what a caller waited for (`ref.waitFor`) happened. */
+export class ActorTerminatedError extends TroupeError {
+  readonly address: string;
+  readonly status: string;
+  constructor(address: string, status: string, options?: ErrorOptions) {
+    super(ErrorCode.ActorTerminated, `actor ${address} ended (${status}) before the awaited condition held`, { address, status }, options);
+    this.address = address;
+    this.status = status;
+  }
+}
+
 /** Plain-data form of any thrown value (Troupe error, foreign Error, or a thrown non-error). */
 export function toPlainError(error: unknown, depth = 0): PlainError {
   if (error instanceof TroupeError) {
@@ -318,6 +330,7 @@ const byPrototype: Record<string, { prototype: TroupeError }> = {
   CodecError,
   DurableHostLockedError,
   UnknownEscrowItemError,
+  ActorTerminatedError,
 };
 const RESERVED = new Set(['name', 'message', 'code', 'data', 'cause', 'stack']);
 

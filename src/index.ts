@@ -32,7 +32,7 @@ export {
   type EscrowBreachedEvent,
 } from './escrow-protocol.js';
 export { DURABLE_RETENTION_DEFAULTS } from './durable/finished-records.js';
-export type { ActorRef, AskOptions, Subscription } from './system/actor-ref.js';
+export type { ActorRef, AskOptions, Subscription, WaitForOptions } from './system/actor-ref.js';
 export type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
 export type { RestartType } from './system/parent.js';
 export type { RuntimeEvent, RuntimeEventType, Directive } from './system/events.js';

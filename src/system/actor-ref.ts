@@ -4,6 +4,7 @@
  * actors that do not exist yet (messages to nobody go to dead letters, and an `ask` fails fast).
  */
 import type { AnyActorLogic, EventFromLogic, EventObject, OutputFrom, SnapshotFrom } from 'xstate';
+import { ActorTerminatedError, TimeoutError } from '../errors.js';
 import { idOf } from './address.js';
 
 export interface AskOptions {
@@ -67,6 +68,21 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
    * const output = await system.spawn('customer-reply', { id: 'ticket-42', durable: true, input }).result({ timeoutMs: 60_000 });
    */
   result<TOutput = OutputFrom<TLogic>>(options?: { readonly timeoutMs?: number }): Promise<TOutput>;
+  /**
+   * The first snapshot (the current one, or a later one, across restarts) for which `predicate` holds: XState's
+   * `waitFor(actor, predicate)` for a Troupe ref, which is not an XState `ActorRef` (`result()` is `toPromise`).
+   * Rejects with TimeoutError after `timeoutMs` (default: no limit), ActorTerminatedError when the actor reaches
+   * `done` or `stopped` without a match, and with the signal's reason when `signal` aborts.
+   * @example
+   * const waiting = await ticket.waitFor((s) => s.matches({ active: { draft: 'escalated' } }), { timeoutMs: 10_000 });
+   */
+  waitFor(predicate: (snapshot: SnapshotFrom<TLogic>) => boolean, options?: WaitForOptions): Promise<SnapshotFrom<TLogic>>;
+}
+
+export interface WaitForOptions {
+  /** Default: no limit. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
 }
 
 /** What a ref needs from the system; implemented by ActorSystemCore. */
@@ -128,7 +144,54 @@ export class AddressRef<TLogic extends AnyActorLogic = AnyActorLogic> implements
     return this.host.result(this.address, options) as Promise<TOutput>;
   }
 
+  waitFor(predicate: (snapshot: SnapshotFrom<TLogic>) => boolean, options: WaitForOptions = {}): Promise<SnapshotFrom<TLogic>> {
+    return waitForSnapshot(this, predicate, options);
+  }
+
   toJSON(): { address: string } {
     return { address: this.address };
   }
+}
+
+/** `ref.waitFor`: checks the current snapshot, then each new one, until the predicate holds or the wait ends. */
+function waitForSnapshot<TLogic extends AnyActorLogic>(
+  ref: ActorRef<TLogic>, predicate: (snapshot: SnapshotFrom<TLogic>) => boolean, options: WaitForOptions,
+): Promise<SnapshotFrom<TLogic>> {
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted === true) return reject(options.signal.reason);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let subscription: Subscription | undefined;
+    let settled = false;
+    const end = (settle: () => void): void => {
+      if (settled) return;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      subscription?.unsubscribe();
+      options.signal?.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onAbort = (): void => end(() => reject(options.signal?.reason));
+    const check = (snapshot: SnapshotFrom<TLogic> | undefined): void => {
+      if (snapshot === undefined || settled) return;
+      let matched: boolean;
+      try {
+        matched = predicate(snapshot);
+      } catch (error) {
+        return end(() => reject(error));
+      }
+      if (matched) return end(() => resolve(snapshot));
+      const status = (snapshot as { status?: unknown }).status;
+      // 'error' is not final here: the supervisor may restart the actor, and the ref follows the new incarnation.
+      if (status === 'done' || status === 'stopped') end(() => reject(new ActorTerminatedError(ref.address, status)));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.timeoutMs !== undefined) {
+      const ms = options.timeoutMs;
+      timer = setTimeout(() => end(() => reject(new TimeoutError(`${ref.address}: no matching snapshot within ${ms} ms`, ms))), ms);
+    }
+    subscription = ref.subscribe((snapshot) => check(snapshot));
+    if (settled) subscription.unsubscribe();
+    // A durable actor has its snapshot once its record is read.
+    void ref.ready.then(() => check(ref.getSnapshot()));
+  });
 }

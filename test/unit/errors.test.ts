@@ -25,6 +25,7 @@ import {
   toPlainError,
   TroupeError,
   UnknownEscrowItemError,
+  ActorTerminatedError,
   UnknownLogicError,
   VersionMismatchError,
   type PlainError,
@@ -59,6 +60,7 @@ const every: [string, TroupeError][] = [
   ['CodecError', new CodecError('bad bytes')],
   ['DurableHostLockedError', new DurableHostLockedError('s', { node: 'node-a', heartbeatAt: 1_700_000_000_000, pid: 42, host: 'box' })],
   ['UnknownEscrowItemError', new UnknownEscrowItemError('s/escrow', 'ticket-1/draft/1')],
+  ['ActorTerminatedError', new ActorTerminatedError('s/a', 'done')],
 ];
 
 describe('typed errors', () => {
