@@ -74,9 +74,17 @@ class Fnv2 {
     this.code(2);
   }
 
-  /** 53 bits of the two lanes, base 36 (one number, one conversion). */
+  /**
+   * 53 bits of the two lanes (32 of one, 21 of the other) as 11 base-32 digits (`0-9a-v`), built with one
+   * `fromCharCode`: `Number#toString(36)` of a 53-bit number took most of the hash's time (measured, Node 20).
+   */
   digest(): string {
-    return ((this.a >>> 0) * 0x200000 + (this.b >>> 11)).toString(36);
+    const a = this.a >>> 0;
+    const b = this.b >>> 11;
+    return String.fromCharCode(
+      B32[a >>> 27]!, B32[(a >>> 22) & 31]!, B32[(a >>> 17) & 31]!, B32[(a >>> 12) & 31]!, B32[(a >>> 7) & 31]!, B32[(a >>> 2) & 31]!,
+      B32[((a & 3) << 3) | (b >>> 18)]!, B32[(b >>> 13) & 31]!, B32[(b >>> 8) & 31]!, B32[(b >>> 3) & 31]!, B32[b & 7]!,
+    );
   }
 
   private value(value: unknown): void {
@@ -182,6 +190,10 @@ function withoutTimes(detail: Record<string, unknown>): Record<string, unknown> 
 }
 
 function token(value: unknown): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
   const text = String(value ?? '');
   return /^[A-Za-z0-9_]{1,24}$/.test(text) ? text : 'x';
 }
+
+/** Char codes of the base-32 digits `0-9a-v`. */
+const B32 = Array.from('0123456789abcdefghijklmnopqrstuv', (c) => c.charCodeAt(0));
