@@ -427,10 +427,14 @@ function envMessageCheck(): MessageCheck | undefined {
   return value === 'roundtrip' || value === 'plain' ? value : undefined;
 }
 
+/**
+ * A library's logger: `warn` and above, on stderr (stdout is the application's), unless configured — what a process
+ * that embeds Troupe expects from a dependency (issue 13). `logLevel` or TROUPE_LOG_LEVEL turn the detail up.
+ */
 function createPinoLogger(options: CreateSystemOptions, name: string): Logger {
-  const level = options.logLevel ?? (process.env['TROUPE_LOG_LEVEL'] as LogLevel | undefined) ?? 'info';
+  const level = options.logLevel ?? (process.env['TROUPE_LOG_LEVEL'] as LogLevel | undefined) ?? 'warn';
   const base = { systemId: name };
-  const instance = options.logDestination ? pino({ level, base }, options.logDestination as never) : pino({ level, base });
+  const instance = pino({ level, base }, (options.logDestination ?? pino.destination(2)) as never);
   return instance as unknown as Logger;
 }
 

@@ -56,7 +56,7 @@ export interface CreateSystemOptions extends ConfigOverrides {
   readonly name: string;
   /** Time source for the runtime and every actor's timers; `createManualClock()` in tests. */
   readonly clock?: Clock;
-  /** A Logger to use as is; otherwise pino at `logLevel` (default: env TROUPE_LOG_LEVEL, else 'info'). */
+  /** A Logger to use as is; otherwise pino at `logLevel` (default: env TROUPE_LOG_LEVEL, else 'warn'), on stderr unless `logDestination`. */
   readonly logger?: Logger;
   readonly logLevel?: LogLevel;
   /** Where pino writes (default stdout); anything with `write(string)`. */
