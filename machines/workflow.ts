@@ -87,7 +87,30 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
   // The chart is compiled from data, so its config cannot be checked against xstate's literal-config types.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   }).createMachine(config as any);
-  return Object.assign(machine, { workflowDefinition: definition as WorkflowDefinition<TInput>, stepIds: compiled.envs.map((e) => e.id) });
+  return Object.assign(machine, {
+    workflowDefinition: definition as WorkflowDefinition<TInput>,
+    stepIds: compiled.envs.map((e) => e.id),
+    troupeServices: servicesOf(id, escrow, summarizer, compiled.envs),
+  });
+}
+
+/**
+ * The addresses a run may talk to, for the runtime to check at spawn (issue 13: an escalation to an escrow that does
+ * not exist must fail fast, not wait for ever): breakers, fallback and verifier agents, the summarizer agent, and
+ * the escrow when some step can escalate (a verifier, a confidence threshold, `onExhausted: 'escalate'`, or a
+ * compensation, which escalates when its retries run out). `role` names the field that set it.
+ */
+function servicesOf(id: string, escrow: string | undefined, summarizer: WorkflowDefinition['summarizer'], envs: readonly StepEnv[]) {
+  const fixed: Array<{ role: string; address: string }> = [];
+  for (const env of envs) {
+    if (env.breaker !== undefined) fixed.push({ role: `steps.${env.id}.breaker`, address: env.breaker });
+    if (typeof env.fallback === 'string') fixed.push({ role: `steps.${env.id}.fallback`, address: env.fallback });
+    if (typeof env.verify === 'string') fixed.push({ role: `steps.${env.id}.verify`, address: env.verify });
+  }
+  if (typeof summarizer === 'string') fixed.push({ role: 'summarizer', address: summarizer });
+  const escalates = envs.some((e) => e.verify !== undefined || e.minConfidence !== undefined || e.retry.onExhausted === 'escalate' || e.compensable);
+  return (input: unknown, address: string): ReadonlyArray<{ role: string; address: string }> =>
+    escalates ? [...fixed, { role: 'escrow', address: resolveRunIdentity(id, escrow, input, address).escrow }] : fixed;
 }
 
 export type WorkflowMachine = ReturnType<typeof workflow>;

@@ -42,6 +42,7 @@ import type {
 import { openBackends, type Backends } from './runtime/backends.js';
 import { describeCell, treeOf } from './runtime/describe.js';
 import { escrowClient, type EscrowClient } from './runtime/escrow-client.js';
+import { checkServices } from './runtime/service-check.js';
 import { resolvePolicy, type PolicyOptions } from './supervision/policy.js';
 import { Supervisor } from './supervision/supervisor.js';
 import type { ActorRef } from './system/actor-ref.js';
@@ -90,6 +91,8 @@ class Runtime implements TroupeSystem {
   private settle!: (termination: Termination) => void;
   private stopping: Promise<void> | undefined;
   private readonly durable: DurableNode;
+  /** Every address of the system lives in this process (the memory transport): a missing service is known missing. */
+  private readonly oneProcess: boolean;
   private rpc: RpcEndpoint | undefined;
   /** One durable host per system until shard leases exist (issue 8); none on the one-process memory backends. */
   private readonly hostLock: HostLock | undefined;
@@ -140,6 +143,7 @@ class Runtime implements TroupeSystem {
     // On NATS another process may host an address this one never saw: deliver() stores the message for it (an
     // address no one hosts ends in the DLQ stream). The embedded default is one process: an unknown address is refused.
     const sharedLog = backends.transport.kind === 'nats';
+    this.oneProcess = backends.transport.kind === 'memory';
     this.core.setDurableRouter((address, event, from, reply, msgId, explicit) => {
       if (!this.durable.knows(address) && !(explicit && sharedLog)) return undefined;
       this.stats.logAppends++;
@@ -198,6 +202,10 @@ class Runtime implements TroupeSystem {
       validateSegment(options.id, 'id');
       const existing = this.core.cell(childAddress(parent.address, options.id));
       if (existing instanceof DurableCell && existing.logic.name === logicName && existing.state !== 'stopped') return this.core.lookup<TLogic>(existing.address);
+    }
+    if (this.oneProcess) {
+      const registered = this.core.logics.get(logicName).logic;
+      checkServices(registered, childAddress(parent.address, options.id), options.input, (address) => this.core.cell(address) !== undefined);
     }
     const spec = { logic: logicName, id: options.id, parent, input: options.input, restart: options.restart, shutdownMs: options.shutdownMs, mailboxCapacity: options.mailboxCapacity };
     const cell = options.durable ? this.core.spawnCell(spec, (host, o) => new DurableCell(host, o, this.durableServices(o.address))) : this.core.spawnCell(spec);
