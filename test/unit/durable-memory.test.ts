@@ -148,7 +148,7 @@ describe('durable actors on the embedded default', () => {
     await system.shutdown();
     const countsBySeq = new Map<number, Set<number>>();
     for (const w of written) countsBySeq.set(w.lastSeq, (countsBySeq.get(w.lastSeq) ?? new Set()).add(w.count));
-    expect(written.length).toBeGreaterThan(10);
+    expect(written.length).toBeGreaterThanOrEqual(10); // each answer waits for a write that covers it
     for (const counts of countsBySeq.values()) expect(counts.size).toBe(1);
   });
 
