@@ -13,7 +13,7 @@
  *                                 stack), measured in the same rounds: the stricter comparison, reported beside it
  *   durable.writes_per_workflow   KV operations (snapshot and finished buckets: puts and the delete of a finished
  *                                 actor's active record) + mailbox stream appends per completed workflow (sequence
- *                                 counts over the c50 rounds; checked against durabilityStats() plus one delete each)
+ *                                 counts over the c50 rounds; checked against durabilityStats(): writes, appends and deletes)
  *   durable.recovery_ms           from spawning a restarted node's process to its first resumed step, median of 10
  *
  * A workflow counts as finished when `ref.result()` resolves, which is when its 'done' record is stored (the
@@ -297,8 +297,8 @@ export async function run(): Promise<void> {
     report('durable', 'vs_kv_floor_c50', c50.speedRatio, 'ratio');
     report('durable', 'vs_tuned_kv_floor_c50', median(tunedTimes.map((t, i) => t / (c50.candidate[i] ?? NaN))), 'ratio');
     report('durable', 'writes_per_workflow', writes / workflows, 'writes');
-    // Records written (a finished one to the finished bucket) and appends, plus the delete that ends each workflow.
-    const counted = stats.snapshotWrites - statsBefore.snapshotWrites + stats.logAppends - statsBefore.logAppends + workflows;
+    // Records written (a finished one to the finished bucket), appends, and the deletes of active records.
+    const counted = stats.snapshotWrites - statsBefore.snapshotWrites + stats.logAppends - statsBefore.logAppends + stats.snapshotDeletes - statsBefore.snapshotDeletes;
     if (Math.abs(counted - writes) > workflows * 0.01) console.error(`durable: durabilityStats counted ${counted} writes, the bucket and stream ${writes}`);
     console.error(`durable: floor sizes ${sizes.join(',')} B; Troupe ${((stats.snapshotBytes - statsBefore.snapshotBytes) / Math.max(1, stats.snapshotWrites - statsBefore.snapshotWrites)).toFixed(0)} B per write; trace stream ${traceMessages} messages`);
     await system.shutdown();

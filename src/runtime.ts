@@ -97,7 +97,7 @@ class Runtime implements TroupeSystem {
   /** One durable host per system until shard leases exist (issue 8); none on the one-process memory backends. */
   private readonly hostLock: HostLock | undefined;
   private readonly backends: Backends;
-  private stats = { snapshotWrites: 0, snapshotBytes: 0, logAppends: 0 };
+  private stats = { snapshotWrites: 0, snapshotBytes: 0, snapshotDeletes: 0, logAppends: 0 };
   private closingBackends = false;
   private deadLetterView: DeadLetters | undefined;
   private published: { readonly bus: InspectionBus; readonly stop: () => void } | undefined;
@@ -278,6 +278,7 @@ class Runtime implements TroupeSystem {
         this.stats.snapshotWrites++;
         this.stats.snapshotBytes += bytes;
       },
+      onDelete: () => void this.stats.snapshotDeletes++,
     };
   }
 

@@ -36,6 +36,8 @@ export interface DurableServices {
   closing(): boolean;
   /** Counts writes, for metrics and the benchmark. */
   onWrite?(bytes: number): void;
+  /** Counts deletes of active records (a finished actor's), likewise. */
+  onDelete?(): void;
   /** The actor stopped for good (done, stopped, failed): the node releases what it still holds for it. */
   onFinal?(status: DurableStatus): void;
   /** The mailbox has room again: the node's inbox may release more. */
@@ -517,7 +519,10 @@ export class DurableCell extends ActorCell {
       }
     }
     this.persistedBytes = stored;
-    if (revision !== null) await store.delete(key, revision); // null: this actor never stored an active record
+    if (revision !== null) {
+      await store.delete(key, revision);
+      this.services.onDelete?.();
+    } // null: this actor never stored an active record
     return { ok: true, revision: null };
   }
 

@@ -132,6 +132,8 @@ export interface DurabilityStats {
   readonly snapshotWrites: number;
   /** Bytes of snapshot records written. */
   readonly snapshotBytes: number;
+  /** Active records deleted once their actor's final record was stored (an actor that finished within its first write has none). */
+  readonly snapshotDeletes: number;
   /** Messages appended to durable mailboxes by this node. */
   readonly logAppends: number;
   /** Deliveries this node rejected to the dead-letter stream (garbage, unknown actor, unhandled type). */
