@@ -25,6 +25,6 @@ export function checkServices(logic: AnyActorLogic, address: string, input: unkn
     const hint = service.role === 'escrow'
       ? `spawn an escrow there first (system.spawn(escrow, { id: 'escrow' }) for the default), or name another with the definition's or the input's escrow`
       : 'spawn it before the workflow';
-    throw new InvalidChildSpecError(address, service.role, `nothing runs at ${service.address}: ${hint}`);
+    throw new InvalidChildSpecError(address, service.role, `names ${service.address}, where nothing runs: ${hint}`);
   }
 }

@@ -16,7 +16,7 @@ describe('a workflow talks only to services that exist: checked at spawn on the 
     const error = (() => { try { t.system.spawn(sagaLogic, { id: 'order-1' }); } catch (e) { return e; } })();
     expect(error).toBeInstanceOf(InvalidChildSpecError);
     expect((error as Error).message).toContain('escrow');
-    expect((error as Error).message).toContain('nothing runs at svc/escrow');
+    expect((error as Error).message).toContain('escrow names svc/escrow, where nothing runs');
     expect(t.system.lookup('svc/order-1').getSnapshot()).toBeUndefined(); // nothing was spawned
 
     t.system.spawn(t.system.register('escrow', escrow), { id: 'escrow' });
@@ -28,11 +28,11 @@ describe('a workflow talks only to services that exist: checked at spawn on the 
     await using t = await testSystem({ name: 'svc' });
     t.system.spawn(t.system.register('escrow', escrow), { id: 'desk' });
     const sagaLogic = t.system.register('saga', saga);
-    expect(() => t.system.spawn(sagaLogic, { id: 'o1' })).toThrow(/nothing runs at svc\/escrow/);
+    expect(() => t.system.spawn(sagaLogic, { id: 'o1' })).toThrow(/escrow names svc\/escrow, where nothing runs/);
     await expect(t.system.spawn(sagaLogic, { id: 'o2', input: { escrow: 'svc/desk', input: {} } }).result({ timeoutMs: 2_000 })).resolves.toMatchObject({ status: 'completed' });
 
     const guardedLogic = t.system.register('guarded', guarded);
-    expect(() => t.system.spawn(guardedLogic, { id: 'g1' })).toThrow(/steps\.call\.breaker.*nothing runs at svc\/breakers\/crm/);
+    expect(() => t.system.spawn(guardedLogic, { id: 'g1' })).toThrow(/steps\.call\.breaker names svc\/breakers\/crm, where nothing runs/);
 
     await expect(t.system.spawn(t.system.register('plain', plain), { id: 'p1' }).result({ timeoutMs: 2_000 })).resolves.toMatchObject({ status: 'completed' });
   });
