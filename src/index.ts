@@ -46,6 +46,7 @@ export { defaultConfig, type RuntimeConfig, type ConfigOverrides, type MessageCh
 export type { Logger, LogLevel } from './log/index.js';
 export type { Transport, TransportMessage, TransportSubscription, TransportStatus } from './transport/transport.js';
 export * from './errors.js';
+export type { NodeInfo } from './cluster/membership.js';
 export * from './protocol.js';
 export {
   createInspectionBus,

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
+import { Membership, type NodeInfo } from './cluster/membership.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
@@ -70,12 +71,20 @@ export async function createSystem(options: CreateSystemOptions): Promise<Troupe
   if (options.nodeId !== undefined) validateSegment(options.nodeId, 'nodeId');
   const log = options.logger ?? createPinoLogger(options, options.name);
   const backends = await openBackends(options, log);
+  let runtime: Runtime;
   try {
-    return new Runtime(options, log, backends);
+    runtime = new Runtime(options, log, backends);
   } catch (error) {
     await backends.close(); // a bad setting must not leave a NATS connection open behind the error
     throw error;
   }
+  try {
+    await runtime.joinCluster();
+  } catch (error) {
+    await runtime.shutdown().catch(() => undefined); // closes the connection a failed start would leave open
+    throw error;
+  }
+  return runtime;
 }
 
 class Runtime implements TroupeSystem {
@@ -91,6 +100,10 @@ class Runtime implements TroupeSystem {
   private settle!: (termination: Termination) => void;
   private stopping: Promise<void> | undefined;
   private readonly durable: DurableNode;
+  /** Wall-clock start of this node, as `nodes()` reports it. */
+  private readonly startedAt = Date.now();
+  /** This node's heartbeat and its view of the others (NATS only). */
+  private readonly membership: Membership | undefined;
   /** Every address of the system lives in this process (the memory transport): a missing service is known missing. */
   private readonly oneProcess: boolean;
   private rpc: RpcEndpoint | undefined;
@@ -138,6 +151,14 @@ class Runtime implements TroupeSystem {
       // Wall-clock time, not the actor clock: the lock is judged across processes.
       const { store, leaseMs } = backends.hostLock;
       const where = { system: resolved.name, node: this.node, pid: process.pid, host: hostname() };
+      this.membership = backends.membership && new Membership({
+        ...where, ...backends.membership, clock: systemClock, logger: this.log,
+        load: () => ({ actors: this.actorCount(), shards: this.durable.consumedShards() }),
+        onChange: (change) => {
+          this.log.info({ ...change }, `node ${change.node} ${change.change === 'joined' ? 'joined' : `left (${change.reason})`}`);
+          this.core.events.publish({ type: 'rt.cluster.member', ...change, ts: this.clock.now() });
+        },
+      });
       this.hostLock = new HostLock({ ...where, store, leaseMs, transport: backends.transport, clock: systemClock, logger: this.log, onLost: (error) => this.stopHosting(error, 'lost') });
     }
     // On NATS another process may host an address this one never saw: deliver() stores the message for it (an
@@ -303,6 +324,23 @@ class Runtime implements TroupeSystem {
     return this.hostDurable().then(() => this.durable.recover());
   }
 
+  /** Starts this node's membership heartbeat (NATS): listed by every node's `nodes()` once this resolves. */
+  async joinCluster(): Promise<void> {
+    await this.membership?.start();
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    if (this.membership) return this.membership.nodes();
+    return [{ node: this.node, pid: process.pid, host: hostname(), startedAt: this.startedAt, heartbeatAt: Date.now(), leaseMs: 0, actors: this.actorCount(), shards: this.durable.consumedShards() }];
+  }
+
+  /** Actors this node runs (supervisors are not counted). */
+  private actorCount(): number {
+    let count = 0;
+    for (const cell of this.core.allCells()) if (cell.state !== 'stopped') count++;
+    return count;
+  }
+
   durabilityStats(): DurabilityStats {
     return { ...this.stats, rejected: this.durable.rejected };
   }
@@ -378,6 +416,7 @@ class Runtime implements TroupeSystem {
     // Unacked messages are redelivered to the next start, so a write still failing at the bound is given up safely.
     await this.durable.stop(timeoutMs);
     await this.hostLock?.release(); // after the last durable write, so the next process takes over at once
+    await this.membership?.stop(); // the other nodes see this one leave now, not a lease later
     this.closingBackends = true;
     await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });

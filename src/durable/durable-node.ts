@@ -448,6 +448,11 @@ export class DurableNode {
   }
 
   /** Stops consuming; waits (at most `timeoutMs`) for the last writes of every durable cell. */
+  /** The mailbox shards this node consumes: all of them once its consumers started (one durable host per system). */
+  consumedShards(): number[] {
+    return this.started === undefined || this.stopped ? [] : Array.from({ length: this.options.log.shards }, (_, shard) => shard);
+  }
+
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     clearInterval(this.keepAlive);

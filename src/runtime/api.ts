@@ -2,6 +2,7 @@
  * The public shape of a Troupe system: the options of `createSystem`, `spawn` and `supervisor`, and the
  * `TroupeSystem` interface itself (types only; the composition root in ../runtime.ts implements them).
  */
+import type { NodeInfo } from '../cluster/membership.js';
 import type { EscrowClient } from './escrow-client.js';
 import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import type { ConfigOverrides, RuntimeConfig } from '../config.js';
@@ -80,6 +81,11 @@ export interface CreateSystemOptions extends ConfigOverrides {
      * long without a heartbeat.
      */
     readonly hostLeaseMs?: number;
+    /**
+     * A node's membership lease, ms (300 to 600,000; default 3,000): each node heartbeats every third of it in
+     * `troupe_<name>_nodes`, and one that misses it is gone from `system.nodes()` (a shutdown removes it at once).
+     */
+    readonly nodeLeaseMs?: number;
     /**
      * The mailbox stream's duplicate window, ms (default 120,000; set when the stream is created). A durable
      * actor's tells carry deterministic ids (`<address>:<input seq>:<index>`), and `deliver()` retries reuse theirs:
@@ -287,6 +293,14 @@ export interface TroupeSystem {
    */
   recover(): Promise<string[]>;
   durabilityStats(): DurabilityStats;
+  /**
+   * The live nodes of this system (issue 9): on NATS every process whose heartbeat is within its lease, with its
+   * actors and the mailbox shards it consumes; on the embedded default, this one. Joins and departures are
+   * `rt.cluster.member` events.
+   * @example
+   * for (const n of await system.nodes()) console.log(n.node, n.host, n.actors, n.shards.length);
+   */
+  nodes(): Promise<NodeInfo[]>;
   /** Stops every actor (right to left, waiting for each), then the transports. Idempotent. */
   shutdown(options?: { timeoutMs?: number }): Promise<void>;
   /** Settles when the system has stopped: by shutdown, or because the root supervisor failed. */

@@ -10,6 +10,7 @@ import type { Logger } from '../log/index.js';
 import { createJetStreamMailboxLog } from '../persistence/jetstream/jetstream-mailbox-log.js';
 import { createJetStreamTraceLog } from '../persistence/jetstream/jetstream-trace-log.js';
 import { createKvSnapshotStore } from '../persistence/jetstream/kv-snapshot-store.js';
+import { resolveNodeLeaseMs } from '../cluster/membership.js';
 import { resolveHostLeaseMs } from '../durable/host-lock.js';
 import type { MailboxLog } from '../persistence/mailbox-log.js';
 import { createMemoryMailboxLog } from '../persistence/memory/memory-mailbox-log.js';
@@ -32,6 +33,8 @@ export interface Backends {
   readonly transport: Transport;
   /** The durable host lock's bucket (opened on first use) and lease; none for the one-process memory backends. */
   readonly hostLock?: { readonly store: () => Promise<SnapshotStore>; readonly leaseMs: number };
+  /** The nodes bucket (membership heartbeats) and the node lease; none for the one-process memory backends. */
+  readonly membership?: { readonly store: () => Promise<SnapshotStore>; readonly leaseMs: number };
   /** The durable execution trace; undefined on the embedded default (the runtime's in-memory trace serves). */
   readonly trace?: TraceLog;
   close(): Promise<void>;
@@ -52,8 +55,9 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, hostLeaseMs, trace: traceLimits, duplicateWindowMs, retention, deadLetters, ...connection } = options.nats;
+    const { replicas, shards, startupTimeoutMs, hostLeaseMs, nodeLeaseMs, trace: traceLimits, duplicateWindowMs, retention, deadLetters, ...connection } = options.nats;
     const leaseMs = resolveHostLeaseMs(hostLeaseMs);
+    const memberLeaseMs = resolveNodeLeaseMs(nodeLeaseMs);
     const { finishedMs, purgeEvery } = resolveRetention(retention);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
     // opening retries transient failures (bounded), a wrong setting still fails at once.
@@ -104,6 +108,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       log: mailbox,
       transport,
       hostLock: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs },
+      membership: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs: memberLeaseMs },
       trace,
       close: async () => {
         await trace.close(); // its last entries land before the connection goes

@@ -30,6 +30,8 @@ export type RuntimeEvent =
   | { type: 'rt.system.failed'; system: string; report: PlainError; ts: number }
   /** This node does not host durable actors: another process holds the system's durable host lock (issue 8). */
   | { type: 'rt.durable.hostLock'; status: 'refused' | 'lost'; node: string; holder: string; error: PlainError; ts: number }
+  /** Another node of the system joined, or left: shut down, or its heartbeat lease expired (killed, paused, cut off). */
+  | { type: 'rt.cluster.member'; change: 'joined' | 'left'; node: string; reason?: 'shutdown' | 'lease-expired'; ts: number }
   | { type: 'rt.system.shutdown'; system: string; ts: number };
 
 export type RuntimeEventType = RuntimeEvent['type'];
