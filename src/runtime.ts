@@ -146,6 +146,8 @@ class Runtime implements TroupeSystem {
       nodeId: this.node,
       activate: (record) => this.activate(record),
       ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
+      // Asks across nodes are answered on this node's reply subject (issue 9).
+      ...(backends.transport.kind === 'nats' ? { transport: backends.transport } : {}),
     });
     if (backends.hostLock) {
       // Wall-clock time, not the actor clock: the lock is judged across processes.

@@ -71,7 +71,7 @@ export function eventEnvelope(
   to: string,
   event: { readonly type: string },
   ts: number,
-  extra: { readonly from?: string | undefined; readonly correlationId?: string | undefined } = {},
+  extra: { readonly from?: string | undefined; readonly correlationId?: string | undefined; readonly replyTo?: string | undefined } = {},
 ): EventEnvelope {
   return {
     v: ENVELOPE_VERSION,
@@ -82,6 +82,7 @@ export function eventEnvelope(
     ts,
     ...(extra.from ? { from: extra.from } : {}),
     ...(extra.correlationId ? { correlationId: extra.correlationId } : {}),
+    ...(extra.replyTo ? { replyTo: extra.replyTo } : {}),
   };
 }
 

@@ -26,8 +26,10 @@ import {
 import { snapshotKey, type SnapshotStore } from '../persistence/snapshot-store.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
 import { parseAddress } from '../system/address.js';
+import type { Transport } from '../transport/transport.js';
 import type { ReplyTarget } from '../system/message.js';
 import { DurableCell } from './durable-cell.js';
+import { RemoteReplies } from './remote-replies.js';
 import { finishSuperseded, moveToFinished } from './finished-records.js';
 import { decodeRecord, type DurableRecord, type DurableStatus } from './durable-record.js';
 import { OrderedInbox, type InboxEntry } from './ordered-inbox.js';
@@ -54,6 +56,8 @@ export interface DurableNodeOptions {
   /** Creates and starts the cell for a stored record (the runtime attaches it to its supervisor). */
   readonly activate: (record: DurableRecord) => DurableCell;
   readonly ackWaitMs?: number;
+  /** Where asks across nodes are answered (NATS); without it, a durable ask is answered only on the node that asked it. */
+  readonly transport?: Transport;
   /** Compact the log (MailboxLog.compact) after this many messages were acked here since the last compaction. */
   readonly compactEvery?: number;
 }
@@ -95,7 +99,33 @@ export class DurableNode {
   /** Garbage and undeliverable messages written to the dead-letter stream by this node. */
   rejected = 0;
 
-  constructor(private readonly options: DurableNodeOptions) {}
+  /** Answers to asks across nodes (NATS): this node's reply subject, and the targets that answer other nodes. */
+  private readonly replies: RemoteReplies | undefined;
+
+  constructor(private readonly options: DurableNodeOptions) {
+    if (options.transport) {
+      this.replies = new RemoteReplies(options.transport, options.core.name, options.nodeId, (correlationId) => {
+        const target = this.asks.get(correlationId);
+        this.asks.delete(correlationId);
+        return target;
+      });
+      this.replies.start();
+    }
+  }
+
+  /**
+   * The reply target of a stored message: the pending ask when this node asked it, a target that answers the asking
+   * node when another node did, none for a tell (or an ask whose asker this node no longer knows).
+   */
+  private replyOf(envelope: EventEnvelope | undefined): ReplyTarget | undefined {
+    const correlationId = envelope?.correlationId;
+    if (correlationId === undefined) return undefined;
+    const local = this.asks.get(correlationId);
+    if (local !== undefined) return local;
+    const replyTo = envelope!.replyTo;
+    if (this.replies === undefined || replyTo === undefined || replyTo === this.replies.subject) return undefined;
+    return this.replies.targetFor(replyTo, correlationId);
+  }
 
   get log(): MailboxLog {
     return this.options.log;
@@ -195,7 +225,7 @@ export class DurableNode {
   async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string): Promise<AppendResult> {
     this.known.add(address);
     const id = msgId ?? `${this.options.nodeId}.${++this.counter}`;
-    const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), { from, correlationId: reply ? id : undefined });
+    const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), { from, correlationId: reply ? id : undefined, replyTo: reply ? this.replies?.subject : undefined });
     if (reply) this.asks.set(id, reply);
     const subject = mailboxSubject(this.options.core.name, shardOf(address, this.options.log.shards), address);
     try {
@@ -323,7 +353,7 @@ export class DurableNode {
       void this.reject(entry.delivery, 'undecodable message', undefined, undefined, entry);
       return true;
     }
-    const reply = envelope.correlationId === undefined ? undefined : this.asks.get(envelope.correlationId);
+    const reply = this.replyOf(envelope);
     if (envelope.correlationId !== undefined) this.asks.delete(envelope.correlationId);
     const event: EventObject = envelope.payload;
     const accepts = cell.logic.accepts;
@@ -376,8 +406,7 @@ export class DurableNode {
     slot.inbox.close();
     for (const entry of slot.inbox.drainPending()) {
       const envelope = this.envelopeOf(entry);
-      const reply = envelope?.correlationId === undefined ? undefined : this.asks.get(envelope.correlationId);
-      void this.reject(entry.delivery, reason, envelope, reply, entry);
+      void this.reject(entry.delivery, reason, envelope, this.replyOf(envelope), entry);
     }
   }
 
@@ -455,6 +484,7 @@ export class DurableNode {
 
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
+    this.replies?.stop();
     clearInterval(this.keepAlive);
     clearInterval(this.tombstones);
     for (const slot of this.slots.values()) slot.inbox.close();
