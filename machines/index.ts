@@ -43,3 +43,7 @@ export {
   type EscrowNotice,
   type EscrowBreachedEvent,
 } from './escrow.js';
+export {
+  pool, DEFAULT_POOL_AGING_MS, DEFAULT_POOL_LEASE_MS,
+  type PoolInput, type PoolContext, type PoolCommand, type PoolAcquireEvent, type PoolNotice, type PoolEvent, type PoolRequest, type PoolLease, type PoolStatus,
+} from './pool.js';

@@ -1,0 +1,113 @@
+import { describe, expect, test } from 'vitest';
+import { assign, createActor, setup } from 'xstate';
+import { InvalidConfigError } from '../../../src/errors.js';
+import { pool, type PoolContext, type PoolNotice } from '../../../machines/index.js';
+import { createNet } from './harness.js';
+
+/** A requester that records every notice the pool tells it. */
+const requester = setup({ types: { context: {} as { got: PoolNotice[] }, events: {} as PoolNotice } }).createMachine({
+  context: { got: [] },
+  on: { '*': { actions: assign({ got: ({ context, event }) => [...context.got, event] }) } },
+});
+
+function setupPool(input: { capacity: number; agingMs?: number; leaseMs?: number }) {
+  const net = createNet();
+  const p = net.add('gpu', pool, { input });
+  const me = net.add('me', requester);
+  const got = () => (me.getSnapshot().context as { got: PoolNotice[] }).got.map((n) => `${n.type.slice(5)}:${n.requestId}`);
+  const ctx = () => p.getSnapshot().context as PoolContext;
+  const acquire = (requestId: string, extra: Record<string, unknown> = {}) => p.send({ type: 'pool.acquire', requestId, replyTo: 'me', ...extra });
+  return { net, p, got, ctx, acquire };
+}
+
+describe('resource pool (issue 11)', () => {
+  test('grants up to its capacity, queues the rest in order, and serves the queue as slots free', async () => {
+    const { net, p, got, ctx, acquire } = setupPool({ capacity: 2 });
+    for (const id of ['a', 'b', 'c', 'd']) acquire(id);
+    await net.settle();
+    expect(got()).toEqual(['granted:a', 'granted:b']);
+    expect(ctx().queue.map((r) => r.requestId)).toEqual(['c', 'd']);
+    acquire('a'); // a repeated request of a holder is granted again, not queued
+    acquire('c'); // a repeated queued request keeps its place
+    p.send({ type: 'pool.release', requestId: 'b' });
+    await net.settle();
+    expect(got()).toEqual(['granted:a', 'granted:b', 'granted:a', 'granted:c']);
+    p.send({ type: 'pool.cancel', requestId: 'd' }); // gave up while queued
+    p.send({ type: 'pool.release', requestId: 'a' });
+    await net.settle();
+    expect(Object.keys(ctx().leases)).toEqual(['c']);
+    expect(ctx().queue).toEqual([]);
+  });
+
+  test('a higher priority goes first, and waiting ages a request past newer urgent ones (no starvation)', async () => {
+    const { net, p, got, acquire } = setupPool({ capacity: 1, agingMs: 1_000 });
+    acquire('holder');
+    acquire('low', { priority: 0 });
+    await net.advance(500);
+    acquire('high', { priority: 1 });
+    await net.settle();
+    p.send({ type: 'pool.release', requestId: 'holder' });
+    await net.settle();
+    expect(got().at(-1)).toBe('granted:high'); // low has waited 500 ms: still below high
+    await net.advance(5_000); // low has now waited 5.5 s: 5 levels of aging
+    acquire('urgent', { priority: 3 });
+    await net.settle();
+    p.send({ type: 'pool.release', requestId: 'high' });
+    await net.settle();
+    expect(got().at(-1)).toBe('granted:low');
+  });
+
+  test('a request not served by its deadline fails with a retryable PoolDeadline; a lease that runs out is revoked and its slot reused', async () => {
+    const { net, got, ctx, acquire } = setupPool({ capacity: 1, leaseMs: 10_000 });
+    acquire('first');
+    acquire('impatient', { deadlineMs: 2_000 });
+    acquire('patient');
+    await net.advance(2_000);
+    expect(got()).toEqual(['granted:first', 'expired:impatient']);
+    const expired = (net.get('me').getSnapshot().context as { got: PoolNotice[] }).got[1];
+    expect(expired).toMatchObject({ error: { name: 'RetryableError', data: { type: 'PoolDeadline' } } });
+    await net.advance(8_000); // first's lease (10 s) runs out
+    expect(got()).toEqual(['granted:first', 'expired:impatient', 'revoked:first', 'granted:patient']);
+    expect(ctx().leases['patient']).toMatchObject({ waitedMs: 10_000 });
+  });
+
+  test('a restored pool keeps its holders, queue and due lease', async () => {
+    const { net, p, acquire } = setupPool({ capacity: 1, leaseMs: 5_000 });
+    acquire('a');
+    acquire('b');
+    await net.settle();
+    const restoredNet = createNet(net.clock.now());
+    const restored = restoredNet.add('gpu', pool, { input: { capacity: 1 }, snapshot: p.getPersistedSnapshot() });
+    restoredNet.add('me', requester);
+    expect(Object.keys((restored.getSnapshot().context as PoolContext).leases)).toEqual(['a']);
+    await restoredNet.advance(5_000);
+    // The lease's timer came back with the snapshot (as troupe.timer after a restore, or the armed delay).
+    restored.send({ type: 'troupe.timer', key: 'pool:tick' });
+    await restoredNet.settle();
+    expect((restoredNet.get('me').getSnapshot().context as { got: PoolNotice[] }).got.map((n) => `${n.type}:${n.requestId}`)).toEqual(['pool.revoked:a', 'pool.granted:b']);
+  });
+
+  test('refuses a capacity below one with InvalidConfigError (the actor fails to start, its supervisor sees why)', () => {
+    const actor = createActor(pool, { input: { capacity: 0 } });
+    actor.subscribe({ error: () => undefined });
+    actor.start();
+    expect(actor.getSnapshot().status).toBe('error');
+    expect(actor.getSnapshot().error).toBeInstanceOf(InvalidConfigError);
+  });
+});
+
+describe('resource pool as a Troupe actor', () => {
+  test('pool.status answers an ask with its capacity, holders and queue', async () => {
+    const { testSystem } = await import('../../fixtures/system.js');
+    await using t = await testSystem({ name: 'res' });
+    const gpu = t.system.spawn(t.system.register('pool', pool), { id: 'gpu', input: { capacity: 1 } });
+    t.system.spawn(t.system.register('requester', requester), { id: 'me' });
+    gpu.tell({ type: 'pool.acquire', requestId: 'r1', replyTo: 'res/me' });
+    gpu.tell({ type: 'pool.acquire', requestId: 'r2', replyTo: 'res/me', priority: 2 });
+    const status = await gpu.ask<{ capacity: number; holders: Array<{ requestId: string }>; queue: Array<{ requestId: string; priority: number }> }>({ type: 'pool.status' });
+    expect(status.capacity).toBe(1);
+    expect(status.holders.map((h) => h.requestId)).toEqual(['r1']);
+    expect(status.queue).toEqual([expect.objectContaining({ requestId: 'r2', priority: 2 })]);
+    expect(await t.system.lookup('res/me').waitFor((s) => (s as { context: { got: PoolNotice[] } }).context.got.length === 1)).toBeDefined();
+  });
+});
