@@ -49,6 +49,8 @@ export interface ViewNode {
   readonly collapsed: boolean;
   /** The `route` pseudo-state drawn as a nameless choice point. */
   readonly choice: boolean;
+  /** Events it handles without leaving (targetless transitions), labelled. */
+  readonly targetless: readonly string[];
 }
 
 export interface ViewEdge {
@@ -220,6 +222,7 @@ export function viewOf(model: ChartModel, view: ChartView): ChartViewModel {
     if (n.key === ROUTE && n.children.length === 0) routes.add(n.path);
     return {
       path: n.path, key: n.key, type: n.type, children: collapsed ? [] : children, step, collapsed, choice,
+      targetless: (model.targetless.get(n.path) ?? []).filter((e) => view.showInternal || !isInternalEvent(e)).map((e) => (view.showInternal ? rawLabel(e) : humanLabel(e))),
       ...(n.initial === undefined || collapsed ? {} : { initial: n.initial }),
     };
   };

@@ -166,6 +166,7 @@ function stateGroup(view: ViewNode, x: number, y: number, w: number, h: number, 
   const compound = view.children.length > 0;
   const header = s('text', { class: 'name', x: compound ? x + 8 : x + w / 2, y: compound ? y + 16 : y + 17, 'text-anchor': compound ? 'start' : 'middle' }, compound && view.step ? `▾ ${view.key}` : view.key);
   const g = s('g', attrs,
+    view.targetless.length > 0 ? s('title', {}, `${view.key} · handles without leaving: ${view.targetless.join(', ')}`) : null,
     s('rect', { x, y, width: w, height: h, rx: compound ? 8 : 13 }),
     view.type === 'final' ? s('rect', { class: 'final-ring', x: x + 3, y: y + 3, width: w - 6, height: h - 6, rx: 10 }) : null,
     header);

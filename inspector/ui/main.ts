@@ -8,10 +8,10 @@ import { highlight, layout, renderChart } from './chart.js';
 import { modelFromConfig, modelFromDefinition, viewOf, type ChartModel } from './chart-model.js';
 import { PanZoom } from './pan-zoom.js';
 import { EscrowView } from './escrow-view.js';
-import { kindOf, workflowStatus } from './kinds.js';
+import { kindOf, WORKFLOW_FILTERS, workflowStatus } from './kinds.js';
 import { Store, type LogEntry } from './store.js';
 import { renderTimeline } from './timeline.js';
-import { renderBreakers, renderLog, renderTree, renderWorkflows, type LogFilter } from './views.js';
+import { renderBreakers, renderLog, renderTree, renderWorkflows, type LogFilter, type WorkflowFilter } from './views.js';
 import './styles.css';
 
 const store = new Store();
@@ -19,6 +19,7 @@ let socket: WebSocket | undefined;
 let selected: string | undefined;
 let nextRequest = 0;
 const pending = new Map<string, (reply: { ok: boolean; error?: string }) => void>();
+const workflowFilter: WorkflowFilter = { text: '', status: '' };
 const filter: LogFilter = { text: '', categories: new Set<LogEntry['category']>(['runtime', 'event', 'trace', 'microstep']) };
 
 // The token reached us in the URL; the server set a cookie, so take it out of the address bar and history.
@@ -63,6 +64,15 @@ function panel(title: string, body: HTMLElement, ...tools: HTMLElement[]): HTMLE
   return h('section', { class: 'panel' }, h('h2', {}, title, ...tools), body);
 }
 
+function workflowTools(): HTMLElement {
+  const search = h('input', { type: 'search', placeholder: 'search id', id: 'workflow-search', class: 'log-filter' });
+  search.addEventListener('input', () => ((workflowFilter.text = search.value), store.version++));
+  const status = h('select', { id: 'workflow-status-filter', title: 'Show workflows with this status' },
+    h('option', { value: '' }, 'all'), ...WORKFLOW_FILTERS.map(([value, label]) => h('option', { value }, label)));
+  status.addEventListener('change', () => ((workflowFilter.status = status.value), store.version++));
+  return h('span', { class: 'tools' }, status, search);
+}
+
 function logTools(): HTMLElement {
   const input = h('input', { type: 'search', placeholder: 'filter', class: 'log-filter' });
   input.addEventListener('input', () => ((filter.text = input.value), (store.version++)));
@@ -77,7 +87,7 @@ function logTools(): HTMLElement {
 replace(document.getElementById('app')!,
   h('header', {}, h('h1', {}, 'Troupe inspector'), h('span', { class: 'system', id: 'system' }), el.status, el.counts),
   h('main', {},
-    h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows), panel('Circuit breakers', el.breakers)),
+    h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows, workflowTools()), panel('Circuit breakers', el.breakers)),
     h('div', { class: 'col center' }, h('section', { class: 'panel' }, el.actorHead, chartTools(), el.chart, h('details', {}, h('summary', {}, 'context'), el.context)), panel('Workflow timeline', el.timeline)),
     h('div', { class: 'col right' }, panel('Escrow: waiting for a person', escrow.el))),
   h('footer', {}, panel('Event log', el.log, logTools())));
@@ -226,7 +236,7 @@ function render(): void {
     if (first) selected = first.address;
   }
   replace(el.tree, renderTree(store, selected, select));
-  replace(el.workflows, renderWorkflows(store, selected, select));
+  replace(el.workflows, renderWorkflows(store, selected, select, workflowFilter));
   replace(el.breakers, renderBreakers(store));
   escrow.render();
   renderActor();

@@ -87,6 +87,7 @@ describe('an outside app config', () => {
     expect(m.root.initial).toBe('cart');
     expect(m.targetless.get('cart')).toEqual(['NOTE']);
     const vm = viewOf(m, { showInternal: false, expanded: new Set() });
+    expect(vm.root.children.find((c) => c.key === 'cart')!.targetless).toEqual(['NOTE']);
     expect(vm.loops).toEqual([expect.objectContaining({ source: 'cart', target: 'cart', label: 'ADD' })]);
     expect(vm.edges.some((e) => e.source === e.target)).toBe(false);
   });
