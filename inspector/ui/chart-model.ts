@@ -247,7 +247,37 @@ export function viewOf(model: ChartModel, view: ChartView): ChartViewModel {
   const edges: ViewEdge[] = [];
   const loops: ViewEdge[] = [];
   for (const { loop, ...edge } of merged.values()) (loop ? loops : edges).push(edge);
-  return { root, edges, loops };
+  return { root, edges: view.showInternal ? edges : lifted(edges), loops };
+}
+
+/**
+ * Several states leaving for the same target with the same label (every step's `fail` into `compensating`)
+ * become one edge from their closest common ancestor, the statechart way of saying "any of these".
+ */
+function lifted(edges: ViewEdge[]): ViewEdge[] {
+  const groups = new Map<string, ViewEdge[]>();
+  for (const e of edges) groups.set(`${e.target}|${e.label}`, [...(groups.get(`${e.target}|${e.label}`) ?? []), e]);
+  const out: ViewEdge[] = [];
+  for (const group of groups.values()) {
+    const sources = group.map((e) => e.source);
+    const common = group.length > 1 ? commonAncestor(sources) : undefined;
+    const target = group[0]!.target;
+    const liftable = common !== undefined && common !== '' && !sources.includes(common) && target !== common && !target.startsWith(`${common}.`);
+    if (!liftable) {
+      out.push(...group);
+      continue;
+    }
+    const existing = out.find((e) => e.source === common && e.target === target && e.label === group[0]!.label);
+    if (!existing) out.push({ source: common, target, label: group[0]!.label, events: [...new Set(group.flatMap((e) => e.events))], internal: group.some((e) => e.internal) });
+  }
+  return out;
+}
+
+function commonAncestor(paths: readonly string[]): string {
+  const split = paths.map((p) => p.split('.'));
+  const parts: string[] = [];
+  for (let i = 0; split.every((p) => p.length > i + 1 && p[i] === split[0]![i]); i++) parts.push(split[0]![i]!);
+  return parts.join('.');
 }
 
 /** The event as XState names it, shortened where XState appends the state's id. */

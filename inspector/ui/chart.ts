@@ -79,7 +79,7 @@ function toElk(vm: ChartViewModel): ElkNode {
     layoutOptions: {
       'elk.algorithm': 'layered', 'elk.direction': 'RIGHT', 'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
       'elk.layered.spacing.nodeNodeBetweenLayers': '30', 'elk.spacing.nodeNode': '14', 'elk.spacing.edgeLabel': '2',
-      'elk.edgeLabels.inline': 'false',
+      'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES', 'elk.layered.nodePlacement.strategy': 'NETWORK_SIMPLEX',
     },
     children: [node(vm.root)],
     edges: [
