@@ -1,8 +1,10 @@
 /**
  * Group `inspector` (issue 5): the cost of watching a system.
  * - `inspector.tell_with_vs_without`: tell throughput (timed until the last message is handled) with the
- *   inspector attached and a WebSocket client connected that parses every batch, over the same with inspection
- *   off (no client: the bus is detached), same system, A/B alternating rounds, median ratio. Goal >= 0.8.
+ *   inspector attached (its history ring recording, issue 14) and a WebSocket client connected that parses every
+ *   batch, over the same with no inspector (the bus is detached), same system, A/B alternating rounds, median
+ *   ratio. Goal >= 0.8. Each candidate round starts its own inspector, outside the timing: the history ring
+ *   attaches the bus from the inspector's start, so one inspector for all rounds would inspect the baseline too.
  * - `inspector.drop_rate`: records dropped / records produced for that client over the candidate rounds
  *   (delivered + dropped must equal produced, checked). Goal <= 0.05.
  */
@@ -51,7 +53,6 @@ export async function run(): Promise<void> {
   const system = await createSystem({ name: 'benchinspect', logLevel: 'silent' });
   system.register('counter', counter);
   const ref = system.spawn<typeof counter>('counter', { id: 'c', mailboxCapacity: MESSAGES + 10 });
-  const inspector = await startInspector({ system });
   let produced = 0;
   let delivered = 0;
   let dropped = 0;
@@ -61,6 +62,7 @@ export async function run(): Promise<void> {
     rounds: 7,
     baseline: () => tellRound(ref),
     candidate: async () => {
+      const inspector = await startInspector({ system });
       const client = await connect(inspector);
       const elapsed = await tellRound(ref);
       // Outside the timing: let the client take everything delivered, then read the books.
@@ -74,12 +76,12 @@ export async function run(): Promise<void> {
       dropped += books.dropped;
       client.ws.close();
       await new Promise((resolve) => client.ws.once('close', resolve));
+      await inspector.close();
       return elapsed;
     },
   });
   report('inspector', 'tell_with_vs_without', result.speedRatio, 'ratio');
   if (produced !== delivered + dropped) throw new Error('delivered + dropped != produced');
   report('inspector', 'drop_rate', produced === 0 ? 0 : dropped / produced, 'ratio');
-  await inspector.close();
   await system.shutdown();
 }

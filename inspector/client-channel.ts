@@ -36,11 +36,15 @@ export class ClientChannel implements BatchSink {
     private readonly maxBufferedBytes: number,
     private readonly external: () => readonly StatelyRecord[],
     private readonly remote?: RemoteSource,
+    /** The `history` message (JSON) of what this node recorded before the client came. */
+    private readonly history?: () => string,
   ) {}
 
-  /** Subscribes to the bus and sends the first resync. */
+  /** Subscribes to the bus and sends the history, then the first resync (synchronously: no batch falls between). */
   open(): void {
     this.unsubscribe = this.bus.subscribe(this);
+    const history = this.history?.();
+    if (history !== undefined && this.ws.readyState === this.ws.OPEN) this.send(Buffer.from(history));
     this.unsubscribeRemote = this.remote?.subscribe(this);
     this.sendResync('hello');
   }

@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { createInspectionBus, type InspectionBus, type InspectionBusOptions, type InspectionStats, type TroupeSystem } from '../src/index.js';
+import { InspectionHistory, type InspectionHistoryOptions, type InspectionHistoryStats } from '../src/inspection/history.js';
 import type { ClientMessage } from '../src/inspection/wire.js';
 import { loadUiAssets, type UiAsset } from './bundle.js';
 import type { ChannelStats } from './channel-stats.js';
@@ -49,6 +50,12 @@ export interface InspectorOptions {
   readonly cluster?: boolean;
   /** Bounds of the per-remote-node caches kept for resyncs. */
   readonly clusterLimits?: ClusterLimits;
+  /**
+   * The history ring (issue 14): this node's inspection records kept from the inspector's start, so a page
+   * opened late or reloaded sees what happened. Default 5,000 records / 4 MiB; `{ maxRecords: 0 }` keeps none
+   * (then the bus stays detached until a page connects).
+   */
+  readonly history?: InspectionHistoryOptions;
 }
 
 export interface InspectorStats {
@@ -58,6 +65,7 @@ export interface InspectorStats {
   readonly rejected: { readonly unauthorized: number; readonly forbidden: number };
   /** The cluster view's counts; undefined when it is off. */
   readonly cluster: ClusterStats | undefined;
+  readonly history: InspectionHistoryStats;
 }
 
 export interface Inspector {
@@ -84,7 +92,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   if (!isLoopbackHost(host)) throw new TypeError(`startInspector: host must be a loopback address (127.0.0.1, ::1 or localhost), got ${JSON.stringify(host)}`);
   const assets = await loadUiAssets();
   const token = createToken();
+  const history = new InspectionHistory(options.history);
   const bus = createInspectionBus(options.system, { node: options.system.node, ...options.inspection });
+  // Recording starts now, not when the first page connects.
+  if (history.maxRecords > 0) bus.subscribe(history);
   const clusterOn = options.cluster ?? options.system.transport.kind === 'nats';
   const relay = clusterOn ? new ClusterRelay(options.system, options.clusterLimits) : undefined;
   relay?.start();
@@ -125,7 +136,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     if (!sameToken(token, auth.query) && !sameToken(token, auth.cookie)) return refuse(socket, 401, rejected);
     if (!originAllowed(req, port)) return refuse(socket, 403, rejected);
     ui.handleUpgrade(req, socket, head, (ws) => {
-      const channel = new ClientChannel(++nextClient, ws, bus, maxBuffered, () => stately.records(), relay);
+      const channel = new ClientChannel(++nextClient, ws, bus, maxBuffered, () => stately.records(), relay, history.maxRecords > 0 ? () => history.messageJson(bus.node) : undefined);
       channels.add(channel);
       ws.on('message', (data: RawData, isBinary: boolean) => onClientMessage(options.system, bus, channel, ws, data, isBinary));
       ws.on('close', () => {
@@ -156,7 +167,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     port,
     token,
     bus,
-    stats: () => ({ bus: bus.stats(), clients: [...channels].map((c) => c.stats()), stately: { received: stately.received, rejected: stately.rejected }, rejected: { ...rejected }, cluster: relay?.stats() }),
+    stats: () => ({ bus: bus.stats(), clients: [...channels].map((c) => c.stats()), stately: { received: stately.received, rejected: stately.rejected }, rejected: { ...rejected }, cluster: relay?.stats(), history: history.stats() }),
     close: async () => {
       for (const client of [...ui.clients, ...external.clients]) client.terminate();
       for (const channel of channels) channel.close();

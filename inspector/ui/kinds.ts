@@ -39,3 +39,24 @@ export function workflowStatus(snapshot: WireSnapshot | undefined): string {
   const status = (snapshot?.context as { status?: unknown } | undefined)?.status;
   return typeof status === 'string' ? status : String(snapshot?.status ?? '?');
 }
+
+/** The statuses the workflow list filters by (issue 14): what a person needs to tell apart. */
+export const WORKFLOW_FILTERS = [
+  ['running', 'running'], ['waiting', 'waiting for a person'], ['compensating', 'compensating'], ['completed', 'completed'],
+  ['completed-skipped', 'completed, steps skipped'], ['aborted', 'aborted'],
+] as const;
+
+export type WorkflowFilterStatus = (typeof WORKFLOW_FILTERS)[number][0];
+
+/** A workflow's status for the list: a running one with an escalated step waits for a person; a completed one may have skipped steps. */
+export function listStatus(snapshot: WireSnapshot | undefined): WorkflowFilterStatus | string {
+  const status = workflowStatus(snapshot);
+  const steps = Object.values((snapshot?.context as { steps?: Record<string, { status?: string }> } | undefined)?.steps ?? {});
+  if (status === 'running' && steps.some((s) => s.status === 'escalated')) return 'waiting';
+  if (status === 'completed' && steps.some((s) => s.status === 'skipped')) return 'completed-skipped';
+  return status;
+}
+
+export function listStatusLabel(status: string): string {
+  return WORKFLOW_FILTERS.find(([value]) => value === status)?.[1] ?? status;
+}

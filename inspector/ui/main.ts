@@ -4,12 +4,14 @@
  */
 import type { ClientMessage, ServerMessage } from '../../src/inspection/wire.js';
 import { h, replace, valueText } from './dom.js';
-import { highlight, layout, modelFromConfig, modelFromDefinition, renderChart } from './chart.js';
+import { highlight, layout, renderChart } from './chart.js';
+import { modelFromConfig, modelFromDefinition, viewOf, type ChartModel } from './chart-model.js';
+import { PanZoom } from './pan-zoom.js';
 import { EscrowView } from './escrow-view.js';
-import { kindOf, workflowStatus } from './kinds.js';
+import { kindOf, WORKFLOW_FILTERS, workflowStatus } from './kinds.js';
 import { Store, type LogEntry } from './store.js';
 import { renderTimeline } from './timeline.js';
-import { renderBreakers, renderLog, renderTree, renderWorkflows, type LogFilter } from './views.js';
+import { renderBreakers, renderLog, renderTree, renderWorkflows, type LogFilter, type WorkflowFilter } from './views.js';
 import './styles.css';
 
 const store = new Store();
@@ -17,6 +19,7 @@ let socket: WebSocket | undefined;
 let selected: string | undefined;
 let nextRequest = 0;
 const pending = new Map<string, (reply: { ok: boolean; error?: string }) => void>();
+const workflowFilter: WorkflowFilter = { text: '', status: '' };
 const filter: LogFilter = { text: '', categories: new Set<LogEntry['category']>(['runtime', 'event', 'trace', 'microstep']) };
 
 // The token reached us in the URL; the server set a cookie, so take it out of the address bar and history.
@@ -34,10 +37,40 @@ const el = {
   timeline: h('div', { class: 'panel-body', id: 'timeline' }),
   log: h('div', { class: 'panel-body log-box', id: 'log' }),
 };
+const panZoom = new PanZoom(el.chart);
+/** What the chart shows: internal transitions (for everyone), open steps (per selected actor). */
+const chartView = { showInternal: false, expanded: new Set<string>() };
+
+function chartTools(): HTMLElement {
+  const button = (id: string, text: string, title: string, action: () => void) => {
+    const b = h('button', { type: 'button', id, title }, text);
+    b.addEventListener('click', action);
+    return b;
+  };
+  const internal = h('input', { type: 'checkbox', id: 'show-internal' });
+  internal.addEventListener('change', () => {
+    chartView.showInternal = internal.checked;
+    redrawChart();
+  });
+  return h('div', { class: 'chart-tools' },
+    button('zoom-in', '+', 'Zoom in (+)', () => panZoom.zoom(1.25)), button('zoom-out', '−', 'Zoom out (-)', () => panZoom.zoom(0.8)),
+    button('zoom-fit', 'fit', 'Fit the chart to the panel (0)', () => panZoom.fit()),
+    h('label', { class: 'cat', title: 'Runtime bookkeeping: ask answers, restored timers, the route choice by name' }, internal, 'internal transitions'));
+}
+
 const escrow = new EscrowView(store, (request) => ask({ ...request, requestId: '' } as ClientMessage));
 
 function panel(title: string, body: HTMLElement, ...tools: HTMLElement[]): HTMLElement {
   return h('section', { class: 'panel' }, h('h2', {}, title, ...tools), body);
+}
+
+function workflowTools(): HTMLElement {
+  const search = h('input', { type: 'search', placeholder: 'search id', id: 'workflow-search', class: 'log-filter' });
+  search.addEventListener('input', () => ((workflowFilter.text = search.value), store.version++));
+  const status = h('select', { id: 'workflow-status-filter', title: 'Show workflows with this status' },
+    h('option', { value: '' }, 'all'), ...WORKFLOW_FILTERS.map(([value, label]) => h('option', { value }, label)));
+  status.addEventListener('change', () => ((workflowFilter.status = status.value), store.version++));
+  return h('span', { class: 'tools' }, status, search);
 }
 
 function logTools(): HTMLElement {
@@ -54,8 +87,8 @@ function logTools(): HTMLElement {
 replace(document.getElementById('app')!,
   h('header', {}, h('h1', {}, 'Troupe inspector'), h('span', { class: 'system', id: 'system' }), el.status, el.counts),
   h('main', {},
-    h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows), panel('Circuit breakers', el.breakers)),
-    h('div', { class: 'col center' }, h('section', { class: 'panel' }, el.actorHead, el.chart, h('details', {}, h('summary', {}, 'context'), el.context)), panel('Workflow timeline', el.timeline)),
+    h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows, workflowTools()), panel('Circuit breakers', el.breakers)),
+    h('div', { class: 'col center' }, h('section', { class: 'panel' }, el.actorHead, chartTools(), el.chart, h('details', {}, h('summary', {}, 'context'), el.context)), panel('Workflow timeline', el.timeline)),
     h('div', { class: 'col right' }, panel('Escrow: waiting for a person', escrow.el))),
   h('footer', {}, panel('Event log', el.log, logTools())));
 
@@ -93,6 +126,7 @@ function select(address: string): void {
   if (selected && store.inspected.has(selected)) void ask({ t: 'inspect', requestId: '', address: selected, on: false });
   selected = address;
   chartFor = undefined;
+  chartView.expanded.clear();
   store.version++;
 }
 
@@ -121,32 +155,40 @@ function renderActor(): void {
     h('div', { class: 'state-line' }, 'state: ', h('code', { id: 'active-value' }, valueText(actor.snapshot.value)), ' ', actor.external || actor.finished ? null : toggle));
   el.context.textContent = JSON.stringify(actor.snapshot.context ?? null, null, 2).slice(0, 20_000);
   if (chartFor !== actor.address) void drawChart(actor.address);
-  else if (chartSvg) show(chartSvg, actor.snapshot.value);
+  else if (chartSvg) show(chartSvg, actor);
 }
 
-/** Highlights the active states and, when they changed, scrolls the first active leaf into view. */
-function show(svg: SVGSVGElement, value: unknown): void {
-  const before = svg.dataset['active'];
-  highlight(svg, value);
-  if (svg.dataset['active'] === before) return;
-  const leaf = svg.querySelector<SVGGElement>('g.state.leaf.active');
-  if (!leaf) return;
-  const box = leaf.getBBox();
-  el.chart.scrollTo({ left: Math.max(0, box.x - el.chart.clientWidth / 3), top: Math.max(0, box.y - el.chart.clientHeight / 3) });
+function show(svg: SVGSVGElement, actor: { snapshot: { value?: unknown; context?: unknown } } | undefined): void {
+  highlight(svg, actor?.snapshot.value, actor?.snapshot.context);
 }
+
+/** Draws the selected actor's chart again (the view changed: a step opened or closed, internal transitions). */
+function redrawChart(): void {
+  if (selected !== undefined) void drawChart(selected);
+}
+
+function toggleStep(path: string): void {
+  if (chartView.expanded.has(path)) chartView.expanded.delete(path);
+  else chartView.expanded.add(path);
+  redrawChart();
+}
+
+const models = new Map<string, ChartModel>();
+
+let drawSeq = 0;
 
 async function drawChart(address: string): Promise<void> {
   chartFor = address;
-  chartSvg = undefined;
+  const seq = ++drawSeq;
   const actor = store.actors.get(address);
   if (!actor) return;
   let key = store.definitionKeys.get(address);
-  let model;
   if (actor.config) {
-    key = `ext:${actor.config.length}:${actor.logic}`;
-    model = modelFromConfig(actor.config);
+    key = `ext:${actor.logic}:${hash(actor.config)}`;
+    if (!models.has(key)) models.set(key, modelFromConfig(actor.config));
   } else {
     if (key === undefined) {
+      chartSvg = undefined;
       replace(el.chart, h('div', { class: 'empty' }, 'loading the statechart…'));
       const answer = await ask({ t: 'definition', requestId: '', address });
       key = store.definitionKeys.get(address);
@@ -154,13 +196,24 @@ async function drawChart(address: string): Promise<void> {
     }
     const definition = store.definitions.get(key);
     if (typeof definition !== 'object' || definition === null) return void replace(el.chart, h('div', { class: 'empty' }, 'No statechart for this actor.'));
-    model = modelFromDefinition(definition);
+    if (!models.has(key)) models.set(key, modelFromDefinition(definition));
   }
-  const laid = await layout(key, model);
-  if (chartFor !== address) return;
-  chartSvg = renderChart(laid, model);
+  const view = { showInternal: chartView.showInternal, expanded: new Set(chartView.expanded) };
+  const vm = viewOf(models.get(key)!, view);
+  const laid = await layout(`${key}|${view.showInternal ? 1 : 0}|${[...view.expanded].sort().join(',')}`, vm);
+  if (chartFor !== address || seq !== drawSeq) return;
+  chartSvg = renderChart(laid, vm, { toggleStep });
   replace(el.chart, chartSvg);
-  show(chartSvg, store.actors.get(address)?.snapshot.value);
+  panZoom.attach(chartSvg);
+  show(chartSvg, store.actors.get(address));
+  el.chart.dataset['drawn'] = `${address}|${view.showInternal ? 'internal' : 'plain'}|${[...view.expanded].sort().join(',')}`;
+}
+
+/** A short content hash (FNV-1a) for caching an outside app's chart by its config. */
+function hash(text: string): string {
+  let h32 = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h32 = Math.imul(h32 ^ text.charCodeAt(i), 0x01000193);
+  return (h32 >>> 0).toString(36);
 }
 
 // ---- render loop ----------------------------------------------------------------------------------
@@ -183,7 +236,7 @@ function render(): void {
     if (first) selected = first.address;
   }
   replace(el.tree, renderTree(store, selected, select));
-  replace(el.workflows, renderWorkflows(store, selected, select));
+  replace(el.workflows, renderWorkflows(store, selected, select, workflowFilter));
   replace(el.breakers, renderBreakers(store));
   escrow.render();
   renderActor();

@@ -22,6 +22,7 @@ export interface ActorView {
 
 export interface LogEntry {
   readonly seq: number;
+  /** When it happened, on the clock of the node (or outside app) that recorded it. */
   readonly at: number;
   readonly category: 'runtime' | 'event' | 'snapshot' | 'trace' | 'microstep' | 'action';
   readonly type: string;
@@ -31,7 +32,7 @@ export interface LogEntry {
 
 type MutableTree = { -readonly [K in keyof WireTreeNode]: WireTreeNode[K] } & { children?: MutableTree[]; [key: string]: unknown };
 
-const LOG_MAX = 1_000;
+const LOG_MAX = 5_000;
 
 export class Store {
   system = '';
@@ -63,6 +64,10 @@ export class Store {
       case 'batch':
         this.clockOffset = message.now - Date.now();
         this.counts.set(message.node, message.counts);
+        for (const record of message.records) this.record(record, message.node);
+        return;
+      case 'history':
+        // What the node recorded before this page connected; the resync that follows sets the current state.
         for (const record of message.records) this.record(record, message.node);
         return;
       case 'definition':
@@ -103,17 +108,17 @@ export class Store {
       case '@xstate.snapshot':
         return this.stately(r, node);
       case '@xstate.event':
-        return this.push('event', r.event.type, r.sessionId, r.sourceId ? `from ${r.sourceId}` : '');
+        return this.push('event', r.event.type, r.sessionId, r.sourceId ? `from ${r.sourceId}` : '', timeOf(r.createdAt));
       case 'troupe.microstep':
-        return this.push('microstep', r.event.type, r.sessionId, r.transitions.map((t) => `${t.source} → ${t.targets.join(', ')}`).join('; '));
+        return this.push('microstep', r.event.type, r.sessionId, r.transitions.map((t) => `${t.source} → ${t.targets.join(', ')}`).join('; '), timeOf(r.createdAt));
       case 'troupe.action':
-        return this.push('action', r.action.type, r.sessionId, '');
+        return this.push('action', r.action.type, r.sessionId, '', timeOf(r.createdAt));
       case 'troupe.trace': {
         const list = this.traces.get(r.workflowId) ?? [];
         list[r.index] = r.entry;
         this.traces.set(r.workflowId, list);
         const e = r.entry;
-        return this.push('trace', `${e.kind ?? ''}.${e.outcome ?? ''}`, r.workflowId, `${e.step ?? ''} ${e.from ?? ''} → ${e.to ?? ''}`);
+        return this.push('trace', `${e.kind ?? ''}.${e.outcome ?? ''}`, r.workflowId, `${e.step ?? ''} ${e.from ?? ''} → ${e.to ?? ''}`, e.at ?? e.startedAt);
       }
       case 'troupe.runtime':
         return this.runtime(r.event, node);
@@ -137,12 +142,12 @@ export class Store {
     actor.snapshot = r.snapshot;
     actor.updatedAt = Date.now();
     if (!external) this.patchTree(node, r.sessionId, (n) => (n['status'] = r.snapshot.status));
-    if (r.type === '@xstate.snapshot') this.push('snapshot', String(r.snapshot.status ?? ''), r.sessionId, JSON.stringify(r.snapshot.value ?? ''));
+    if (r.type === '@xstate.snapshot') this.push('snapshot', String(r.snapshot.status ?? ''), r.sessionId, JSON.stringify(r.snapshot.value ?? ''), timeOf(r.createdAt));
   }
 
   private runtime(e: { type: string; ts: number; [key: string]: unknown }, node: string): void {
     const address = String(e['address'] ?? e['child'] ?? e['supervisor'] ?? e['to'] ?? e['system'] ?? '');
-    this.push('runtime', e.type, address, describeRuntime(e));
+    this.push('runtime', e.type, address, describeRuntime(e), e.ts);
     const tree = this.trees.get(node);
     if (!tree) return;
     switch (e.type) {
@@ -199,10 +204,16 @@ export class Store {
     else for (const child of children) this.remove(child, address);
   }
 
-  private push(category: LogEntry['category'], type: string, actor: string, text: string): void {
-    this.log.push({ seq: ++this.logSeq, at: Date.now(), category, type, actor, text });
+  private push(category: LogEntry['category'], type: string, actor: string, text: string, at: number | undefined): void {
+    this.log.push({ seq: ++this.logSeq, at: typeof at === 'number' && Number.isFinite(at) ? at : this.now(), category, type, actor, text });
     if (this.log.length > LOG_MAX) this.log.splice(0, this.log.length - LOG_MAX);
   }
+}
+
+/** `createdAt` of a `@statelyai/inspect` record: epoch milliseconds as a string. */
+function timeOf(createdAt: string | undefined): number | undefined {
+  const at = Number(createdAt);
+  return Number.isFinite(at) && at > 0 ? at : undefined;
 }
 
 function describeRuntime(e: Record<string, unknown>): string {

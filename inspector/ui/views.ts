@@ -1,7 +1,7 @@
 /** The list panels: supervision tree, workflows, circuit breakers, event log. */
 import type { WireTreeNode } from '../../src/inspection/wire.js';
 import { h, ms, short, valueText } from './dom.js';
-import { kindOf, workflowStatus } from './kinds.js';
+import { kindOf, listStatus, listStatusLabel } from './kinds.js';
 import type { LogEntry, Store } from './store.js';
 
 export type Select = (address: string) => void;
@@ -35,16 +35,30 @@ export function renderTree(store: Store, selected: string | undefined, select: S
   return h('div', {}, ...sections);
 }
 
-export function renderWorkflows(store: Store, selected: string | undefined, select: Select): HTMLElement {
-  const rows = [...store.actors.values()].filter((a) => kindOf(a.snapshot) === 'workflow').map((a) => {
-    const status = workflowStatus(a.snapshot);
-    const li = h('li', { class: `wf ${a.address === selected ? 'selected' : ''}`, 'data-address': a.address },
-      h('span', { class: 'name' }, a.address.split('/').pop() ?? a.address), ' ', h('span', { class: `badge s-${status}` }, status),
+export interface WorkflowFilter {
+  /** Part of the workflow's id or address, any case. */
+  text: string;
+  /** One of `WORKFLOW_FILTERS`, or '' for all. */
+  status: string;
+}
+
+/** The workflows, sorted by address (stable while statuses change), narrowed by the search and the status filter. */
+export function renderWorkflows(store: Store, selected: string | undefined, select: Select, filter: WorkflowFilter): HTMLElement {
+  const text = filter.text.trim().toLowerCase();
+  const all = [...store.actors.values()].filter((a) => kindOf(a.snapshot) === 'workflow').sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const shown = all.filter((a) => (filter.status === '' || listStatus(a.snapshot) === filter.status) && (text === '' || a.address.toLowerCase().includes(text)));
+  const rows = shown.map((a) => {
+    const status = listStatus(a.snapshot);
+    const li = h('li', { class: `wf ${a.address === selected ? 'selected' : ''}`, 'data-address': a.address, 'data-status': status },
+      h('span', { class: 'name' }, a.address.split('/').pop() ?? a.address), ' ', h('span', { class: `badge s-${status}` }, listStatusLabel(status)),
+      a.finished ? h('span', { class: 'meta' }, ' finished') : null,
       h('div', { class: 'value' }, short(valueText(a.snapshot.value), 60)));
     li.addEventListener('click', () => select(a.address));
     return li;
   });
-  return rows.length ? h('ul', { class: 'workflows' }, ...rows) : h('div', { class: 'empty' }, 'No workflows yet.');
+  const count = h('div', { class: 'meta', id: 'workflow-count' }, `${shown.length} of ${all.length}`);
+  if (all.length === 0) return h('div', { class: 'empty' }, 'No workflows yet.');
+  return h('div', {}, count, rows.length ? h('ul', { class: 'workflows' }, ...rows) : h('div', { class: 'empty' }, 'No workflow matches.'));
 }
 
 export function renderBreakers(store: Store): HTMLElement {
@@ -74,7 +88,7 @@ export function renderLog(store: Store, filter: LogFilter): HTMLElement {
     if (text && !`${e.type} ${e.actor} ${e.text}`.toLowerCase().includes(text)) continue;
     shown.push(e);
   }
-  return h('table', { class: 'log' }, h('tbody', {}, ...shown.map((e) => h('tr', { class: `c-${e.category}`, 'data-type': e.type },
+  return h('table', { class: 'log' }, h('tbody', {}, ...shown.map((e) => h('tr', { class: `c-${e.category}`, 'data-type': e.type, 'data-at': e.at },
     h('td', { class: 'num' }, new Date(e.at).toISOString().slice(11, 23)), h('td', {}, e.category), h('td', { class: 'type' }, e.type),
     h('td', {}, e.actor), h('td', { class: 'detail' }, short(e.text, 140))))));
 }

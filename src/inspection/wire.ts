@@ -213,7 +213,19 @@ export interface ReplyMessage {
   readonly error?: string;
 }
 
-export type ServerMessage = BatchMessage | ResyncMessage | DefinitionMessage | ReplyMessage;
+/**
+ * What one node recorded before this client connected (issue 14): the records of the inspector's bounded
+ * history ring, oldest first, sent once, before the first resync. `evicted` records already left the ring.
+ */
+export interface HistoryMessage {
+  readonly t: 'history';
+  readonly v: typeof WIRE_VERSION;
+  readonly node: string;
+  readonly evicted: number;
+  readonly records: readonly WireRecord[];
+}
+
+export type ServerMessage = BatchMessage | ResyncMessage | DefinitionMessage | ReplyMessage | HistoryMessage;
 
 export type Decision = 'approve' | 'reject' | 'edit' | 'retry';
 

@@ -2,8 +2,13 @@
  * The inspector end to end in real headless Chromium (issue 5): the demo system and the inspector, the page
  * opened with its token; the workflow's active state changes live, the timeline shows a retry and a
  * compensation, a person approves the escrow item in the UI, and the workflow completes.
+ * Issue 14: the chart fits its panel, zooms and pans, steps are collapsed (a badge says what they do) and open
+ * on click, internal transitions show only on request; an outside app's `#id.path` target is drawn; a page
+ * opened after the workflows finished, or reloaded, still lists them and keeps the log; the workflow list
+ * filters by status and searches by id.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { WebSocket } from 'ws';
 import type { Browser, Page } from 'playwright-core';
 import { createSupportScenario, type SupportScenario } from '../../examples/support-workflow.js';
 import { startInspector, type Inspector } from '../../inspector/index.js';
@@ -34,7 +39,9 @@ const workflow = (id: string) => `#workflows li[data-address="support/tickets/${
 
 test('the page loads with its token, then drops it from the address bar', async () => {
   expect(new URL(page.url()).search).toBe('');
+  await page.locator('#tree li[data-address="support/services/escrow"]').waitFor();
   await expect(page.locator('#tree li[data-address="support/services/escrow"]').count()).resolves.toBe(1);
+  await page.locator('#breakers li[data-state="closed"]').waitFor();
   await expect(page.locator('#breakers li[data-state="closed"]').count()).resolves.toBe(1);
 });
 
@@ -50,8 +57,8 @@ test('a workflow started after the page opened: its active state changes live, t
   });
   const runs = scenario.startDemoTickets();
   await page.locator(workflow('ticket-42')).click();
-  // The chart is drawn (elkjs loaded lazily) with the active state highlighted, following the run live.
-  await page.locator('#chart svg.chart g.state.leaf.active[data-path="active.assess.sentiment.escalated"]').waitFor({ timeout: 20_000 });
+  // The chart is drawn (elkjs loaded lazily) with the active step highlighted and its badge saying why it waits.
+  await page.locator('#chart svg.chart g.state.collapsed.active[data-path="active.assess.sentiment"][data-badge="waiting for a person"]').waitFor({ timeout: 20_000 });
   expect(await page.locator('#chart svg.chart').getAttribute('data-active')).toBe('active.assess.sentiment.escalated,active.assess.inventory.done');
   const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
   expect(seen.some((v) => v.startsWith('active.history.'))).toBe(true);
@@ -85,3 +92,152 @@ test('the other ticket fails critically: the timeline shows its compensations in
   await page.locator('#chart svg.chart g.state.leaf.active[data-path="aborted"]').waitFor();
   await page.screenshot({ path: artifact('inspector-compensated.png'), scale: 'css' });
 }, 60_000);
+
+/** The chart's drawn content and the panel, in page pixels. */
+async function chartBoxes(p: Page): Promise<{ content: DOMRect; panel: DOMRect; scale: number }> {
+  return p.evaluate(() => {
+    const box = document.getElementById('chart')!;
+    const viewport = box.querySelector('svg.chart g.viewport')!;
+    return { content: viewport.getBoundingClientRect().toJSON() as DOMRect, panel: box.getBoundingClientRect().toJSON() as DOMRect, scale: Number(box.querySelector('svg.chart')!.getAttribute('data-scale')) };
+  });
+}
+
+function expectInside(content: DOMRect, panel: DOMRect): void {
+  expect(content.width).toBeGreaterThan(100);
+  expect(content.left).toBeGreaterThanOrEqual(panel.left - 1);
+  expect(content.top).toBeGreaterThanOrEqual(panel.top - 1);
+  expect(content.right).toBeLessThanOrEqual(panel.right + 1);
+  expect(content.bottom).toBeLessThanOrEqual(panel.bottom + 1);
+}
+
+test('the workflow chart fits its panel on open, zooms and pans; a step opens on click; internal transitions only on request', async () => {
+  await page.locator(workflow('ticket-42')).click();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|"] svg.chart g.state.active[data-path="completed"]').waitFor();
+  const fitted = await chartBoxes(page);
+  expectInside(fitted.content, fitted.panel);
+  // Steps are single nodes: no state inside a step is drawn, no runtime-internal event either.
+  await expect(page.locator('#chart g.state.collapsed').count()).resolves.toBeGreaterThanOrEqual(8);
+  await expect(page.locator('#chart g.state[data-path^="active.history."]').count()).resolves.toBe(0);
+  await expect(page.locator('#chart circle.initial').count()).resolves.toBeGreaterThan(0);
+  await page.screenshot({ path: artifact('inspector-chart-fitted.png'), scale: 'css', clip: fitted.panel });
+
+  // Zoom: the button, the wheel, the keyboard; drag pans; fit comes back to the fitted view.
+  await page.locator('#zoom-in').click();
+  expect((await chartBoxes(page)).scale).toBeGreaterThan(fitted.scale);
+  await page.mouse.move(fitted.panel.left + fitted.panel.width / 2, fitted.panel.top + fitted.panel.height / 2);
+  await page.mouse.wheel(0, 600);
+  await page.waitForFunction((k) => Number(document.querySelector('#chart svg.chart')!.getAttribute('data-scale')) < k, fitted.scale);
+  await page.locator('#zoom-fit').click();
+  expect((await chartBoxes(page)).scale).toBeCloseTo(fitted.scale, 3);
+  await page.locator('#chart').focus();
+  await page.keyboard.press('+');
+  expect((await chartBoxes(page)).scale).toBeGreaterThan(fitted.scale);
+  const before = (await chartBoxes(page)).content;
+  const from = { x: fitted.panel.left + 20, y: fitted.panel.top + 20 };
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(from.x + 60, from.y + 30, { steps: 4 });
+  await page.mouse.up();
+  const after = (await chartBoxes(page)).content;
+  expect(after.left - before.left).toBeCloseTo(60, 0);
+  expect(after.top - before.top).toBeCloseTo(30, 0);
+  await page.keyboard.press('0');
+  expect((await chartBoxes(page)).scale).toBeCloseTo(fitted.scale, 3);
+
+  // A collapsed step opens on click: its states appear, the route is a nameless choice, labels are human.
+  await page.locator('#chart g.state.collapsed[data-path="active.history"]').click();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|active.history"] g.state[data-path="active.history.retrying"]').waitFor();
+  await expect(page.locator('#chart g.state.choice[data-path="active.history.route"]').count()).resolves.toBe(1);
+  await expect(page.locator('#chart path.edge[data-event*="troupe."]').count()).resolves.toBe(0);
+  const labels = await page.locator('#chart text.edge-label').allTextContents();
+  expect(labels).toEqual(expect.arrayContaining(['retry', 'escalate', 'backoff over']));
+  expect(labels.filter((l) => l.startsWith('troupe.') || l.startsWith('xstate.'))).toEqual([]);
+  const opened = await chartBoxes(page);
+  expectInside(opened.content, opened.panel);
+  await page.screenshot({ path: artifact('inspector-chart-step-open.png'), scale: 'css', clip: opened.panel });
+
+  // The toggle shows the runtime's own transitions, by their raw names, and the route by name.
+  await page.locator('#show-internal').check();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|internal|active.history"] path.edge.internal[data-event="troupe.answer.breaker.history"]').waitFor();
+  await expect(page.locator('#chart g.state:not(.choice)[data-path="active.history.route"]').count()).resolves.toBe(1);
+  await page.locator('#show-internal').uncheck();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|active.history"]').waitFor();
+  await expect(page.locator('#chart path.edge.internal').count()).resolves.toBe(0);
+
+  // Clicking the open step's name closes it again.
+  await page.locator('#chart g.state.step.expanded[data-path="active.history"] text.toggle').click();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|"] g.state.collapsed[data-path="active.history"]').waitFor();
+}, 60_000);
+
+test('the workflow list filters by status and searches by id', async () => {
+  const listed = () => page.locator('#workflows li.wf').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-address')));
+  expect(await listed()).toEqual(['support/tickets/ticket-42', 'support/tickets/ticket-43']);
+  await page.locator('#workflow-status-filter').selectOption('aborted');
+  await page.waitForFunction(() => document.querySelectorAll('#workflows li.wf').length === 1);
+  expect(await listed()).toEqual(['support/tickets/ticket-43']);
+  await page.locator('#workflow-status-filter').selectOption('running');
+  await page.locator('#workflows .empty', { hasText: 'No workflow matches' }).waitFor();
+  await page.locator('#workflow-status-filter').selectOption('');
+  await page.locator('#workflow-search').fill('42');
+  await page.waitForFunction(() => document.querySelectorAll('#workflows li.wf').length === 1);
+  expect(await listed()).toEqual(['support/tickets/ticket-42']);
+  await expect(page.locator('#workflow-count').textContent()).resolves.toBe('1 of 2');
+  await page.locator('#workflow-search').fill('');
+  await page.waitForFunction(() => document.querySelectorAll('#workflows li.wf').length === 2);
+});
+
+test('a page opened after the workflows finished lists them with their traces and the log; a reload keeps it', async () => {
+  const openedAt = Date.now();
+  const late = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+  try {
+    await late.goto(inspector.url);
+    await late.locator('#connection', { hasText: 'live' }).waitFor();
+    await late.locator(`${workflow('ticket-43')}[data-status="aborted"]`).waitFor();
+    await late.locator(`${workflow('ticket-42')}[data-status="completed"]`).waitFor();
+    // The log holds what happened before this page existed, at the events' own times.
+    const compensating = late.locator('#log tr[data-type="workflow.compensating"]');
+    await compensating.first().waitFor();
+    expect(Number(await compensating.first().getAttribute('data-at'))).toBeLessThan(openedAt);
+    await expect(late.locator('#log tr[data-type="rt.actor.spawned"]').count()).resolves.toBeGreaterThanOrEqual(2);
+    await late.locator(workflow('ticket-43')).click();
+    await late.locator('#timeline tr[data-kind="compensation"][data-outcome="succeeded"]').first().waitFor();
+
+    await late.reload();
+    await late.locator('#connection', { hasText: 'live' }).waitFor();
+    await late.locator('#log tr[data-type="workflow.compensating"]').first().waitFor();
+    await late.locator(`${workflow('ticket-43')}[data-status="aborted"]`).waitFor();
+    await late.screenshot({ path: artifact('inspector-late-page.png'), scale: 'css', clip: { x: 0, y: 0, width: 1500, height: 700 } });
+  } finally {
+    await late.close();
+  }
+  expect(inspector.stats().history.records).toBeGreaterThan(0);
+}, 60_000);
+
+test("an outside app's #id.path target is drawn as an edge, with its initial state marked", async () => {
+  const config = {
+    id: 'checkout', initial: 'cart',
+    states: {
+      cart: { on: { CHECKOUT: 'payment', ADD: 'cart' } },
+      payment: { initial: 'card', states: { card: { on: { CANCEL: '#checkout.cancelled' } } } },
+      cancelled: { type: 'final' },
+    },
+  };
+  const app = new WebSocket(inspector.statelyUrl);
+  await new Promise<void>((resolve, reject) => (app.once('open', () => resolve()), app.once('error', reject)));
+  try {
+    app.send(JSON.stringify({ type: '@xstate.actor', name: 'checkout', sessionId: 'x:0', rootId: 'x:0', createdAt: String(Date.now()), id: '1', _version: '0.4.0', definition: JSON.stringify(config), snapshot: { status: 'active', value: { payment: 'card' } } }));
+    const row = page.locator('#tree li[data-address="ext-1:x:0"]');
+    await row.waitFor();
+    await row.click();
+    // (A straight edge has an empty box, which Playwright calls hidden: wait for it to be there.)
+    await page.locator('#chart path.edge[data-source="payment.card"][data-target="cancelled"]').waitFor({ state: 'attached' });
+    await expect(page.locator('#chart g.state.active[data-path="payment.card"]').count()).resolves.toBe(1);
+    await expect(page.locator('#chart circle.initial[data-initial-of=""]').count()).resolves.toBe(1);
+    await expect(page.locator('#chart path.edge.loop[data-source="cart"]').count()).resolves.toBe(1);
+    const boxes = await chartBoxes(page);
+    expectInside(boxes.content, boxes.panel);
+    await page.screenshot({ path: artifact('inspector-outside-app.png'), scale: 'css', clip: boxes.panel });
+  } finally {
+    app.close();
+  }
+});

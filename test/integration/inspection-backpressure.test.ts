@@ -109,11 +109,11 @@ test('a stalled client: buffer under the cap, delivered + dropped = produced, re
   client.close();
 }, 120_000);
 
-test('records of one actor coalesce within a batch, events never do; nobody listening means no capture at all', async () => {
+test('records of one actor coalesce within a batch, events never do; nobody listening (history off) means no capture at all', async () => {
   system = await createSystem({ name: 'co', logLevel: 'silent' });
   system.register('counter', counter);
   const ref = system.spawn('counter', { id: 'c' });
-  inspector = await startInspector({ system, inspection: { batchMs: 60_000 } });
+  inspector = await startInspector({ system, inspection: { batchMs: 60_000 }, history: { maxRecords: 0 } });
   for (let i = 0; i < 100; i++) ref.tell({ type: 'inc' });
   await turn();
   expect(inspector.bus.stats()).toMatchObject({ captured: 0, attached: false });

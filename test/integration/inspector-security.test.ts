@@ -83,14 +83,16 @@ describe('HTTP', () => {
 });
 
 describe('UI socket', () => {
-  test('no token -> 401; a foreign or missing Origin -> 403; the page origin with the token -> a resync', async () => {
+  test('no token -> 401; a foreign or missing Origin -> 403; the page origin with the token -> the history, then a resync', async () => {
     expect((await openSocket('/ws', { origin: ownOrigin() })).status).toBe(401);
     expect((await openSocket(`/ws?token=${inspector.token}`, { origin: 'http://evil.example' })).status).toBe(403);
     expect((await openSocket(`/ws?token=${inspector.token}`, { origin: `http://localhost:${inspector.port + 1}` })).status).toBe(403);
     expect((await openSocket(`/ws?token=${inspector.token}`)).status).toBe(403);
     const { ws, seen } = await openSocket(`/ws?token=${inspector.token}`, { origin: ownOrigin() });
     await until(() => seen.some((m) => m['t'] === 'resync'));
-    expect(seen[0]).toMatchObject({ t: 'resync', v: 1, reason: 'hello', system: 'sec' });
+    // What the node recorded before the client came (issue 14), then the current state.
+    expect(seen[0]).toMatchObject({ t: 'history', v: 1, records: expect.any(Array) });
+    expect(seen[1]).toMatchObject({ t: 'resync', v: 1, reason: 'hello', system: 'sec' });
     ws!.close();
     expect(inspector.stats().rejected).toEqual({ unauthorized: 1, forbidden: 3 });
   });
