@@ -10,6 +10,7 @@ import { Aborted, toPlainError } from '../src/errors.js';
 import { compensationEnv, type StepEnv } from './step-env.js';
 import * as r from './step-reducers.js';
 import { stepState, type DelayFn } from './step.js';
+import { poolCancels } from './step-move.js';
 import { traceEvent } from './trace.js';
 import { act, recordOf, type ReducerArgs, type WorkflowContext } from './workflow-context.js';
 
@@ -41,20 +42,26 @@ export function compensatingState(steps: readonly StepEnv[]): {
       { target: `#${ABORTED_ID}`, actions: act(aborted) },
     ],
   };
-  return { state: { id: COMPENSATING_ID, initial: 'next', entry: act(entered), states }, actors, delays };
+  return { state: { id: COMPENSATING_ID, initial: 'next', entry: act(entered(steps)), states }, actors, delays };
 }
 
-function entered(a: ReducerArgs) {
+/** Statuses in which a step's attempt holds or awaits pool slots (see step-move.ts). */
+const HOLDING = new Set(['waiting', 'checking', 'running', 'fallback']);
+
+const entered = (steps: readonly StepEnv[]) => (a: ReducerArgs) => {
+  // Attempts still running or waiting in parallel branches were stopped on the way out: their pool slots go back.
+  const releases = steps.filter((env) => env.uses.length > 0 && HOLDING.has(recordOf(a.context, env.id).status))
+    .flatMap((env) => poolCancels(env, a.context.workflowId, recordOf(a.context, env.id).attempt));
   return {
-    // Attempts still running in parallel branches were stopped on the way out; their deadlines go with them.
+    // Their deadlines go with them.
     context: { status: 'compensating' as const, timers: {} },
     emit: [traceEvent({
       workflowId: a.context.workflowId, kind: 'workflow', step: a.context.cause?.stepId ?? '', attempt: 0,
       from: 'running', to: 'compensating', outcome: 'compensating', at: a.now, error: a.context.cause?.error,
       detail: { compensations: a.context.compensations },
-    })],
+    }), ...releases],
   };
-}
+};
 
 function finished(env: StepEnv) {
   return (a: ReducerArgs) => ({

@@ -78,6 +78,12 @@ export interface StepOptions<TInput = unknown> {
   readonly fallback?: StepFn<TInput> | string;
   /** Address of the circuitBreaker actor protecting the step's target; asked for permission before each attempt. */
   readonly breaker?: string;
+  /**
+   * Addresses of the `pool` actors whose slots each attempt needs (issue 11): the attempt waits in the visible
+   * `waiting` state until every pool granted it, and gives them back when it ends. A pool's deadline or a
+   * `scheduleToCloseMs` ends the wait as a failed attempt, which the retry policy handles.
+   */
+  readonly uses?: readonly string[];
   /** Undoes the step's effect when a later critical step fails; runs under the key `${workflowId}/${stepId}/compensate`. */
   readonly compensate?: Compensation<TInput>;
   /** Escrow tier of this step's escalations; default `internal`. */

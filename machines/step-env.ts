@@ -24,6 +24,8 @@ export interface StepEnv {
   readonly compensable: boolean;
   readonly tier: string;
   readonly breaker: string | undefined;
+  /** Pools whose slots each attempt waits for (empty: none). */
+  readonly uses: readonly string[];
   readonly fallback: StepFn | string | undefined;
   readonly verify: Verifier | undefined;
   readonly onVerifyFail: 'retry' | 'escalate';
@@ -57,6 +59,7 @@ export function stepEnv(
     compensable: compensationOf(def) !== undefined,
     tier: o.escalation?.tier ?? DEFAULT_TIER,
     breaker: o.breaker,
+    uses: o.uses ?? [],
     fallback: o.fallback,
     verify: o.verify,
     onVerifyFail: o.onVerifyFail ?? 'retry',
@@ -84,6 +87,7 @@ export function compensationEnv(step: StepEnv): StepEnv {
     critical: false,
     compensable: false,
     breaker: undefined,
+    uses: [],
     fallback: undefined,
     verify: undefined,
     minConfidence: undefined,
@@ -102,6 +106,11 @@ export function compensationEnv(step: StepEnv): StepEnv {
  */
 export function idempotencyKey(workflowId: string, env: StepEnv): string {
   return env.kind === 'compensation' ? `${workflowId}/${env.origin}/compensate` : `${workflowId}/${env.origin}`;
+}
+
+/** The id of an attempt's pool requests: one per attempt, so a late grant of an earlier attempt is told apart. */
+export function poolRequestId(workflowId: string, env: StepEnv, attempt: number): string {
+  return `${workflowId}/${env.id}/${attempt}`;
 }
 
 /** Timer and delay keys of a step; ids never contain ':' or '~', so a step's prefix matches only its own timers. */

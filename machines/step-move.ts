@@ -4,7 +4,7 @@
  */
 import type { AnyEventObject } from 'xstate';
 import { ASK_EMITTED, TELL_EMITTED, type AskEmitted, type TellEmitted } from './emit.js';
-import { timerKey, type StepEnv } from './step-env.js';
+import { poolRequestId, timerKey, type StepEnv } from './step-env.js';
 import { withoutTimers, withTimer, type Timers } from './timers.js';
 import { traceEvent, type TraceEntry } from './trace.js';
 import { patch, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord, type StepStatus, type WorkflowContext } from './workflow-context.js';
@@ -28,10 +28,28 @@ export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Ex
   // The trace entry goes out first: the record of a transition precedes the messages it causes.
   const emit: AnyEventObject[] = [traceEvent(entry)];
   if (extra.emit !== undefined) for (const e of extra.emit) emit.push(e as AnyEventObject);
+  if (env.uses.length > 0 && holdsPools(prev.status) && (!holdsPools(next.status) || next.attempt !== prev.attempt)) {
+    for (const e of poolCancels(env, a.context.workflowId, prev.attempt)) emit.push(e);
+  }
   return { context, emit };
 }
 
-const ACTIVE: ReadonlySet<StepStatus> = new Set(['summarizing', 'checking', 'running', 'fallback', 'verifying', 'retrying']);
+/** Statuses in which an attempt holds (or waits for) its pools' slots: from `waiting` until its work ends. */
+function holdsPools(status: StepStatus): boolean {
+  return status === 'waiting' || status === 'checking' || status === 'running' || status === 'fallback';
+}
+
+/** Gives back an attempt's slots, granted or still queued (a pool's cancel frees either). */
+export function poolCancels(env: StepEnv, workflowId: string, attempt: number): TellEmitted[] {
+  return env.uses.map((pool, index) => tell(pool, { type: 'pool.cancel', requestId: poolRequestOf(env, workflowId, attempt, index) }));
+}
+
+/** The request id of one pool of an attempt: `<workflowId>/<stepId>/<attempt>#<index in uses>`. */
+export function poolRequestOf(env: StepEnv, workflowId: string, attempt: number, index: number): string {
+  return `${poolRequestId(workflowId, env, attempt)}#${index}`;
+}
+
+const ACTIVE: ReadonlySet<StepStatus> = new Set(['summarizing', 'checking', 'waiting', 'running', 'fallback', 'verifying', 'retrying']);
 
 function timersFor(env: StepEnv, timers: Timers, r: StepRecord): Timers {
   let t = withoutTimers(timers, timerKey.prefix(env.id));

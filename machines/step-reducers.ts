@@ -9,7 +9,7 @@ import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type Pla
 import { handoffContext, measure, outputSize } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
 import { answerType, idempotencyKey, type StepEnv } from './step-env.js';
-import { ask, moveTo, tell } from './step-move.js';
+import { ask, moveTo, poolRequestOf, tell } from './step-move.js';
 import { nextRandom } from './timers.js';
 import { patch, patchRecord, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
@@ -18,13 +18,66 @@ export { moveTo, awaitsAnswer } from './step-move.js';
 /** Starts an attempt: asks the breaker first when the step has one. `roundStart` begins a new retry budget. */
 export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number, from: StepRecord = recordOf(a.context, env.id)): Effect {
   const prev = from;
+  if (env.uses.length > 0) {
+    // First the pools' slots (issue 11): the attempt waits, visibly, until every pool granted one.
+    const attempt = prev.attempt + 1;
+    const r: StepRecord = patchRecord(prev, {
+      status: 'waiting', attempt, roundStart: roundStart ?? prev.roundStart, startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now,
+      askedAt: undefined, retryAt: undefined, viaFallback: false, granted: [],
+    });
+    const emit = env.uses.map((pool, index) => tell(pool, { type: 'pool.acquire', requestId: poolRequestOf(env, a.context.workflowId, attempt, index), replyTo: a.context.address }));
+    return moveTo(env, a, r, { outcome: 'waiting-for-resources', trace: { detail: { uses: env.uses } }, emit });
+  }
+  return startAttempt(env, a, roundStart, prev);
+}
+
+/** Asks the breaker, or runs: the start of an attempt once its resources (if any) are held. */
+function startAttempt(env: StepEnv, a: ReducerArgs, roundStart: number | undefined, prev: StepRecord): Effect {
   const checking = env.breaker !== undefined;
+  const waited = prev.status === 'waiting';
   const r: StepRecord = patchRecord(prev, {
-    status: checking ? 'checking' : 'running', attempt: prev.attempt + 1, roundStart: roundStart ?? prev.roundStart,
+    status: checking ? 'checking' : 'running', attempt: waited ? prev.attempt : prev.attempt + 1, roundStart: roundStart ?? prev.roundStart,
     startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now, askedAt: checking ? a.now : undefined, retryAt: undefined, viaFallback: false,
   });
   if (!checking) return moveTo(env, a, r, { outcome: 'started' });
   return moveTo(env, a, r, { outcome: 'asking-breaker', emit: [ask(env, a, env.breaker as string, { type: 'breaker.request' }, answerType.breaker(env.id))] });
+}
+
+/** waiting: one pool granted its slot; with every slot held the attempt starts. A grant of another attempt is ignored (guard). */
+export function granted(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const prev = recordOf(a.context, env.id);
+    const index = poolIndexOf(env, a.context.workflowId, prev.attempt, (a.event as { requestId?: unknown }).requestId);
+    if (index === undefined || prev.granted?.includes(env.uses[index]!)) return {};
+    const held = [...(prev.granted ?? []), env.uses[index]!];
+    const r: StepRecord = patchRecord(prev, { granted: held });
+    if (held.length < env.uses.length) return moveTo(env, a, r, { outcome: 'granted', trace: { detail: { pool: env.uses[index] } } });
+    return startAttempt(env, a, undefined, r);
+  };
+}
+
+/** running: a pool's lease ran out under the attempt; recorded in the trace, the attempt goes on. */
+export function leaseRevoked(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const prev = recordOf(a.context, env.id);
+    const index = poolIndexOf(env, a.context.workflowId, prev.attempt, (a.event as { requestId?: unknown }).requestId);
+    return moveTo(env, a, prev, { outcome: 'lease-revoked', trace: { detail: { pool: index === undefined ? undefined : env.uses[index] } } });
+  };
+}
+
+/** waiting: a pool could not give a slot in time (its deadline): a failed attempt, which the retry policy handles. */
+export function poolFailed(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const error = (a.event as { error?: PlainError }).error ?? toPlainError(new RetryableError('the pool gave no slot', { type: 'PoolDeadline' }));
+    return failed(env, error, false)(a);
+  };
+}
+
+/** The index in `uses` of an attempt's pool request id, or undefined when it names another attempt or step. */
+export function poolIndexOf(env: StepEnv, workflowId: string, attempt: number, requestId: unknown): number | undefined {
+  if (typeof requestId !== 'string') return undefined;
+  const index = env.uses.findIndex((_, i) => poolRequestOf(env, workflowId, attempt, i) === requestId);
+  return index < 0 ? undefined : index;
 }
 
 /** checking: the breaker's answer. Allowed runs the step; open routes to the fallback or fails fast. */

@@ -42,8 +42,17 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
     route: {},
     summarizing: summarizingState(env),
     checking: { on: { [answerType.breaker(env.id)]: toRoute(r.permitted(env)) } },
+    // The slots of the pools the step `uses` (issue 11): granted one by one, or a pool's deadline fails the attempt.
+    waiting: {
+      on: {
+        'pool.granted': { guard: forPoolRequest(env), ...toRoute(r.granted(env)) },
+        'pool.expired': { guard: forPoolRequest(env), ...toRoute(r.poolFailed(env)) },
+      },
+    },
     running: {
       invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env, options.success), onError: toRoute(onError(env, true)) },
+      // A lease that ran out under a running attempt: recorded; the attempt goes on (its pool has moved on).
+      ...(env.uses.length > 0 ? { on: { 'pool.revoked': { guard: forPoolRequest(env), actions: act(r.leaseRevoked(env)) } } } : {}),
     },
     fallback: typeof env.fallback === 'string'
       ? { on: { [answerType.fallback(env.id)]: toRoute(answered(env, (output) => r.succeeded(env, output))) } }
@@ -64,8 +73,8 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
     skipped: { type: 'final' },
   };
   // Unreachable states are left out, so the chart shows only this step's real paths (and stays small).
-  const unused = env.kind === 'compensation' ? ['summarizing', 'checking', 'fallback', 'verifying'] : [
-    ...(env.summarizer === undefined ? ['summarizing'] : []), ...(env.breaker === undefined ? ['checking'] : []),
+  const unused = env.kind === 'compensation' ? ['summarizing', 'checking', 'waiting', 'fallback', 'verifying'] : [
+    ...(env.summarizer === undefined ? ['summarizing'] : []), ...(env.breaker === undefined ? ['checking'] : []), ...(env.uses.length === 0 ? ['waiting'] : []),
     ...(env.fallback === undefined ? ['fallback'] : []), ...(env.verify === undefined ? ['verifying'] : []),
   ];
   for (const name of unused) delete states[name];
@@ -86,7 +95,7 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
 
 /** A step with no summarizer and no breaker can only start by running its first attempt. */
 export function startsDirectly(env: StepEnv): boolean {
-  return env.kind === 'step' && env.summarizer === undefined && env.breaker === undefined;
+  return env.kind === 'step' && env.summarizer === undefined && env.breaker === undefined && env.uses.length === 0;
 }
 
 /**
@@ -113,6 +122,11 @@ function succeededTransition(env: StepEnv, success: SuccessHandoff | undefined) 
 
 function onError(env: StepEnv, report: boolean) {
   return (a: ReducerArgs) => r.failed(env, toPlainError((a.event as { error?: unknown }).error), report)(a);
+}
+
+/** A pool notice for the current attempt of this step (a late one of an earlier attempt is not). */
+function forPoolRequest(env: StepEnv) {
+  return ({ context, event }: Args) => r.poolIndexOf(env, context.workflowId, recordOf(context, env.id).attempt, (event as { requestId?: unknown }).requestId) !== undefined;
 }
 
 function forItem(env: StepEnv) {
@@ -195,7 +209,7 @@ function armTimers(env: StepEnv, states: Record<string, StateConfig>): Record<st
   arm('retrying', timerKey.retry(env.id), (a) => r.begin(env, a));
   if (env.startToCloseMs !== undefined) arm('running', timerKey.startToClose(env.id), r.timedOut(env, 'startToClose'));
   if (env.scheduleToCloseMs !== undefined) {
-    for (const s of ['checking', 'running', 'fallback', 'verifying', 'retrying']) arm(s, timerKey.scheduleToClose(env.id), r.timedOut(env, 'scheduleToClose'));
+    for (const s of ['checking', 'waiting', 'running', 'fallback', 'verifying', 'retrying']) arm(s, timerKey.scheduleToClose(env.id), r.timedOut(env, 'scheduleToClose'));
   }
   const asking = [
     ...(env.breaker !== undefined ? ['checking'] : []), ...(typeof env.verify === 'string' ? ['verifying'] : []),

@@ -78,6 +78,9 @@ function checkStep(def: StepDef, before: Set<string>, seen: Set<string>): void {
   if (o.minConfidence !== undefined && !(typeof o.minConfidence === 'number' && o.minConfidence >= 0 && o.minConfidence <= 1)) fail(id, 'minConfidence', 'must be a number between 0 and 1');
   if (o.fallback !== undefined && !isFnOrAddress(o.fallback)) fail(id, 'fallback', 'must be a function or an address');
   if (o.breaker !== undefined && !(typeof o.breaker === 'string' && o.breaker.length > 0)) fail(id, 'breaker', 'must be an address');
+  if (o.uses !== undefined && !(Array.isArray(o.uses) && o.uses.every((u) => typeof u === 'string' && u.length > 0) && new Set(o.uses).size === o.uses.length)) {
+    fail(id, 'uses', 'must be a list of distinct pool addresses');
+  }
   if (o.escalation?.tier !== undefined && !(typeof o.escalation.tier === 'string' && o.escalation.tier.length > 0)) fail(id, 'escalation.tier', 'must be a non-empty string');
   positive(id, 'tokenBudget', o.tokenBudget);
   checkCompensation(def);

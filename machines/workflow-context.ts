@@ -9,7 +9,7 @@ import type { HandoffRecord, OutputSize } from './handoff.js';
 import { nowOf, type Timers } from './timers.js';
 
 export type StepStatus =
-  | 'pending' | 'summarizing' | 'checking' | 'running' | 'fallback' | 'verifying' | 'retrying' | 'escalated'
+  | 'pending' | 'summarizing' | 'checking' | 'waiting' | 'running' | 'fallback' | 'verifying' | 'retrying' | 'escalated'
   | 'done' | 'skipped' | 'failed';
 
 export interface EscalationRecord {
@@ -43,6 +43,8 @@ export interface StepRecord {
   readonly escalation?: EscalationRecord;
   /** The last output came from the step's fallback (its breaker was open). */
   readonly viaFallback?: boolean;
+  /** The pools (of `uses`) that granted the current attempt its slot so far. */
+  readonly granted?: readonly string[];
 }
 
 export type WorkflowStatus = 'running' | 'compensating' | 'completed' | 'aborted';
@@ -231,6 +233,7 @@ export function patchRecord(prev: StepRecord, c: Partial<StepRecord>): StepRecor
     handoff: 'handoff' in c ? c.handoff : prev.handoff,
     escalation: 'escalation' in c ? c.escalation : prev.escalation,
     viaFallback: 'viaFallback' in c ? c.viaFallback : prev.viaFallback,
+    granted: 'granted' in c ? c.granted : prev.granted,
   };
 }
 

@@ -106,6 +106,7 @@ function servicesOf(id: string, escrow: string | undefined, summarizer: Workflow
     if (env.breaker !== undefined) fixed.push({ role: `steps.${env.id}.breaker`, address: env.breaker });
     if (typeof env.fallback === 'string') fixed.push({ role: `steps.${env.id}.fallback`, address: env.fallback });
     if (typeof env.verify === 'string') fixed.push({ role: `steps.${env.id}.verify`, address: env.verify });
+    env.uses.forEach((pool, i) => fixed.push({ role: `steps.${env.id}.uses[${i}]`, address: pool }));
   }
   if (typeof summarizer === 'string') fixed.push({ role: 'summarizer', address: summarizer });
   const escalates = envs.some((e) => e.verify !== undefined || e.minConfidence !== undefined || e.retry.onExhausted === 'escalate' || e.compensable);

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { assign, createActor, setup } from 'xstate';
 import { InvalidConfigError } from '../../../src/errors.js';
-import { pool, type PoolContext, type PoolNotice } from '../../../machines/index.js';
-import { createNet } from './harness.js';
+import { pool, step, workflow, type PoolContext, type PoolNotice } from '../../../machines/index.js';
+import { createNet, traceLines } from './harness.js';
 
 /** A requester that records every notice the pool tells it. */
 const requester = setup({ types: { context: {} as { got: PoolNotice[] }, events: {} as PoolNotice } }).createMachine({
@@ -109,5 +109,54 @@ describe('resource pool as a Troupe actor', () => {
     expect(status.holders.map((h) => h.requestId)).toEqual(['r1']);
     expect(status.queue).toEqual([expect.objectContaining({ requestId: 'r2', priority: 2 })]);
     expect(await t.system.lookup('res/me').waitFor((s) => (s as { context: { got: PoolNotice[] } }).context.got.length === 1)).toBeDefined();
+  });
+});
+
+describe('steps that use pools (issue 11)', () => {
+  test('an attempt waits, visibly, for every pool it uses, runs once granted, and gives the slots back', async () => {
+    const started: string[] = [];
+    const wf = (id: string) => workflow(id, {
+      steps: [step('draft', async () => { started.push(id); await new Promise((r) => setTimeout(r, 5)); return id; }, { uses: ['gpu', 'rpm'] })],
+    });
+    const net = createNet();
+    const gpu = net.add('gpu', pool, { input: { capacity: 1 } });
+    net.add('rpm', pool, { input: { capacity: 5 } });
+    net.add('w1', wf('w1'));
+    net.add('w2', wf('w2'));
+    await net.settle();
+    // w1 holds the GPU; w2 waits for it (it holds an rpm slot meanwhile).
+    expect(net.path('w2')).toEqual(['active.draft.waiting']);
+    expect((gpu.getSnapshot().context as PoolContext).queue.map((q) => q.requestId)).toEqual(['w2/draft/1#0']);
+    await new Promise((r) => setTimeout(r, 20));
+    await net.settle();
+    expect(started).toEqual(['w1', 'w2']);
+    expect(net.path('w1')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
+    expect(net.path('w2')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
+    expect(traceLines(net.trace.filter((e) => e.workflowId === 'w2'))).toEqual([
+      'draft:pending->waiting(waiting-for-resources)', 'draft:waiting->waiting(granted)', 'draft:waiting->running(started)',
+      'draft:running->done(succeeded)', 'workflow:running->completed(completed)',
+    ]);
+    // Every slot went back: nothing held, nothing queued.
+    for (const address of ['gpu', 'rpm']) expect(net.get(address).getSnapshot().context).toMatchObject({ leases: {}, queue: [] });
+  });
+
+  test("a pool's deadline fails the attempt, the retry policy waits again, and an aborted workflow gives its queued requests back", async () => {
+    const wf = workflow('w', {
+      steps: [
+        step('a', async () => 1, { uses: ['gpu'], retry: { maximumAttempts: 2, initialIntervalMs: 1_000, backoffCoefficient: 1 }, critical: true }),
+      ],
+    });
+    const net = createNet();
+    const gpu = net.add('gpu', pool, { input: { capacity: 1, leaseMs: 60_000 } });
+    gpu.send({ type: 'pool.acquire', requestId: 'hog', replyTo: 'nobody' });
+    const run = net.add('w', wf);
+    await net.settle();
+    // The workflow asks without a deadline: the hog's lease ends after a minute; the workflow's step gets it then.
+    expect(net.path('w')).toEqual(['active.a.waiting']);
+    run.send({ type: 'workflow.cancel', reason: 'customer left' });
+    await net.settle();
+    expect(run.getSnapshot().output).toMatchObject({ status: 'aborted' });
+    expect((gpu.getSnapshot().context as PoolContext).queue).toEqual([]); // its request was cancelled on the way out
+    expect(Object.keys((gpu.getSnapshot().context as PoolContext).leases)).toEqual(['hog']);
   });
 });
