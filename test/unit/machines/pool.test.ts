@@ -127,8 +127,10 @@ describe('steps that use pools (issue 11)', () => {
     // w1 holds the GPU; w2 waits for it (it holds an rpm slot meanwhile).
     expect(net.path('w2')).toEqual(['active.draft.waiting']);
     expect((gpu.getSnapshot().context as PoolContext).queue.map((q) => q.requestId)).toEqual(['w2/draft/1#0']);
-    await new Promise((r) => setTimeout(r, 20));
-    await net.settle();
+    for (let i = 0; i < 200 && net.get('w2').getSnapshot().status !== 'done'; i++) {
+      await new Promise((r) => setTimeout(r, 10)); // the steps sleep 5 ms of real time each
+      await net.settle();
+    }
     expect(started).toEqual(['w1', 'w2']);
     expect(net.path('w1')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
     expect(net.path('w2')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
