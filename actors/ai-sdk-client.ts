@@ -18,7 +18,14 @@ export interface AiSdkClientOptions {
   readonly models?: (name: string) => LanguageModel;
   /** Extra HTTP headers on every request. */
   readonly headers?: Record<string, string>;
+  /** The provider's warnings about a call (an unsupported setting ignored, say); the SDK's console logging is off. */
+  readonly onWarning?: (warnings: readonly unknown[], model: string) => void;
 }
+
+// A library does not write to the application's stdout (the SDK prints its warnings with console.info/warn):
+// unless the application chose otherwise, warnings reach `onWarning` only.
+const sdkGlobals = globalThis as { AI_SDK_LOG_WARNINGS?: unknown };
+if (sdkGlobals.AI_SDK_LOG_WARNINGS === undefined) sdkGlobals.AI_SDK_LOG_WARNINGS = false;
 
 /** Wraps an AI SDK model as an `LlmClient`. */
 export function aiSdkClient(model: LanguageModel, options: AiSdkClientOptions = {}): LlmClient {
@@ -55,6 +62,7 @@ export function aiSdkClient(model: LanguageModel, options: AiSdkClientOptions = 
       const { call, context, modelId } = prepare(request);
       try {
         const result = await generateText(call);
+        if (result.warnings?.length) options.onWarning?.(result.warnings, context.label);
         return withScripted(
           {
             text: result.text,
@@ -98,6 +106,9 @@ export function aiSdkClient(model: LanguageModel, options: AiSdkClientOptions = 
               yield { type: 'tool-call', toolCall };
               break;
             }
+            case 'start-step':
+              if (part.warnings.length) options.onWarning?.(part.warnings, context.label);
+              break;
             case 'finish-step':
               metadata = part.providerMetadata;
               response = { ...response, model: part.response.modelId ?? modelId };
