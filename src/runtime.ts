@@ -21,7 +21,7 @@ import { HostLock } from './durable/host-lock.js';
 import { ActorFailedError, DurableHostLockedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
 import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
 import { publishInspection } from './inspection/transport-sink.js';
-import type { Logger, LogLevel } from './log/index.js';
+import { DEFAULT_REDACT_PATHS, REDACTED, type Logger, type LogLevel } from './log/index.js';
 import { snapshotKey } from './persistence/snapshot-store.js';
 import { addressOfSubject, type StoredDeadLetter } from './persistence/mailbox-log.js';
 import { decodeEventEnvelope } from './codec/index.js';
@@ -484,7 +484,8 @@ function envMessageCheck(): MessageCheck | undefined {
 function createPinoLogger(options: CreateSystemOptions, name: string): Logger {
   const level = options.logLevel ?? (process.env['TROUPE_LOG_LEVEL'] as LogLevel | undefined) ?? 'warn';
   const base = { systemId: name };
-  const instance = pino({ level, base }, (options.logDestination ?? pino.destination(2)) as never);
+  const redact = { paths: [...DEFAULT_REDACT_PATHS, ...(options.logRedact ?? [])], censor: REDACTED };
+  const instance = pino({ level, base, redact }, (options.logDestination ?? pino.destination(2)) as never);
   return instance as unknown as Logger;
 }
 

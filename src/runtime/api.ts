@@ -62,6 +62,8 @@ export interface CreateSystemOptions extends ConfigOverrides {
   readonly logLevel?: LogLevel;
   /** Where pino writes (default stdout); anything with `write(string)`. */
   readonly logDestination?: { write(line: string): void };
+  /** More pino redact paths (e.g. `['input.customer.email']`), censored beside the defaults (API keys, passwords, tokens, authorization headers). */
+  readonly logRedact?: readonly string[];
   /** The root supervisor's policy. */
   readonly rootPolicy?: PolicyOptions;
   /**
