@@ -66,3 +66,4 @@ export {
   type ParseBatchLimits,
 } from './inspection/index.js';
 export type * from './inspection/wire.js';
+export { startObservability, type ObservabilityEndpoint, type ObservabilityOptions } from './observability/endpoint.js';
