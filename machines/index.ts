@@ -47,3 +47,4 @@ export {
   pool, DEFAULT_POOL_AGING_MS, DEFAULT_POOL_LEASE_MS,
   type PoolInput, type PoolContext, type PoolCommand, type PoolAcquireEvent, type PoolNotice, type PoolEvent, type PoolRequest, type PoolLease, type PoolStatus,
 } from './pool.js';
+export { rateLimit, type RateLimitInput, type RateLimitContext, type RateLimitEvent } from './rate-limit.js';
