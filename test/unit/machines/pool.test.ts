@@ -115,8 +115,10 @@ describe('resource pool as a Troupe actor', () => {
 describe('steps that use pools (issue 11)', () => {
   test('an attempt waits, visibly, for every pool it uses, runs once granted, and gives the slots back', async () => {
     const started: string[] = [];
+    let finishW1!: () => void;
+    const w1Holds = new Promise<void>((resolve) => (finishW1 = resolve));
     const wf = (id: string) => workflow(id, {
-      steps: [step('draft', async () => { started.push(id); await new Promise((r) => setTimeout(r, 5)); return id; }, { uses: ['gpu', 'rpm'] })],
+      steps: [step('draft', async () => { started.push(id); if (id === 'w1') await w1Holds; return id; }, { uses: ['gpu', 'rpm'] })],
     });
     const net = createNet();
     const gpu = net.add('gpu', pool, { input: { capacity: 1 } });
@@ -127,10 +129,8 @@ describe('steps that use pools (issue 11)', () => {
     // w1 holds the GPU; w2 waits for it (it holds an rpm slot meanwhile).
     expect(net.path('w2')).toEqual(['active.draft.waiting']);
     expect((gpu.getSnapshot().context as PoolContext).queue.map((q) => q.requestId)).toEqual(['w2/draft/1#0']);
-    for (let i = 0; i < 200 && net.get('w2').getSnapshot().status !== 'done'; i++) {
-      await new Promise((r) => setTimeout(r, 10)); // the steps sleep 5 ms of real time each
-      await net.settle();
-    }
+    finishW1(); // w1's attempt ends: its GPU slot goes to w2
+    for (let i = 0; i < 100 && net.get('w2').getSnapshot().status !== 'done'; i++) await net.settle();
     expect(started).toEqual(['w1', 'w2']);
     expect(net.path('w1')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
     expect(net.path('w2')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
