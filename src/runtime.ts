@@ -10,6 +10,7 @@ import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
 import { Membership, type NodeInfo } from './cluster/membership.js';
+import { WorkflowSpans } from './observability/tracing.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
@@ -100,6 +101,7 @@ class Runtime implements TroupeSystem {
   private settle!: (termination: Termination) => void;
   private stopping: Promise<void> | undefined;
   private readonly durable: DurableNode;
+  private readonly spans: WorkflowSpans;
   /** Wall-clock start of this node, as `nodes()` reports it. */
   private readonly startedAt = Date.now();
   /** This node's heartbeat and its view of the others (NATS only). */
@@ -174,6 +176,9 @@ class Runtime implements TroupeSystem {
       appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection
       return appended;
     });
+    // OpenTelemetry spans of workflow runs and step attempts (issue 12): no-ops until the application registers an SDK.
+    this.spans = new WorkflowSpans();
+    this.core.onTrace((entry) => this.spans.record(entry as unknown as PublicTraceEntry));
     if (backends.trace) {
       // The durable trace (issue 8): queued and pipelined by the log, never awaited by the emitting actor.
       const traceLog = backends.trace;
@@ -419,6 +424,7 @@ class Runtime implements TroupeSystem {
     await this.durable.stop(timeoutMs);
     await this.hostLock?.release(); // after the last durable write, so the next process takes over at once
     await this.membership?.stop(); // the other nodes see this one leave now, not a lease later
+    this.spans.close();
     this.closingBackends = true;
     await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });

@@ -86,6 +86,7 @@ export class ActorSystemCore implements CellHost, RefHost {
   private durable: DurableRouter | undefined;
   private results: ResultResolver | undefined;
   private traceSink: TraceSink | undefined;
+  private readonly traceListeners: Array<(entry: TraceEntry) => void> = [];
   private stopped = false;
 
   constructor(
@@ -287,7 +288,15 @@ export class ActorSystemCore implements CellHost, RefHost {
     const sink = this.traceSink;
     const id = sink !== undefined || replaying ? traceEntryId(checked) : undefined;
     // A re-run of a transition this node already recorded (a restart from the last snapshot) goes nowhere.
-    if (this.traces.append(checked, id, replaying) && sink !== undefined) sink(checked, id!);
+    if (!this.traces.append(checked, id, replaying)) return;
+    if (sink !== undefined) sink(checked, id!);
+    for (let i = 0; i < this.traceListeners.length; i++) this.traceListeners[i]!(checked);
+  }
+
+  /** Calls `listener` with each new trace entry (after the repeats of a re-run are dropped); returns the unsubscribe. */
+  onTrace(listener: (entry: TraceEntry) => void): () => void {
+    this.traceListeners.push(listener);
+    return () => void this.traceListeners.splice(this.traceListeners.indexOf(listener), 1);
   }
 
   cellStopped(address: string): void {

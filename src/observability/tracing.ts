@@ -1,0 +1,95 @@
+/**
+ * OpenTelemetry spans from the execution trace (issue 12): each workflow run is a span (`troupe.workflow`), each step
+ * attempt a child span (`troupe.step`, with step id, attempt, idempotency key, outcome and retry delay), each
+ * compensation attempt one too (`troupe.compensation`), and escalations and their decisions are events on the
+ * step's span. Built from the trace entries the runtime already receives, with their own times, so a workflow's
+ * machine stays pure and nothing is measured twice.
+ *
+ * Troupe depends only on `@opentelemetry/api`: without a registered SDK the global tracer is a no-op, and a
+ * workflow whose first entry finds no SDK is not followed at all (one check per run).
+ */
+import { context, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import type { TraceEntry } from '../trace-entry.js';
+
+/** Bounds the runs followed at once (a run that never ends must not grow the map for ever). */
+const MAX_OPEN_RUNS = 10_000;
+
+interface Run {
+  readonly span: Span;
+  /** Open attempt spans by step id (a compensation's id is `<step>~compensate`). */
+  readonly attempts: Map<string, Span>;
+}
+
+export class WorkflowSpans {
+  private readonly runs = new Map<string, Run | null>();
+
+  constructor(private readonly tracer: () => Tracer = () => trace.getTracer('troupe')) {}
+
+  /** Follows one trace entry. */
+  record(entry: TraceEntry): void {
+    let run = this.runs.get(entry.workflowId);
+    if (run === undefined) run = this.open(entry);
+    const ends = entry.kind === 'workflow' && (entry.to === 'completed' || entry.to === 'aborted');
+    if (run === null) {
+      if (ends) this.runs.delete(entry.workflowId);
+      return;
+    }
+    const at = entry.at;
+    if (ends) {
+      for (const span of run.attempts.values()) span.end(at);
+      if (entry.to === 'aborted') run.span.setStatus({ code: SpanStatusCode.ERROR, message: entry.error?.message ?? 'aborted' });
+      run.span.setAttribute('troupe.workflow.outcome', entry.to);
+      run.span.end(at);
+      this.runs.delete(entry.workflowId);
+      return;
+    }
+    if (entry.kind !== 'step' && entry.kind !== 'compensation') return;
+    const key = entry.kind === 'compensation' ? `${entry.step}~compensate` : entry.step;
+    const open = run.attempts.get(key);
+    if (open === undefined && (entry.to === 'waiting' || entry.to === 'checking' || entry.to === 'running')) {
+      const span = this.tracer().startSpan(`troupe.${entry.kind} ${entry.step}`, {
+        startTime: at,
+        attributes: {
+          'troupe.workflow.id': entry.workflowId, 'troupe.step.id': entry.step, 'troupe.step.attempt': entry.attempt,
+          'troupe.idempotency_key': entry.kind === 'compensation' ? `${entry.workflowId}/${entry.step}/compensate` : `${entry.workflowId}/${entry.step}`,
+        },
+      }, trace.setSpan(context.active(), run.span));
+      run.attempts.set(key, span);
+      return;
+    }
+    if (open === undefined) {
+      if (entry.outcome === 'escalated' || entry.from === 'escalated') run.span.addEvent(`troupe.${entry.outcome}`, { 'troupe.step.id': entry.step }, at);
+      return;
+    }
+    if (entry.to === 'escalated') {
+      open.addEvent('troupe.escalated', { 'troupe.step.id': entry.step }, at);
+    }
+    // The attempt ends when its work does: done, failed for good, skipped, retrying later, or waiting for a person.
+    if (['done', 'failed', 'skipped', 'retrying', 'escalated'].includes(entry.to)) {
+      open.setAttribute('troupe.step.outcome', entry.outcome);
+      if (entry.delayMs !== undefined) open.setAttribute('troupe.step.retry_delay_ms', entry.delayMs);
+      if (entry.error !== undefined) open.setStatus({ code: SpanStatusCode.ERROR, message: entry.error.message });
+      open.end(at);
+      run.attempts.delete(key);
+    }
+  }
+
+  /** Ends every open span (shutdown). */
+  close(at = Date.now()): void {
+    for (const run of this.runs.values()) {
+      if (run === null) continue;
+      for (const span of run.attempts.values()) span.end(at);
+      run.span.end(at);
+    }
+    this.runs.clear();
+  }
+
+  private open(entry: TraceEntry): Run | null {
+    if (this.runs.size >= MAX_OPEN_RUNS) this.runs.delete(this.runs.keys().next().value as string);
+    // No SDK registered: the API hands out non-recording spans; follow nothing for this run.
+    const span = this.tracer().startSpan('troupe.workflow', { startTime: entry.at, attributes: { 'troupe.workflow.id': entry.workflowId } });
+    const run = span.isRecording() ? { span, attempts: new Map<string, Span>() } : null;
+    this.runs.set(entry.workflowId, run);
+    return run;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * OpenTelemetry spans of a workflow (issue 12), through the real SDK's in-memory exporter: one run with a retry, an
+ * escalation a person approves, a critical failure and the compensation it triggers.
+ */
+import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { escrow, step, workflow } from '../../machines/index.js';
+import { createSystem, NonRetryableError } from '../../src/index.js';
+import { until } from '../fixtures/chaos.js';
+
+const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+beforeAll(() => void trace.setGlobalTracerProvider(provider));
+afterAll(async () => {
+  await provider.shutdown();
+  trace.disable();
+});
+
+describe('OpenTelemetry spans (issue 12)', () => {
+  it('a run is a span; each step attempt and compensation is a child span with its outcome; escalations are events', async () => {
+    let calls = 0;
+    const order = workflow('order', {
+      steps: [
+        step('reserve', async () => { if (++calls === 1) throw new Error('flaky'); return 'reserved'; }, { retry: { initialInterval: 10 }, compensate: async () => undefined }),
+        step('review', async () => ({ confidence: 0.2 }), { minConfidence: 0.9 }),
+        step('charge', async () => { throw new NonRetryableError('card declined'); }),
+      ],
+    });
+    const system = await createSystem({ name: 'otel', logLevel: 'silent' });
+    try {
+      system.spawn(system.register('escrow', escrow), { id: 'escrow' });
+      const ref = system.spawn(system.register('order', order), { id: 'o1' });
+      const item = await until(5_000, 'the review waits for a person', async () => (await system.escrow().list())[0]);
+      await system.escrow().approve(item.id, { by: 'ana', output: { confidence: 1 } });
+      await expect(ref.result({ timeoutMs: 5_000 })).rejects.toThrow();
+    } finally {
+      await system.shutdown();
+    }
+    const spans = exporter.getFinishedSpans();
+    const root = spans.find((s) => s.name === 'troupe.workflow')!;
+    expect(root.attributes).toMatchObject({ 'troupe.workflow.id': 'o1', 'troupe.workflow.outcome': 'aborted' });
+    expect(root.status.code).toBe(2); // ERROR
+    const children = spans.filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId);
+    const summary = children.map((s) => `${s.name}#${String(s.attributes['troupe.step.attempt'])}:${String(s.attributes['troupe.step.outcome'])}:${s.status.code}`);
+    expect(summary).toEqual([
+      'troupe.step reserve#1:retrying:2', 'troupe.step reserve#2:succeeded:0', 'troupe.step review#1:escalated:0',
+      'troupe.step charge#1:failed-permanently:2', 'troupe.compensation reserve#1:succeeded:0',
+    ]);
+    expect(children[0]!.attributes['troupe.step.retry_delay_ms']).toBeGreaterThan(0);
+    expect(children[0]!.attributes['troupe.idempotency_key']).toBe('o1/reserve');
+    expect(children[2]!.events.map((e) => e.name)).toContain('troupe.escalated');
+    expect(root.events.map((e) => e.name)).toContain('troupe.approved');
+    expect(spans.every((s) => s.spanContext().traceId === root.spanContext().traceId)).toBe(true);
+  });
+});
