@@ -23,7 +23,15 @@ interface Run {
 export class WorkflowSpans {
   private readonly runs = new Map<string, Run | null>();
 
-  constructor(private readonly tracer: () => Tracer = () => trace.getTracer('troupe')) {}
+  /**
+   * One tracer for the node's life: the API's proxy tracer, which starts delegating as soon as the application
+   * registers an SDK (before or after the system was created). Getting it per run allocated a proxy each time.
+   */
+  private readonly tracer: Tracer;
+
+  constructor(tracer: Tracer = trace.getTracer('troupe')) {
+    this.tracer = tracer;
+  }
 
   /** Follows one trace entry. */
   record(entry: TraceEntry): void {
@@ -47,7 +55,7 @@ export class WorkflowSpans {
     const key = entry.kind === 'compensation' ? `${entry.step}~compensate` : entry.step;
     const open = run.attempts.get(key);
     if (open === undefined && (entry.to === 'waiting' || entry.to === 'checking' || entry.to === 'running')) {
-      const span = this.tracer().startSpan(`troupe.${entry.kind} ${entry.step}`, {
+      const span = this.tracer.startSpan(`troupe.${entry.kind} ${entry.step}`, {
         startTime: at,
         attributes: {
           'troupe.workflow.id': entry.workflowId, 'troupe.step.id': entry.step, 'troupe.step.attempt': entry.attempt,
@@ -87,7 +95,7 @@ export class WorkflowSpans {
   private open(entry: TraceEntry): Run | null {
     if (this.runs.size >= MAX_OPEN_RUNS) this.runs.delete(this.runs.keys().next().value as string);
     // No SDK registered: the API hands out non-recording spans; follow nothing for this run.
-    const span = this.tracer().startSpan('troupe.workflow', { startTime: entry.at, attributes: { 'troupe.workflow.id': entry.workflowId } });
+    const span = this.tracer.startSpan('troupe.workflow', { startTime: entry.at, attributes: { 'troupe.workflow.id': entry.workflowId } });
     const run = span.isRecording() ? { span, attempts: new Map<string, Span>() } : null;
     this.runs.set(entry.workflowId, run);
     return run;
