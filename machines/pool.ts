@@ -18,7 +18,7 @@
 import { setup, type AnyEventObject } from 'xstate';
 import { InvalidConfigError, RetryableError, toPlainError, type PlainError } from '../src/errors.js';
 import { REPLY_EMITTED, TELL_EMITTED } from './emit.js';
-import { isTimerFor, remainingMs, withTimer, type TimerEvent, type Timers } from './timers.js';
+import { dueTimerChart, withTimer, type TimerEvent, type Timers } from './timers.js';
 import { act, type ReducerArgs } from './workflow-context.js';
 
 export const DEFAULT_POOL_AGING_MS = 10_000;
@@ -175,13 +175,12 @@ export type PoolEvent = PoolCommand | TimerEvent;
  * // from a machine: tellTo('support/gpu', { type: 'pool.acquire', requestId, replyTo: self, deadlineMs: 30_000 }),
  * // then wait for pool.granted, do the work, and tellTo('support/gpu', { type: 'pool.release', requestId }).
  */
+const chart = dueTimerChart(TICK, sweep);
+
 export const pool = setup({
   types: {} as { context: PoolContext; input: PoolInput; events: PoolEvent; emitted: AnyEventObject },
-  delays: { [TICK]: ({ context, system }: { context: PoolContext; system: unknown }) => remainingMs(context.timers, TICK, system) },
-  guards: {
-    timing: ({ context }) => TICK in context.timers,
-    tick: ({ context, event }) => isTimerFor(context.timers, event, TICK),
-  },
+  delays: chart.delays,
+  guards: chart.guards,
 }).createMachine({
   id: 'pool',
   context: ({ input }) => {
@@ -195,13 +194,5 @@ export const pool = setup({
     'pool.cancel': { target: '.route', actions: free },
     'pool.status': { actions: status },
   },
-  states: {
-    // Re-entered after every change, so the one delayed transition is armed at the nearest due time.
-    route: { always: [{ guard: 'timing', target: 'timing' }, { target: 'quiet' }] },
-    quiet: {},
-    timing: {
-      after: { [TICK]: { target: 'route', actions: sweep } },
-      on: { 'troupe.timer': { guard: 'tick', target: 'route', actions: sweep } },
-    },
-  },
+  states: chart.states,
 });

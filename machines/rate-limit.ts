@@ -11,7 +11,7 @@ import { setup, type AnyEventObject } from 'xstate';
 import { InvalidConfigError, RetryableError, toPlainError } from '../src/errors.js';
 import { REPLY_EMITTED, TELL_EMITTED } from './emit.js';
 import type { PoolAcquireEvent, PoolNotice } from './pool.js';
-import { isTimerFor, remainingMs, withTimer, type TimerEvent, type Timers } from './timers.js';
+import { dueTimerChart, withTimer, type TimerEvent, type Timers } from './timers.js';
 import { act, type ReducerArgs } from './workflow-context.js';
 
 export interface RateLimitInput {
@@ -138,13 +138,12 @@ const status = act<RateLimitContext>((a: A): Effect => ({
  * system.spawn(system.register('rate-limit', rateLimit), { id: 'openai-rpm', input: { requests: 500, intervalMs: 60_000, tokensPerMinute: 200_000 } });
  * step('draft', callModel, { uses: ['support/openai-rpm'] });
  */
+const chart = dueTimerChart(TICK, tick);
+
 export const rateLimit = setup({
   types: {} as { context: RateLimitContext; input: RateLimitInput; events: RateLimitEvent; emitted: AnyEventObject },
-  delays: { [TICK]: ({ context, system }: { context: RateLimitContext; system: unknown }) => remainingMs(context.timers, TICK, system) },
-  guards: {
-    timing: ({ context }) => TICK in context.timers,
-    tick: ({ context, event }) => isTimerFor(context.timers, event, TICK),
-  },
+  delays: chart.delays,
+  guards: chart.guards,
 }).createMachine({
   id: 'rateLimit',
   context: ({ input }) => {
@@ -164,12 +163,5 @@ export const rateLimit = setup({
     'ratelimit.pause': { target: '.route', actions: pause },
     'ratelimit.status': { actions: status },
   },
-  states: {
-    route: { always: [{ guard: 'timing', target: 'timing' }, { target: 'idle' }] },
-    idle: {},
-    timing: {
-      after: { [TICK]: { target: 'route', actions: tick } },
-      on: { 'troupe.timer': { guard: 'tick', target: 'route', actions: tick } },
-    },
-  },
+  states: chart.states,
 });

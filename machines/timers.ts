@@ -96,3 +96,30 @@ export function seedFrom(text: string): number {
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return hash >>> 0;
 }
+
+/**
+ * The chart of an actor with one durable due time, `context.timers[key]` (the pool, the rate limit): `route` picks
+ * `timing` (a delayed transition armed at the due time, or the `troupe.timer` that replaces it after a restore) or
+ * `idle`, and every change re-enters `route`, which re-arms it at the new due time. Spread `delays` and `guards`
+ * into `setup()` and `states` into the machine (with `initial: 'route'`).
+ */
+// `onDue` is an `act(...)` action, typed for any machine like `act`'s own result.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function dueTimerChart(key: string, onDue: any) {
+  type Args = { context: { timers: Timers }; event: { type: string }; system?: unknown };
+  return {
+    delays: { [key]: ({ context, system }: Args) => remainingMs(context.timers, key, system) },
+    guards: {
+      timing: ({ context }: Args) => key in context.timers,
+      due: ({ context, event }: Args) => isTimerFor(context.timers, event, key),
+    },
+    states: {
+      route: { always: [{ guard: 'timing', target: 'timing' }, { target: 'idle' }] },
+      idle: {},
+      timing: {
+        after: { [key]: { target: 'route', actions: onDue } },
+        on: { [TIMER_EVENT]: { guard: 'due', target: 'route', actions: onDue } },
+      },
+    },
+  } as const;
+}

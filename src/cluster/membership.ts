@@ -9,7 +9,8 @@
  * a node that joined, one that left by shutting down, one whose lease expired (killed, paused, cut off) — to
  * `onChange` (the runtime publishes them as `rt.cluster.member` events).
  */
-import { InvalidConfigError, toPlainError } from '../errors.js';
+import { toPlainError } from '../errors.js';
+import { resolveLeaseMs } from '../durable/host-lock.js';
 import type { Logger } from '../log/index.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
@@ -55,11 +56,7 @@ export interface MembershipOptions {
 
 /** Checks `nats.nodeLeaseMs`; returns the lease to use. */
 export function resolveNodeLeaseMs(value: unknown): number {
-  if (value === undefined) return DEFAULT_NODE_LEASE_MS;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 300 || value > 600_000) {
-    throw new InvalidConfigError('nats.nodeLeaseMs', 'must be an integer from 300 to 600,000 (ms)');
-  }
-  return value;
+  return resolveLeaseMs('nats.nodeLeaseMs', value, DEFAULT_NODE_LEASE_MS);
 }
 
 export class Membership {

@@ -70,9 +70,14 @@ export interface HostLockOptions {
 
 /** Checks `nats.hostLeaseMs`; returns the lease to use. */
 export function resolveHostLeaseMs(value: unknown): number {
-  if (value === undefined) return DEFAULT_HOST_LEASE_MS;
+  return resolveLeaseMs('nats.hostLeaseMs', value, DEFAULT_HOST_LEASE_MS);
+}
+
+/** A lease setting (host lock, node membership): an integer from 300 to 600,000 ms, or the default when unset. */
+export function resolveLeaseMs(field: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 300 || value > 600_000) {
-    throw new InvalidConfigError('nats.hostLeaseMs', 'must be an integer from 300 to 600,000 (ms)');
+    throw new InvalidConfigError(field, 'must be an integer from 300 to 600,000 (ms)');
   }
   return value;
 }
