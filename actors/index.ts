@@ -8,7 +8,7 @@ export type {
   LlmClient, LlmMessage, LlmRequest, LlmResponse, LlmStopReason, LlmStreamPart, LlmToolCall, LlmToolChoice, LlmToolDefinition, LlmToolResultMessage, LlmUsage,
 } from './llm.js';
 export { aiSdkClient, collectStream, type AiSdkClientOptions } from './ai-sdk-client.js';
-export { LlmErrorType, llmErrorFrom, retryAfterMsFrom } from './llm-errors.js';
+export { LlmErrorType, llmErrorFrom, retryAfterMsFrom, type LlmErrorContext } from './llm-errors.js';
 export {
   createLanguageModel, llmClient, llmClientFromEnv, llmSettingsFromEnv, validateLlmSettings,
   LLM_ENV, LLM_INSPECTION_MASK, LLM_LOG_REDACT_PATHS, LLM_PROVIDERS, type LlmProvider, type LlmSettings,

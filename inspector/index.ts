@@ -6,3 +6,4 @@ export { startInspector, type Inspector, type InspectorOptions, type InspectorSt
 export type { ChannelStats } from './channel-stats.js';
 export type { ClusterStats, ClusterLimits } from './cluster-relay.js';
 export { DECISION_LIMITS } from './decisions.js';
+export type { InspectionHistoryOptions, InspectionHistoryStats } from '../src/inspection/history.js';

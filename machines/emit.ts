@@ -28,14 +28,16 @@ export {
 } from '../src/protocol.js';
 
 /** What an expression sees: the context, the event, and `self` (under Troupe, `self.id` is the actor's address). */
-type Args<TContext extends MachineContext, TEvent extends EventObject> = { context: TContext; event: TEvent; self: AnyActorRef };
-type ValueOrExpr<T, TContext extends MachineContext, TEvent extends EventObject> = T | ((args: Args<TContext, TEvent>) => T);
+/** What an expression in `reply`, `tellTo` or `askTo` receives. */
+export type ExprArgs<TContext extends MachineContext, TEvent extends EventObject> = { context: TContext; event: TEvent; self: AnyActorRef };
+/** A value, or an expression of the machine's context and event that computes it. */
+export type ValueOrExpr<T, TContext extends MachineContext, TEvent extends EventObject> = T | ((args: ExprArgs<TContext, TEvent>) => T);
 
 function resolve<T, TContext extends MachineContext, TEvent extends EventObject>(
   value: ValueOrExpr<T, TContext, TEvent>,
-  args: Args<TContext, TEvent>,
+  args: ExprArgs<TContext, TEvent>,
 ): T {
-  return typeof value === 'function' ? (value as (a: Args<TContext, TEvent>) => T)(args) : value;
+  return typeof value === 'function' ? (value as (a: ExprArgs<TContext, TEvent>) => T)(args) : value;
 }
 
 /** The action type both helpers return; generic so it fits any machine's context, events and emitted types. */
@@ -56,7 +58,7 @@ export function tellTo<
   to: ValueOrExpr<string, TContext, TExpressionEvent>,
   event: ValueOrExpr<EventObject, TContext, TExpressionEvent>,
 ): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted> {
-  return emit(({ context, event: current, self }: Args<TContext, TExpressionEvent>) => {
+  return emit(({ context, event: current, self }: ExprArgs<TContext, TExpressionEvent>) => {
     const args = { context, event: current, self };
     return { type: TELL_EMITTED, to: resolve(to, args), event: resolve(event, args) } satisfies TellEmitted as unknown as TEmitted;
   });
@@ -73,7 +75,7 @@ export function askTo<
   event: ValueOrExpr<EventObject, TContext, TExpressionEvent>,
   options: { replyType: string; timeoutMs?: number },
 ): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted> {
-  return emit(({ context, event: current, self }: Args<TContext, TExpressionEvent>) => {
+  return emit(({ context, event: current, self }: ExprArgs<TContext, TExpressionEvent>) => {
     const args = { context, event: current, self };
     const emitted: AskEmitted = { type: ASK_EMITTED, to: resolve(to, args), event: resolve(event, args), ...options };
     return emitted as unknown as TEmitted;
@@ -89,7 +91,7 @@ export function reply<
   TExpressionEvent extends EventObject,
   TEvent extends EventObject = TExpressionEvent,
   TEmitted extends AnyEventObject = AnyEventObject,
->(payload: (args: Args<TContext, TExpressionEvent>) => unknown): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted>;
+>(payload: (args: ExprArgs<TContext, TExpressionEvent>) => unknown): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted>;
 export function reply<
   TContext extends MachineContext,
   TExpressionEvent extends EventObject,
@@ -97,7 +99,7 @@ export function reply<
   TEmitted extends AnyEventObject = AnyEventObject,
 >(payload: string | number | boolean | null | object): TroupeAction<TContext, TExpressionEvent, TEvent, TEmitted>;
 export function reply(payload: unknown): TroupeAction<MachineContext, EventObject, EventObject, AnyEventObject> {
-  return emit(({ context, event, self }: Args<MachineContext, EventObject>) => ({
+  return emit(({ context, event, self }: ExprArgs<MachineContext, EventObject>) => ({
     type: REPLY_EMITTED,
     payload: resolve(payload, { context, event, self }),
   }) satisfies ReplyEmitted);

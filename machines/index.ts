@@ -48,3 +48,6 @@ export {
   type PoolInput, type PoolContext, type PoolCommand, type PoolAcquireEvent, type PoolNotice, type PoolEvent, type PoolRequest, type PoolLease, type PoolStatus,
 } from './pool.js';
 export { rateLimit, type RateLimitInput, type RateLimitContext, type RateLimitEvent } from './rate-limit.js';
+export type { OutputSize, HandoffKey } from './handoff.js';
+export type { StepEnv } from './step-env.js';
+export type { RateLimitRequest } from './rate-limit.js';

@@ -22,7 +22,8 @@ export interface RateLimitInput {
   readonly tokensPerMinute?: number;
 }
 
-interface Waiting {
+/** A request waiting for the bucket. */
+export interface RateLimitRequest {
   readonly requestId: string;
   readonly replyTo: string;
   readonly tokens: number;
@@ -40,7 +41,7 @@ export interface RateLimitContext {
   readonly refilledAt: number;
   /** No grant before this time (a provider's 429). */
   readonly pausedUntil: number;
-  readonly queue: readonly Waiting[];
+  readonly queue: readonly RateLimitRequest[];
   readonly granted: number;
   readonly timers: Timers;
 }
@@ -66,7 +67,7 @@ function serve(c: RateLimitContext, now: number, emit: AnyEventObject[]): Partia
   let available = Math.min(c.requests, c.available + (elapsed * c.requests) / c.intervalMs);
   const tpm = c.tokensPerMinute;
   let tokens = tpm === undefined ? Infinity : Math.min(tpm, c.tokensAvailable + (elapsed * tpm) / MINUTE_MS);
-  const queue: Waiting[] = [];
+  const queue: RateLimitRequest[] = [];
   let granted = c.granted;
   let blocked = false;
   for (const w of c.queue) {
@@ -103,7 +104,7 @@ function serve(c: RateLimitContext, now: number, emit: AnyEventObject[]): Partia
 const acquire = act<RateLimitContext>((a: A): Effect => {
   const e = a.event as Partial<PoolAcquireEvent> & { tokens?: unknown };
   if (typeof e.requestId !== 'string' || typeof e.replyTo !== 'string' || a.context.queue.some((w) => w.requestId === e.requestId)) return {};
-  const waiting: Waiting = {
+  const waiting: RateLimitRequest = {
     requestId: e.requestId, replyTo: e.replyTo, tokens: typeof e.tokens === 'number' && e.tokens > 0 ? e.tokens : 0,
     deadline: typeof e.deadlineMs === 'number' ? a.now + e.deadlineMs : undefined, enqueuedAt: a.now,
   };

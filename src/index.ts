@@ -67,3 +67,17 @@ export {
 } from './inspection/index.js';
 export type * from './inspection/wire.js';
 export { startObservability, type ObservabilityEndpoint, type ObservabilityOptions } from './observability/endpoint.js';
+// Types the public API names (so the API reference and a consumer's editor reach them).
+export type { SupervisorPolicy } from './supervision/policy.js';
+export type { EventLike } from './protocol.js';
+export type { NatsConnectionOptions } from './transport/nats/connection-options.js';
+export type { SupervisionDefaults } from './config.js';
+export type { LogFn } from './log/index.js';
+export type { InspectionState } from './inspection/bus.js';
+export type { SnapshotStore, StoredValue, PutResult } from './persistence/snapshot-store.js';
+export type * from './persistence/mailbox-log.js';
+export type { TraceLog, TraceRecord, TraceReadOptions } from './persistence/trace-log.js';
+export type { RequestOptions, SubscribeOptions } from './transport/transport.js';
+export type { RuntimeEventListener } from './system/events.js';
+export type { NatsTlsFiles } from './transport/nats/connection-options.js';
+export type { TraceRecord as InspectionTraceRecord } from './inspection/wire.js';

@@ -10,7 +10,7 @@ export const REPLY_EMITTED = 'troupe.reply';
 export const ASK_EMITTED = 'troupe.ask';
 export const TRACE_EMITTED = 'troupe.trace';
 
-interface EventLike {
+export interface EventLike {
   readonly type: string;
 }
 

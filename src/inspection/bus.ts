@@ -83,7 +83,8 @@ interface Watched {
   sub: { unsubscribe(): void } | undefined;
 }
 
-type State = Omit<ResyncMessage, 'counts' | 'reason'>;
+/** What a page needs to draw the node now: its actors, their snapshots and the recent records. */
+export type InspectionState = Omit<ResyncMessage, 'counts' | 'reason'>;
 
 export class InspectionBus {
   readonly node: string;
@@ -184,7 +185,7 @@ export class InspectionBus {
   }
 
   /** The current state: the supervision tree, each actor's latest snapshot, recent traces. */
-  state(): State {
+  state(): InspectionState {
     const tree = this.source.tree();
     const actors: ActorState[] = [];
     const visit = (node: WireTreeNode, parent: string | undefined): void => {
