@@ -81,3 +81,4 @@ export type { RequestOptions, SubscribeOptions } from './transport/transport.js'
 export type { RuntimeEventListener } from './system/events.js';
 export type { NatsTlsFiles } from './transport/nats/connection-options.js';
 export type { TraceRecord as InspectionTraceRecord } from './inspection/wire.js';
+export type { StopReason } from './system/parent.js';

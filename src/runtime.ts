@@ -410,7 +410,7 @@ class Runtime implements TroupeSystem {
     let timer: ReturnType<typeof setTimeout> | undefined;
     // The overall bound uses real time: shutdown must end even when a test's manual clock stands still.
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-    await Promise.race([this.rootSupervisor.stop(false), deadline]);
+    await Promise.race([this.rootSupervisor.stop(false, 'shutdown'), deadline]);
     clearTimeout(timer);
     this.core.markStopped();
     if (this.published) {
@@ -491,7 +491,10 @@ function createPinoLogger(options: CreateSystemOptions, name: string): Logger {
   const level = options.logLevel ?? (process.env['TROUPE_LOG_LEVEL'] as LogLevel | undefined) ?? 'warn';
   const base = { systemId: name };
   const redact = { paths: [...DEFAULT_REDACT_PATHS, ...(options.logRedact ?? [])], censor: REDACTED };
-  const instance = pino({ level, base, redact }, (options.logDestination ?? pino.destination(2)) as never);
+  // `errWithCause` keeps an error's message as it is and its cause apart: the default serializer appends the
+  // cause's message to the error's, which repeats it when the message already says it (issue 13).
+  const serializers = { err: pino.stdSerializers.errWithCause };
+  const instance = pino({ level, base, redact, serializers }, (options.logDestination ?? pino.destination(2)) as never);
   return instance as unknown as Logger;
 }
 

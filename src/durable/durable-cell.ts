@@ -17,7 +17,7 @@ import { ActorCell, type CellOptions } from '../system/actor-cell.js';
 import type { CellHost } from '../system/cell-host.js';
 import type { Clock } from '../system/clock.js';
 import type { Message, Receipt, ReplyTarget } from '../system/message.js';
-import type { RestartMode } from '../system/parent.js';
+import type { RestartMode, StopReason } from '../system/parent.js';
 import { finishSuperseded, moveToFinished } from './finished-records.js';
 import { decodeRecord, encodeRecord, RECORD_VERSION, snapshotForLogic, type DurableRecord, type DurableStatus, type PersistedTimer } from './durable-record.js';
 import { pendingTimers, rescheduleTimers, TimerStampingClock } from './timer-clock.js';
@@ -372,17 +372,17 @@ export class DurableCell extends ActorCell {
     await this.flushed();
   }
 
-  override stop(notifyParent: boolean): Promise<void> {
-    return (this.stopWork ??= this.stopDurably(notifyParent));
+  override stop(notifyParent: boolean, reason?: StopReason): Promise<void> {
+    return (this.stopWork ??= this.stopDurably(notifyParent, reason));
   }
 
-  private async stopDurably(notifyParent: boolean): Promise<void> {
+  private async stopDurably(notifyParent: boolean, reason: StopReason | undefined): Promise<void> {
     // A stop while the record is still being read waits for it: a spawned actor is stored before it stops (its
     // first record), or the messages already sent to it would find no actor at the next start.
     await this.ready;
     // An explicit stop is final and recorded; a shutdown keeps the actor active for the next start.
     if (notifyParent) this.markFinal('stopped');
-    await super.stop(notifyParent);
+    await super.stop(notifyParent, reason);
     if (this.finalStatus !== undefined) {
       await this.flushed();
       await this.writeFinal(this.finalStatus);

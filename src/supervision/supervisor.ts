@@ -14,7 +14,7 @@ import type { Logger } from '../log/index.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
 import type { TimerHandle } from '../system/clock.js';
 import type { Directive } from '../system/events.js';
-import type { Child, ExitReason, Parent, RestartMode, RestartType } from '../system/parent.js';
+import type { Child, ExitReason, Parent, RestartMode, RestartType, StopReason } from '../system/parent.js';
 import { decideDirective, type SupervisorPolicy } from './policy.js';
 import { recordRestart } from './restart-intensity.js';
 import { affectedChildren } from './strategies.js';
@@ -103,7 +103,7 @@ export class Supervisor implements Parent, Child {
       return;
     }
     this.remove(child);
-    if (reason === 'completed') void child.stop(false);
+    if (reason === 'completed') void child.stop(false, 'completed');
   }
 
   private restartAfterBackoff(child: Child, failure: ActorFailedError, directive: 'restart' | 'resume'): void {
@@ -160,18 +160,20 @@ export class Supervisor implements Parent, Child {
     for (const child of [...this.children]) child.restart('initial');
   }
 
-  async stop(notifyParent: boolean): Promise<void> {
+  async stop(notifyParent: boolean, reason: StopReason = notifyParent ? 'stopped' : 'supervisor'): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.cancelTimers();
+    // A shutdown reaches every actor as a shutdown; a supervisor stopped for any other reason stops its children.
+    const childReason: StopReason = reason === 'shutdown' ? 'shutdown' : 'supervisor';
     for (const child of [...this.children].reverse()) {
-      await withTimeout(child.stop(false), child.shutdownMs, this.core, () =>
+      await withTimeout(child.stop(false, childReason), child.shutdownMs, this.core, () =>
         this.logger.warn({ child: child.address, shutdownMs: child.shutdownMs }, 'child did not stop in time; abandoned'),
       );
     }
     this.children.length = 0;
     this.core.release(this.address);
-    if (this.core.events.active) this.core.events.publish({ type: 'rt.actor.stopped', address: this.address, reason: notifyParent ? 'stopped' : 'supervisor', ts: this.core.clock.now() });
+    if (this.core.events.active) this.core.events.publish({ type: 'rt.actor.stopped', address: this.address, reason, ts: this.core.clock.now() });
     if (notifyParent) this.parent.childExited(this, 'stopped');
   }
 

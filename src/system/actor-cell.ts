@@ -16,7 +16,7 @@ import { CellInspector, type InspectionObserver } from './cell-inspector.js';
 import { CellListeners, type EmittedListener, type SnapshotListener } from './cell-listeners.js';
 import { Mailbox } from './mailbox.js';
 import type { Message, ReplyTarget } from './message.js';
-import type { Child, Parent, RestartMode, RestartType } from './parent.js';
+import type { Child, Parent, RestartMode, RestartType, StopReason } from './parent.js';
 import type { RegisteredLogic } from './logic-registry.js';
 import { ReplyLine } from './reply-line.js';
 import { isTroupeEmitted, routeEmitted } from './emitted.js';
@@ -263,11 +263,11 @@ export class ActorCell implements Child {
    * Stops for good. A running actor first handles what is already queued (new messages are refused), so a
    * graceful shutdown loses nothing; a held one (failed, awaiting restart) dead-letters its queue.
    */
-  stop(notifyParent: boolean): Promise<void> {
-    return (this.stopping ??= this.stopAfterQueue(notifyParent));
+  stop(notifyParent: boolean, reason: StopReason = notifyParent ? 'stopped' : 'supervisor'): Promise<void> {
+    return (this.stopping ??= this.stopAfterQueue(notifyParent, reason));
   }
 
-  private async stopAfterQueue(notifyParent: boolean): Promise<void> {
+  private async stopAfterQueue(notifyParent: boolean, reason: StopReason): Promise<void> {
     if (this.state === 'running' && this.mailbox.size > 0) {
       await new Promise<void>((resolve) => (this.onIdle = resolve));
     }
@@ -281,7 +281,7 @@ export class ActorCell implements Child {
     }
     this.rejectAwaiting(() => new DeadLetterError(this.address, 'actor stopped before answering'));
     this.host.cellStopped(this.address);
-    if (this.host.events.active) this.host.events.publish({ type: 'rt.actor.stopped', address: this.address, reason: notifyParent ? 'stopped' : 'supervisor', ts: this.host.clock.now() });
+    if (this.host.events.active) this.host.events.publish({ type: 'rt.actor.stopped', address: this.address, reason, ts: this.host.clock.now() });
     if (notifyParent) this.parent.childExited(this, 'stopped');
   }
 

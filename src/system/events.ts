@@ -5,12 +5,13 @@
  * macrotask would kill Node, so it is reported to `onListenerError` instead.
  */
 import type { PlainError } from '../errors.js';
+import type { StopReason } from './parent.js';
 
 export type Directive = 'restart' | 'resume' | 'stop' | 'escalate';
 
 export type RuntimeEvent =
   | { type: 'rt.actor.spawned'; address: string; logic: string; parent: string; ts: number }
-  | { type: 'rt.actor.stopped'; address: string; reason: 'stopped' | 'completed' | 'shutdown' | 'supervisor'; ts: number }
+  | { type: 'rt.actor.stopped'; address: string; reason: StopReason; ts: number }
   | { type: 'rt.actor.failed'; address: string; kind: string; error: PlainError; ts: number }
   | { type: 'rt.actor.restarted'; address: string; incarnation: number; mode: 'initial' | 'last-good'; redelivered: number; ts: number }
   | { type: 'rt.supervisor.started'; address: string; parent: string; strategy: string; ts: number }

@@ -12,6 +12,9 @@ export type RestartMode = 'initial' | 'last-good';
 /** How a child left: an explicit stop (never restarted), or its logic reached a final state. */
 export type ExitReason = 'stopped' | 'completed';
 
+/** Why an actor stopped, as `rt.actor.stopped` says: asked to, finished, the system shut down, or its supervisor. */
+export type StopReason = 'stopped' | 'completed' | 'shutdown' | 'supervisor';
+
 /** Something a supervisor can restart: an actor cell, or another supervisor. */
 export interface Child {
   readonly address: string;
@@ -22,8 +25,11 @@ export interface Child {
   terminate(): void;
   /** Starts a new incarnation and delivers the held messages, in order. */
   restart(mode: RestartMode): void;
-  /** Stops for good (for a supervisor: its children right to left). `notifyParent` false when the parent asked. */
-  stop(notifyParent: boolean): Promise<void>;
+  /**
+   * Stops for good (for a supervisor: its children right to left). `notifyParent` false when the parent asked;
+   * `reason` is what `rt.actor.stopped` reports (default: `stopped` when asked directly, else `supervisor`).
+   */
+  stop(notifyParent: boolean, reason?: StopReason): Promise<void>;
   /** The supervisor gave up on this child (a durable actor records it, so it is never resurrected). */
   abandon?(): void;
 }
