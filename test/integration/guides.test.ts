@@ -37,6 +37,10 @@ describe('guide examples (issue 13)', () => {
       await server?.cleanup();
     });
 
+    it('the cluster so far: two nodes see each other, and one asks a durable actor the other hosts', async () => {
+      expect(await lines('guide-cluster', [], { TROUPE_NATS_URL: server.url })).toEqual(['nodes: node-a, node-b', 'asked from node-b: 2']);
+    });
+
     it('durability: a process that dies after deliver() loses nothing; the next one recovers the actor', async () => {
       const env = { TROUPE_NATS_URL: server.url };
       expect(await lines('guide-durable', ['crash'], env)).toEqual(['delivered: 3']);
