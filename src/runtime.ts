@@ -341,6 +341,18 @@ class Runtime implements TroupeSystem {
     return [{ node: this.node, pid: process.pid, host: hostname(), startedAt: this.startedAt, heartbeatAt: Date.now(), leaseMs: 0, actors: this.actorCount(), shards: this.durable.consumedShards() }];
   }
 
+  /**
+   * Why a message to `address` would reach no one, when this node can know it: on the embedded default nothing runs
+   * there; on NATS, nothing runs there here and it is not a durable address (whose mailbox would keep the message).
+   * Undefined when it is reachable or another node may host it.
+   */
+  private unreachable(address: string): string | undefined {
+    const cell = this.core.cell(address);
+    if (cell !== undefined) return cell.state === 'stopped' ? 'the actor stopped' : undefined;
+    if (this.oneProcess) return 'no actor at this address';
+    return undefined;
+  }
+
   /** Actors this node runs (supervisors are not counted). */
   private actorCount(): number {
     let count = 0;
@@ -366,7 +378,7 @@ class Runtime implements TroupeSystem {
   }
 
   escrow(address?: string): EscrowClient {
-    return escrowClient({ name: this.name, ask: (to, event, options) => this.core.lookup(to).ask(event, options) }, address);
+    return escrowClient({ name: this.name, ask: (to, event, options) => this.core.lookup(to).ask(event, options), unreachable: (to) => this.unreachable(to) }, address);
   }
 
   subscribe(listener: RuntimeEventListener): () => void {
