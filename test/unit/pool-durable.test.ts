@@ -2,16 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { pool, type PoolStatus } from '../../machines/index.js';
 import { createManualClock, createSystem } from '../../src/index.js';
-import { createMemoryMailboxLog } from '../../src/persistence/memory/memory-mailbox-log.js';
-import { createMemorySnapshotStore } from '../../src/persistence/memory/memory-snapshot-store.js';
-import { advance } from '../fixtures/system.js';
+import { advance, sharedMemoryDurability } from '../fixtures/system.js';
 
 describe('a durable pool (issue 11)', () => {
   it('keeps its holders and queue across a restart of its node, and still revokes a lease at its stored deadline', async () => {
     const clock = createManualClock(0);
-    const store = createMemorySnapshotStore();
-    const log = createMemoryMailboxLog({ shards: 2 });
-    const durability = { store: { ...store, close: async () => {} }, log: { ...log, close: async () => {} } };
+    const durability = await sharedMemoryDurability();
     const first = await createSystem({ name: 'res', clock, logLevel: 'silent', durability });
     first.register('pool', pool);
     const gpu = first.spawn<typeof pool>('pool', { id: 'gpu', durable: true, input: { capacity: 1, leaseMs: 10_000 } });

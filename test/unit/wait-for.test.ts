@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ActorTerminatedError, createManualClock, createSystem, TimeoutError } from '../../src/index.js';
-import { createMemoryMailboxLog } from '../../src/persistence/memory/memory-mailbox-log.js';
-import { createMemorySnapshotStore } from '../../src/persistence/memory/memory-snapshot-store.js';
 import { counterMachine, finishingCounter } from '../fixtures/machines.js';
-import { advance, testSystem } from '../fixtures/system.js';
+import { advance, sharedMemoryDurability, testSystem } from '../fixtures/system.js';
 
 const countOf = (s: { context: { count: number } }) => s.context.count;
 
@@ -51,9 +49,7 @@ describe('ref.waitFor: XState waitFor for a Troupe ref (issue 13)', () => {
 
   it('waits for a durable actor to read its record, and sees the stored state', async () => {
     const clock = createManualClock(0);
-    const store = createMemorySnapshotStore();
-    const log = createMemoryMailboxLog({ shards: 2 });
-    const durability = { store: { ...store, close: async () => {} }, log: { ...log, close: async () => {} } };
+    const durability = await sharedMemoryDurability();
     const first = await createSystem({ name: 'wf', clock, logLevel: 'silent', durability });
     first.register('counter', counterMachine);
     const ref = first.spawn<typeof counterMachine>('counter', { id: 'd', durable: true });
