@@ -23,6 +23,12 @@ export function decide(system: TroupeSystem, request: DecideRequest): DecisionOu
   const items = ((escrow.getSnapshot() as { context?: { items?: unknown } } | undefined)?.context?.items ?? undefined) as Record<string, unknown> | undefined;
   if (items === undefined || typeof items !== 'object') return { ok: false, error: `${request.escrow} is not an escrow here` };
   if (!Object.hasOwn(items, request.itemId)) return { ok: false, error: `no item ${request.itemId} is waiting in ${request.escrow}` };
+  // As `system.escrow().approve` does (issue 13): a decision that would continue a workflow that is gone fails here,
+  // leaving the item; a rejection clears it. Only where every actor is in this process is "gone" known.
+  const waiting = (items[request.itemId] as { replyTo?: unknown }).replyTo;
+  if (request.decision !== 'reject' && system.transport.kind === 'memory' && typeof waiting === 'string' && system.lookup(waiting).getSnapshot() === undefined) {
+    return { ok: false, error: `the workflow waiting for ${request.itemId} (${waiting}) is gone: reject the item to clear it` };
+  }
   const by = request.by ?? 'inspector';
   const event: EscrowDecisionEvent =
     request.decision === 'approve' ? { type: 'escrow.approve', itemId: request.itemId, by }

@@ -27,3 +27,22 @@ describe('a decision that cannot reach its workflow fails the decider (issue 13)
     expect(await desk.list()).toEqual([]);
   });
 });
+
+describe("the inspector's decisions (issue 13)", () => {
+  it('refuses to approve the item of a workflow that is gone, and lets a person reject it', async () => {
+    const { decide } = await import('../../inspector/decisions.js');
+    await using t = await testSystem({ name: 'insp' });
+    t.system.spawn(t.system.register('escrow', escrow), { id: 'escrow' });
+    const wf = workflow('w', { steps: [step('draft', async () => ({ confidence: 0.1 }), { minConfidence: 0.9 })] });
+    const run = t.system.spawn(t.system.register('w', wf), { id: 'w1' });
+    const [item] = await until(5_000, 'the step waits for a person', async () => {
+      const items = await t.system.escrow().list();
+      return items.length > 0 ? items : undefined;
+    });
+    await run.stop();
+    const refused = decide(t.system, { t: 'decide', requestId: 'r1', escrow: 'insp/escrow', itemId: item!.id, decision: 'approve', by: 'ana' });
+    expect(refused).toEqual({ ok: false, error: expect.stringContaining('insp/w1') as unknown });
+    expect(decide(t.system, { t: 'decide', requestId: 'r1', escrow: 'insp/escrow', itemId: item!.id, decision: 'reject', by: 'ana' })).toEqual({ ok: true });
+    expect(await until(5_000, 'the item is cleared', async () => ((await t.system.escrow().list()).length === 0 ? true : undefined))).toBe(true);
+  });
+});
