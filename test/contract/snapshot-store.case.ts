@@ -147,6 +147,26 @@ export function describeSnapshotStoreContract(name: string, factory: () => Promi
       expect((await s.keys()).sort()).toEqual(['billing.t1', 'support', 'support.t1', 'support.triage.classifier', 'supportx.t1']);
     });
 
+    test('keys(prefix) lists each key once while the keys are being rewritten (a heartbeat during a listing)', async () => {
+      const s = await make();
+      const ids = Array.from({ length: 50 }, (_, i) => `node.n${i}`);
+      for (const key of ids) await s.put(key, bytes('0'));
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; writing && i < 5_000; i++) await s.put(ids[i % ids.length]!, bytes(String(i)));
+      })();
+      try {
+        for (let round = 0; round < 20; round++) {
+          const listed = await s.keys('node');
+          expect(listed.length).toBe(new Set(listed).size);
+          expect([...listed].sort()).toEqual([...ids].sort());
+        }
+      } finally {
+        writing = false;
+        await writer;
+      }
+    });
+
     test('keys that are not dot-separated [A-Za-z0-9_-] tokens are rejected with InvalidAddressError', async () => {
       const s = await make();
       for (const key of ['', 'a..b', '.a', 'a.', 'a b', 'a*', 'a.>', 'a/b']) {

@@ -134,19 +134,21 @@ class KvSnapshotStore implements SnapshotStore {
    */
   private async list(filter: string): Promise<string[]> {
     const iter = await this.kv.keys(filter);
-    const keys: string[] = [];
+    // A Set: the listing is a consumer that also delivers puts made while it runs, so a key rewritten meanwhile
+    // (a node's heartbeat) would otherwise be listed twice.
+    const keys = new Set<string>();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       iter.stop();
     }, this.listTimeoutMs);
     try {
-      for await (const key of iter) keys.push(key);
+      for await (const key of iter) keys.add(key);
     } finally {
       clearTimeout(timer);
     }
     if (timedOut) throw new TimeoutError(`listing keys ${filter} did not finish within ${this.listTimeoutMs} ms`, this.listTimeoutMs);
-    return keys;
+    return [...keys];
   }
 }
 
