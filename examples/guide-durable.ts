@@ -21,6 +21,7 @@ const system = await createSystem({ name: 'guide', nats: { servers: process.env[
 system.register('counter', counter, { version: 1 });
 
 if (process.argv[2] === 'crash') {
+  await system.recover(); // this node hosts durable actors: it takes its share of the shards first
   const ref = system.spawn('counter', { id: 'counter-1', durable: true });
   for (let i = 0; i < 3; i++) await ref.deliver({ type: 'inc' }); // stored: handled even if this process dies now
   console.log('delivered: 3');

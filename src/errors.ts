@@ -26,7 +26,7 @@ export const ErrorCode = {
   SystemStopped: 'TROUPE_SYSTEM_STOPPED',
   VersionMismatch: 'TROUPE_VERSION_MISMATCH',
   Codec: 'TROUPE_CODEC',
-  DurableHostLocked: 'TROUPE_DURABLE_HOST_LOCKED',
+  ShardMoved: 'TROUPE_SHARD_MOVED',
   UnknownEscrowItem: 'TROUPE_UNKNOWN_ESCROW_ITEM',
   ActorTerminated: 'TROUPE_ACTOR_TERMINATED',
 } as const;
@@ -215,30 +215,17 @@ export class CodecError extends TroupeError {
 }
 
 /**
- * Another process of this system hosts its durable actors (issue 8): until shard leases exist, one process per
- * system consumes the durable mailboxes. Raised by `recover()` (and logged for a durable `spawn`) on the process
- * that was refused, and on a holder whose lock was taken while it was paused; `holder` names the process that has it.
+ * A durable actor's shard is held by another node (issue 9): this node's lease on it lapsed or was taken over (a
+ * pause, a partition), or a newer owner already wrote the actor's record. Raised where a stale node would otherwise
+ * act for the actor; the incarnation here stops quietly, and the shard's owner runs the actor.
  */
-export class DurableHostLockedError extends TroupeError {
-  readonly system: string;
-  /** The node id of the process that holds the lock. */
-  readonly holder: string;
-  /** Its last heartbeat, epoch ms (its own clock). */
-  readonly heartbeatAt: number;
-  constructor(system: string, holder: { node: string; heartbeatAt: number; pid?: number; host?: string }, options?: ErrorOptions) {
-    const where = holder.pid === undefined ? '' : ` (pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''})`;
-    const at = Number.isFinite(holder.heartbeatAt) ? new Date(holder.heartbeatAt).toISOString() : 'unknown';
-    super(
-      ErrorCode.DurableHostLocked,
-      `durable actors of system ${system} are hosted by node ${holder.node}${where}, last heartbeat ${at}; one process per ` +
-        'system hosts durable actors. Stop that process first (a new one then takes over at once), or run this one without ' +
-        'hosting durable actors (no recover(), no durable spawn)',
-      { system, holder: holder.node, heartbeatAt: holder.heartbeatAt, pid: holder.pid, host: holder.host },
-      options,
-    );
-    this.system = system;
-    this.holder = holder.node;
-    this.heartbeatAt = holder.heartbeatAt;
+export class ShardMovedError extends TroupeError {
+  readonly address: string;
+  readonly shard: number;
+  constructor(address: string, shard: number, detail: string, options?: ErrorOptions) {
+    super(ErrorCode.ShardMoved, `durable actor ${address}: shard ${shard} is held by another node (${detail})`, { address, shard }, options);
+    this.address = address;
+    this.shard = shard;
   }
 }
 
@@ -328,7 +315,7 @@ const byPrototype: Record<string, { prototype: TroupeError }> = {
   SystemStoppedError,
   VersionMismatchError,
   CodecError,
-  DurableHostLockedError,
+  ShardMovedError,
   UnknownEscrowItemError,
   ActorTerminatedError,
 };

@@ -14,12 +14,13 @@ import { WorkflowSpans } from './observability/tracing.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
-import { DurableNode } from './durable/durable-node.js';
+import { DurableNode, type SpawnRequest } from './durable/durable-node.js';
 import { awaitHostedResult, awaitStoredResult, type ResultOptions } from './durable/durable-result.js';
 import type { TraceEntry as PublicTraceEntry } from './trace-entry.js';
 import { awaitLocalResult } from './runtime/local-result.js';
-import { HostLock } from './durable/host-lock.js';
-import { ActorFailedError, DurableHostLockedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
+import { ShardLeases } from './cluster/shard-leases.js';
+import { shardOf } from './persistence/mailbox-log.js';
+import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
 import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
 import { publishInspection } from './inspection/transport-sink.js';
 import { DEFAULT_REDACT_PATHS, REDACTED, type Logger, type LogLevel } from './log/index.js';
@@ -109,8 +110,12 @@ class Runtime implements TroupeSystem {
   /** Every address of the system lives in this process (the memory transport): a missing service is known missing. */
   private readonly oneProcess: boolean;
   private rpc: RpcEndpoint | undefined;
-  /** One durable host per system until shard leases exist (issue 8); none on the one-process memory backends. */
-  private readonly hostLock: HostLock | undefined;
+  /** The mailbox shards this node hosts (NATS, issue 9); none on the one-process backends, which host every shard. */
+  private readonly leases: ShardLeases | undefined;
+  /** Set once this node hosts durable actors (its first durable spawn or recover()): it then takes shards. */
+  private hosting: Promise<void> | undefined;
+  /** Addresses restored from the shards this node took. */
+  private restored: string[] = [];
   private readonly backends: Backends;
   private stats = { snapshotWrites: 0, snapshotBytes: 0, snapshotDeletes: 0, logAppends: 0 };
   private closingBackends = false;
@@ -150,20 +155,30 @@ class Runtime implements TroupeSystem {
       ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
       // Asks across nodes are answered on this node's reply subject (issue 9).
       ...(backends.transport.kind === 'nats' ? { transport: backends.transport } : {}),
+      ...(backends.membership ? { mayHandle: (shard: number) => this.leases!.owns(shard) } : {}),
+      spawnHere: (request) => this.spawnRequested(request),
+      stopCell: (cell) => cell.stop(false).then(() => cell.parent.childExited(cell, 'stopped')),
     });
-    if (backends.hostLock) {
-      // Wall-clock time, not the actor clock: the lock is judged across processes.
-      const { store, leaseMs } = backends.hostLock;
+    if (backends.membership) {
+      // Wall-clock time, not the actor clock: leases are judged across processes.
+      const { leaseMs, store } = backends.membership;
       const where = { system: resolved.name, node: this.node, pid: process.pid, host: hostname() };
-      this.membership = backends.membership && new Membership({
-        ...where, ...backends.membership, clock: systemClock, logger: this.log,
-        load: () => ({ actors: this.actorCount(), shards: this.durable.consumedShards() }),
+      const membership = (this.membership = new Membership({
+        ...where, store, leaseMs, clock: systemClock, logger: this.log,
+        load: () => ({ actors: this.actorCount(), shards: this.durable.consumedShards(), hosting: this.hosting !== undefined, leaseToken: this.hosting && this.leases?.probeToken }),
         onChange: (change) => {
           this.log.info({ ...change }, `node ${change.node} ${change.change === 'joined' ? 'joined' : `left (${change.reason})`}`);
           this.core.events.publish({ type: 'rt.cluster.member', ...change, ts: this.clock.now() });
         },
+      }));
+      this.leases = new ShardLeases({
+        ...where, store, leaseMs, shards: backends.log.shards, transport: backends.transport, clock: systemClock, logger: this.log,
+        liveNodes: async () => (await membership.nodes()).filter((node) => node.hosting).map(({ node, leaseToken }) => ({ node, token: leaseToken })),
+        acquired: (shards) => this.takeShards(shards),
+        drain: (shard) => this.durable.releaseShard(shard, 'drain', resolved.shutdownTimeoutMs),
+        lost: (shard) => void this.durable.releaseShard(shard, 'lost', 0),
+        onChange: (change) => this.core.events.publish({ type: 'rt.cluster.shard', ...change, node: this.node, ts: this.clock.now() }),
       });
-      this.hostLock = new HostLock({ ...where, store, leaseMs, transport: backends.transport, clock: systemClock, logger: this.log, onLost: (error) => this.stopHosting(error, 'lost') });
     }
     // On NATS another process may host an address this one never saw: deliver() stores the message for it (an
     // address no one hosts ends in the DLQ stream). The embedded default is one process: an unknown address is refused.
@@ -236,6 +251,7 @@ class Runtime implements TroupeSystem {
       checkServices(registered, childAddress(parent.address, options.id), options.input, (address) => this.core.cell(address) !== undefined);
     }
     const spec = { logic: logicName, id: options.id, parent, input: options.input, restart: options.restart, shutdownMs: options.shutdownMs, mailboxCapacity: options.mailboxCapacity };
+    if (options.durable && this.leases && !this.durable.hosts(childAddress(parent.address, options.id))) return this.spawnElsewhere(spec);
     const cell = options.durable ? this.core.spawnCell(spec, (host, o) => new DurableCell(host, o, this.durableServices(o.address))) : this.core.spawnCell(spec);
     parent.addChild(cell);
     if (cell instanceof DurableCell) {
@@ -262,38 +278,68 @@ class Runtime implements TroupeSystem {
     return cell;
   }
 
-  private startDurable(address: string): void {
-    this.durable.remember(address);
-    this.hostDurable()
-      .then(() => this.durable.start())
-      .catch((error: unknown) => {
-        if (error instanceof DurableHostLockedError) this.stopHosting(error, 'refused');
-        else this.log.error({ err: toPlainError(error) }, 'durable mailbox consumers failed to start');
-      });
+  /**
+   * A durable spawn whose shard another node holds (or none yet): the request goes through the actor's mailbox to
+   * the shard's owner, which starts it (durable-node `spawnRequested`); the returned ref reaches it from here.
+   */
+  private spawnElsewhere<TLogic extends AnyActorLogic>(spec: { logic: string; id: string; parent: Parent; input: unknown; restart?: RestartType | undefined; mailboxCapacity?: number | undefined }): ActorRef<TLogic> {
+    this.core.logics.get(spec.logic); // an unknown logic fails here, not on the owner
+    const address = childAddress(spec.parent.address, spec.id);
+    this.core.checkPayload(spec.input);
+    const requested = this.durable.requestSpawn({
+      address, logic: spec.logic, parent: spec.parent.address, input: spec.input,
+      ...(spec.restart ? { restart: spec.restart } : {}), ...(spec.mailboxCapacity ? { mailboxCapacity: spec.mailboxCapacity } : {}),
+    });
+    requested.catch((error: unknown) => this.log.error({ err: toPlainError(error), address }, 'durable spawn request could not be stored'));
+    this.startDurable();
+    return this.core.lookup<TLogic>(address);
   }
 
-  /** Resolves once this process may host durable actors (it holds the durable host lock, or needs none). */
-  private hostDurable(): Promise<void> {
-    return this.hostLock?.acquire() ?? Promise.resolve();
+  /** Starts the actor a spawn request names, on this node, which holds its shard. */
+  private spawnRequested(request: SpawnRequest): DurableCell {
+    const parent = this.supervisors.get(request.parent) ?? this.rootSupervisor;
+    const cell = this.core.spawnCell(
+      { logic: request.logic, id: idOf(request.address), parent, input: request.input, restart: request.restart as RestartType | undefined, address: request.address, mailboxCapacity: request.mailboxCapacity },
+      (host, o) => new DurableCell(host, o, this.durableServices(o.address)),
+    ) as DurableCell;
+    parent.addChild(cell);
+    cell.bornAfter(request.seq);
+    this.durable.remember(request.address);
+    this.durable.track(cell);
+    cell.start();
+    return cell;
+  }
+
+  private startDurable(address?: string): void {
+    if (address !== undefined) this.durable.remember(address);
+    this.hostDurable().catch((error: unknown) => this.log.error({ err: toPlainError(error) }, 'durable mailbox consumers failed to start'));
   }
 
   /**
-   * Another process hosts the durable actors (issue 8): stop consuming the durable mailboxes and stop the local
-   * durable incarnations (as at shutdown: their records stay active, for the holder), so no stale one acts.
+   * Starts hosting durable actors (once): on NATS, this node joins the shard leases and consumes the shards it
+   * takes; on the one-process backends, it consumes every shard.
    */
-  private stopHosting(error: DurableHostLockedError, status: 'refused' | 'lost'): void {
-    const plain = toPlainError(error);
-    if (status === 'lost') this.log.fatal({ err: plain }, 'durable host lock lost to another process: this node stops hosting durable actors; restart it to host again');
-    else this.log.error({ err: plain }, 'durable host lock refused: this node does not host durable actors');
-    this.core.events.publish({ type: 'rt.durable.hostLock', status, node: this.node, holder: error.holder, error: plain, ts: this.clock.now() });
-    if (status === 'lost') void this.durable.stop(this.config.shutdownTimeoutMs);
-    for (const cell of [...this.core.allCells()]) {
-      if (cell instanceof DurableCell && cell.state !== 'stopped') void cell.stop(false).then(() => cell.parent.childExited(cell, 'stopped'));
-    }
+  private hostDurable(): Promise<void> {
+    this.hosting ??= (async () => {
+      if (!this.leases) return this.durable.start();
+      this.leases.listen();
+      await this.membership?.beatNow(); // the others count this node in their share from now
+      await this.leases.start();
+    })();
+    return this.hosting;
+  }
+
+  /** This node took these shards: consume them, and restore their stored actors. */
+  private async takeShards(shards: readonly number[]): Promise<void> {
+    await this.durable.consume(shards);
+    this.restored.push(...(await this.durable.recover(new Set(shards))));
   }
 
   private durableServices(address: string) {
+    const leases = this.leases;
+    const shard = shardOf(address, this.backends.log.shards);
     return {
+      ...(leases ? { shard, epoch: () => (leases.owns(shard) ? leases.epochOf(shard) : undefined) } : {}),
       store: this.backends.store,
       ...(this.backends.finished ? { finished: this.backends.finished } : {}),
       key: snapshotKey(address),
@@ -328,7 +374,8 @@ class Runtime implements TroupeSystem {
 
   recover(): Promise<string[]> {
     this.assertRunning();
-    return this.hostDurable().then(() => this.durable.recover());
+    if (!this.leases) return this.hostDurable().then(() => this.durable.recover());
+    return this.hostDurable().then(() => this.restored.splice(0));
   }
 
   /** Starts this node's membership heartbeat (NATS): listed by every node's `nodes()` once this resolves. */
@@ -338,7 +385,7 @@ class Runtime implements TroupeSystem {
 
   async nodes(): Promise<NodeInfo[]> {
     if (this.membership) return this.membership.nodes();
-    return [{ node: this.node, pid: process.pid, host: hostname(), startedAt: this.startedAt, heartbeatAt: Date.now(), leaseMs: 0, actors: this.actorCount(), shards: this.durable.consumedShards() }];
+    return [{ node: this.node, pid: process.pid, host: hostname(), startedAt: this.startedAt, heartbeatAt: Date.now(), leaseMs: 0, actors: this.actorCount(), shards: this.durable.consumedShards(), hosting: this.hosting !== undefined }];
   }
 
   /**
@@ -434,7 +481,7 @@ class Runtime implements TroupeSystem {
     this.rpc?.stop();
     // Unacked messages are redelivered to the next start, so a write still failing at the bound is given up safely.
     await this.durable.stop(timeoutMs);
-    await this.hostLock?.release(); // after the last durable write, so the next process takes over at once
+    await this.leases?.stop(); // after the last durable write, so the others take the shards at once
     await this.membership?.stop(); // the other nodes see this one leave now, not a lease later
     this.spans.close();
     this.closingBackends = true;

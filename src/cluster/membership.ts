@@ -1,16 +1,16 @@
 /**
  * Cluster membership (issue 9, its first part): which nodes of a system are alive. Each node heartbeats its own key
- * `node.<nodeId>` in the system's nodes bucket (`troupe_<system>_nodes`, beside the durable host lock) every third of
+ * `node.<nodeId>` in the system's nodes bucket (`troupe_<system>_nodes`, beside the shard leases) every third of
  * its lease, and deletes it when it shuts down. nats-server 2.9 ignores per-key TTLs, so liveness compares the
  * stored wall-clock heartbeat with the reader's clock: a node whose heartbeat is older than its lease is gone (the
- * hosts' clocks are assumed in sync to well within a lease, as for the host lock).
+ * hosts' clocks are assumed in sync to well within a lease, as for the shard leases).
  *
  * Every node also watches the others by reading the bucket on its own heartbeat, and reports each change once —
  * a node that joined, one that left by shutting down, one whose lease expired (killed, paused, cut off) — to
  * `onChange` (the runtime publishes them as `rt.cluster.member` events).
  */
 import { toPlainError } from '../errors.js';
-import { resolveLeaseMs } from '../durable/host-lock.js';
+import { resolveLeaseMs } from './lease-ms.js';
 import type { Logger } from '../log/index.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
@@ -32,8 +32,12 @@ export interface NodeInfo {
   readonly leaseMs: number;
   /** Actors it runs (supervisors not counted), at its last heartbeat. */
   readonly actors: number;
-  /** Mailbox shards it consumes: every shard while one process hosts the durable actors (shard leases come later). */
+  /** Mailbox shards it consumes: the shards whose leases it holds (shard-leases.ts). */
   readonly shards: readonly number[];
+  /** Whether it takes a share of the shards (it hosts durable actors: a durable spawn or `recover()` started it). */
+  readonly hosting: boolean;
+  /** The token its process answers shard lease probes for, while hosting (shard-leases.ts). */
+  readonly leaseToken?: string;
 }
 
 export type MembershipChange =
@@ -50,7 +54,7 @@ export interface MembershipOptions {
   readonly pid: number;
   readonly host: string;
   /** What this node runs now, written with each heartbeat. */
-  readonly load: () => { readonly actors: number; readonly shards: readonly number[] };
+  readonly load: () => { readonly actors: number; readonly shards: readonly number[]; readonly hosting: boolean; readonly leaseToken?: string | undefined };
   readonly onChange: (change: MembershipChange) => void;
 }
 
@@ -72,6 +76,12 @@ export class Membership {
 
   constructor(private readonly o: MembershipOptions) {
     this.startedAt = o.clock.now();
+  }
+
+  /** Writes a heartbeat now (what this node runs changed: it began hosting), outside the regular beat. */
+  async beatNow(): Promise<void> {
+    await this.beating;
+    await this.beat();
   }
 
   /** Writes the first heartbeat (so `nodes()` on any node lists this one as soon as this resolves), then keeps beating. */
@@ -125,7 +135,8 @@ export class Membership {
       const load = this.o.load();
       const self: NodeInfo = {
         node: this.o.node, pid: this.o.pid, host: this.o.host, startedAt: this.startedAt, heartbeatAt: this.o.clock.now(),
-        leaseMs: this.o.leaseMs, actors: load.actors, shards: load.shards,
+        leaseMs: this.o.leaseMs, actors: load.actors, shards: load.shards, hosting: load.hosting,
+        ...(load.leaseToken === undefined ? {} : { leaseToken: load.leaseToken }),
       };
       await store.put(PREFIX + this.o.node, this.encoder.encode(JSON.stringify(self)));
       if (this.stopped) return;
@@ -154,7 +165,8 @@ export class Membership {
     if (stored === undefined) return undefined;
     try {
       const info = JSON.parse(this.decoder.decode(stored.value)) as NodeInfo;
-      return typeof info.node === 'string' && typeof info.heartbeatAt === 'number' && typeof info.leaseMs === 'number' ? info : undefined;
+      if (typeof info.node !== 'string' || typeof info.heartbeatAt !== 'number' || typeof info.leaseMs !== 'number') return undefined;
+      return { ...info, hosting: info.hosting === true, shards: Array.isArray(info.shards) ? info.shards : [] };
     } catch {
       return undefined; // not a node record: ignored, never fatal
     }

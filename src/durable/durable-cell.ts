@@ -11,7 +11,7 @@
  * that failed, which goes to the dead-letter stream (issue 8).
  */
 import type { AnyActor, Snapshot } from 'xstate';
-import { CodecError, isRetryable, RetryableError, toPlainError } from '../errors.js';
+import { CodecError, isRetryable, RetryableError, ShardMovedError, toPlainError } from '../errors.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
 import { ActorCell, type CellOptions } from '../system/actor-cell.js';
 import type { CellHost } from '../system/cell-host.js';
@@ -44,6 +44,13 @@ export interface DurableServices {
   onRoom?(): void;
   /** Log messages acked because a stored record now covers them (the node compacts the log now and then). */
   onAcked?(count: number): void;
+  /**
+   * The lease epoch under which this node hosts the actor's shard (clustered nodes; undefined: it does not hold the
+   * shard now). Without it (one host), records carry no epoch.
+   */
+  epoch?(): number | undefined;
+  /** The shard of this actor, for errors. */
+  readonly shard?: number;
 }
 
 interface PendingReply {
@@ -110,6 +117,14 @@ export class DurableCell extends ActorCell {
         this.markReady();
       },
       (error: unknown) => {
+        if (error instanceof ShardMovedError && this.state !== 'stopped') {
+          // Another node runs this actor now: not a failure of the actor, so no restart; this incarnation just ends.
+          this.log.warn({ err: toPlainError(error) }, 'durable actor not started here: its shard moved');
+          this.state = 'running';
+          this.markReady();
+          void this.stop(false).then(() => this.parent.childExited(this, 'stopped'));
+          return;
+        }
         if (this.state !== 'stopped') {
           this.state = 'running';
           this.failWith('start-error', error);
@@ -120,11 +135,49 @@ export class DurableCell extends ActorCell {
   }
 
   private async load(): Promise<Snapshot<unknown> | undefined> {
-    const record = await this.readRecord();
+    const stored = await this.readRecord();
+    const record = stored && (await this.fence(stored));
     this.loaded = true;
     if (record === undefined) return undefined;
     this.incarnation = record.incarnation;
     return snapshotForLogic(record, this.logic) as Snapshot<unknown>;
+  }
+
+  /** Clustered: why this node no longer hosts the actor (its lease is gone, or a newer owner wrote the record). */
+  private movedAway(): ShardMovedError | undefined {
+    const epochOf = this.services.epoch;
+    if (epochOf === undefined) return undefined;
+    const epoch = epochOf();
+    const shard = this.services.shard ?? -1;
+    if (epoch === undefined) return new ShardMovedError(this.address, shard, 'this node holds no lease on it');
+    const stored = this.persisted?.epoch ?? 0;
+    return stored > epoch ? new ShardMovedError(this.address, shard, `its record was written under epoch ${stored}, this node holds epoch ${epoch}`) : undefined;
+  }
+
+  /**
+   * Clustered (issue 9): a node hosts the actor only under its current shard lease. A record written under a newer
+   * epoch means this node is stale (ShardMovedError); one written under an older epoch is first rewritten with this
+   * node's epoch, by CAS over the revision read, so the older owner's next write is refused (fenced) whatever it
+   * still holds in memory.
+   */
+  private async fence(record: DurableRecord): Promise<DurableRecord> {
+    const epochOf = this.services.epoch;
+    if (epochOf === undefined) return record;
+    const epoch = epochOf();
+    const shard = this.services.shard ?? -1;
+    if (epoch === undefined) throw new ShardMovedError(this.address, shard, 'this node holds no lease on it');
+    const stored = record.epoch ?? 0;
+    if (stored > epoch) throw new ShardMovedError(this.address, shard, `its record was written under epoch ${stored}, this node holds epoch ${epoch}`);
+    if (stored === epoch) return record;
+    const claimed: DurableRecord = { ...record, epoch };
+    const bytes = encodeRecord(claimed);
+    const result = await this.services.store.put(this.services.key, bytes, this.revision);
+    if (!result.ok) throw new ShardMovedError(this.address, shard, 'its record changed while this node took it over');
+    this.services.onWrite?.(bytes.byteLength);
+    this.revision = result.revision;
+    this.persisted = claimed;
+    this.persistedBytes = bytes;
+    return claimed;
   }
 
   /**
@@ -169,7 +222,8 @@ export class DurableCell extends ActorCell {
   }
 
   private resetToPersisted(): void {
-    this.birthSeq = this.persisted?.birth ?? this.birthSeq;
+    // A stored record's birth is its own (0 when it has none): a spawn that resumes it does not move it.
+    if (this.persisted) this.birthSeq = this.persisted.birth ?? 0;
     this.appliedSeq = this.persisted?.lastSeq ?? this.birthSeq;
     this.outIndex = this.persisted?.out ?? 0;
     // The stored dead letters above lastSeq stay settled in every later record (a write must not forget them).
@@ -286,6 +340,17 @@ export class DurableCell extends ActorCell {
   protected override messageFailed(message: Message): void {
     const receipt = message.receipt;
     if (receipt) this.settleDead(receipt, `handler failed in incarnation ${this.incarnation}`);
+  }
+
+  /**
+   * A message settled in its turn without being applied or dead-lettered (a spawn request for an actor that already
+   * exists): the next record lists it as settled, then it is acked.
+   */
+  skipInOrder(receipt: Receipt): void {
+    const seq = receipt.seq;
+    if (seq > this.appliedSeq && !this.deadSeqs.includes(seq)) this.deadSeqs.push(seq);
+    this.deadReceipts.push(receipt);
+    this.markDirty();
   }
 
   /** A message of a type the logic never handles, in its turn: dead-lettered, never applied. */
@@ -455,6 +520,12 @@ export class DurableCell extends ActorCell {
       if (outcome === 'closing') break;
       this.writing = undefined;
       for (const { target } of this.replies.splice(0)) target.reject(new Error(`durable write of ${this.address} failed: ${outcome.message}`));
+      if (outcome instanceof ShardMovedError) {
+        // Fenced by the shard's new owner: nothing here is stored or acked; the owner redoes it from the record.
+        this.log.warn({ err: toPlainError(outcome) }, 'durable actor stops here: its shard moved');
+        void this.stop(false).then(() => this.parent.childExited(this, 'stopped'));
+        return;
+      }
       this.failWith('persistence-error', outcome);
       return;
     }
@@ -481,6 +552,8 @@ export class DurableCell extends ActorCell {
       // is stored, then fail: the supervisor's restart resumes from the stored record.
       const fencedAt = this.revision;
       await this.reload().catch(() => undefined);
+      const moved = this.movedAway();
+      if (moved) return moved;
       return new Error(`durable write of ${this.address} was fenced: record changed since revision ${String(fencedAt)}`);
     } catch (error) {
       if (!isRetryable(error) || error instanceof CodecError) {
@@ -561,6 +634,7 @@ export class DurableCell extends ActorCell {
       timers,
       incarnation: this.incarnation,
       updatedAt: this.host.clock.now(),
+      ...(this.persisted?.epoch !== undefined ? { epoch: this.persisted.epoch } : {}),
     };
   }
 }

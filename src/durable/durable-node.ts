@@ -39,6 +39,8 @@ const APPEND_BACKOFF = { minMs: 100, maxMs: 2_000, factor: 2, jitter: 0.2 };
 /** Default ack_wait of the log (JETSTREAM_MAILBOX_DEFAULTS), for the keep-alive period when none is configured. */
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_LATER_MS = 1_000;
+/** A delivery of a shard whose lease lapsed here is given back for redelivery after this long, ms. */
+const NOT_MINE_RETRY_MS = 100;
 /** Delete markers of moved records older than this are purged from the snapshot store (at recover, then hourly). */
 const TOMBSTONE_AGE_MS = 30 * 60_000;
 const TOMBSTONE_PURGE_EVERY_MS = 60 * 60_000;
@@ -60,7 +62,31 @@ export interface DurableNodeOptions {
   readonly transport?: Transport;
   /** Compact the log (MailboxLog.compact) after this many messages were acked here since the last compaction. */
   readonly compactEvery?: number;
+  /**
+   * Whether this node may handle deliveries of `shard` now (it holds a valid lease: shard-leases.ts); a delivery it
+   * may not handle is left unacked for the shard's owner. Without it, every shard is this node's.
+   */
+  readonly mayHandle?: (shard: number) => boolean;
+  /** Starts a durable actor a spawn request in the log names (placed on this node by its shard). */
+  readonly spawnHere?: (request: SpawnRequest) => DurableCell;
+  /** Stops a cell of a shard this node hands over or lost (as at shutdown: its record stays active). */
+  readonly stopCell?: (cell: DurableCell) => Promise<void>;
 }
+
+/** A durable spawn made on a node that does not hold the actor's shard: carried to the owner through the log. */
+export interface SpawnRequest {
+  readonly address: string;
+  readonly logic: string;
+  readonly parent: string;
+  readonly input: unknown;
+  readonly restart?: string;
+  readonly mailboxCapacity?: number;
+  /** The request's log sequence: the actor's birth (later messages on its subject are its own). */
+  readonly seq: number;
+}
+
+/** The event type of a spawn request in the log: handled by the owning node, never by an actor. */
+export const SPAWN_EVENT = 'troupe.spawn';
 
 /** One durable actor this node hosts: its inbox, and its cell once activated. */
 interface Slot {
@@ -82,8 +108,8 @@ export class DurableNode {
   private readonly cells = new Set<DurableCell>();
   /** The last delivery sequence seen per shard: a jump resets the order assumption of the shard's inboxes. */
   private readonly lastDelivery = new Map<number, number>();
-  private stops: (() => Promise<void>)[] = [];
-  private started: Promise<void> | undefined;
+  /** The stop function of each shard consumed here. */
+  private readonly consumers = new Map<number, Promise<() => Promise<void>>>();
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private tombstones: ReturnType<typeof setInterval> | undefined;
   private counter = 0;
@@ -144,35 +170,79 @@ export class DurableNode {
     this.cells.add(cell);
   }
 
-  /** Starts one consumer per shard (once), and the keep-alive of held deliveries. */
+  /** Starts the keep-alive of held deliveries and the tombstone purge (once), then consumes every shard. */
   start(): Promise<void> {
-    this.started ??= (async () => {
-      const ackWaitMs = this.options.ackWaitMs;
-      const period = Math.max(10, Math.floor((ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3));
-      this.keepAlive = setInterval(() => {
-        for (const slot of this.slots.values()) slot.inbox.keepAlive();
-      }, period);
-      this.keepAlive.unref();
-      // Moved records leave delete markers in the snapshot store: purged at recover() and then hourly.
-      this.tombstones = setInterval(() => this.purgeTombstones(), TOMBSTONE_PURGE_EVERY_MS);
-      this.tombstones.unref();
-      for (let shard = 0; shard < this.options.log.shards; shard++) {
-        const handler = (delivery: MailboxDelivery) => this.onDelivery(shard, delivery);
-        this.stops.push(await this.options.log.consume(shard, handler, ackWaitMs === undefined ? undefined : { ackWaitMs }));
-      }
-    })();
-    return this.started;
+    return this.consume(Array.from({ length: this.options.log.shards }, (_, shard) => shard));
+  }
+
+  /** Starts the consumers of `shards` (those not consumed yet); resolves once they consume. */
+  async consume(shards: readonly number[]): Promise<void> {
+    this.startService();
+    const ackWaitMs = this.options.ackWaitMs;
+    const starting = shards.filter((shard) => !this.consumers.has(shard)).map((shard) => {
+      const handler = (delivery: MailboxDelivery) => this.onDelivery(shard, delivery);
+      const started = this.options.log.consume(shard, handler, ackWaitMs === undefined ? undefined : { ackWaitMs });
+      this.consumers.set(shard, started);
+      started.catch(() => this.consumers.delete(shard));
+      return started;
+    });
+    await Promise.all(starting);
+  }
+
+  private startService(): void {
+    if (this.keepAlive !== undefined || this.stopped) return;
+    const period = Math.max(10, Math.floor((this.options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS) / 3));
+    this.keepAlive = setInterval(() => {
+      for (const slot of this.slots.values()) slot.inbox.keepAlive();
+    }, period);
+    this.keepAlive.unref();
+    // Moved records leave delete markers in the snapshot store: purged at recover() and then hourly.
+    this.tombstones = setInterval(() => this.purgeTombstones(), TOMBSTONE_PURGE_EVERY_MS);
+    this.tombstones.unref();
   }
 
   /**
-   * Restores every stored actor that is still active; returns their addresses. The snapshot store holds only active
-   * actors (finished ones move to the finished store, finished-records.ts), so this reads no record of a finished
-   * actor — except one whose move a crash cut short, which it moves now.
+   * Stops consuming `shard` and its actors here. `drain` (a handover): the actors' in-flight writes finish first and
+   * what their inboxes still hold goes back to the log at once; `lost` (another node took the shard): they stop now.
+   * Their records stay active, for the shard's next owner.
    */
-  async recover(): Promise<string[]> {
+  async releaseShard(shard: number, mode: 'drain' | 'lost', timeoutMs: number): Promise<void> {
+    const consumer = this.consumers.get(shard);
+    this.consumers.delete(shard);
+    this.delivered.delete(shard);
+    this.lastDelivery.delete(shard);
+    const slots = [...this.slots.values()].filter((slot) => slot.shard === shard);
+    for (const slot of slots) {
+      this.slots.delete(slot.address);
+      slot.inbox.close();
+      for (const entry of slot.inbox.drainPending()) entry.delivery.nak(0);
+    }
+    const cells = [...this.cells].filter((cell) => shardOf(cell.address, this.options.log.shards) === shard && cell.state !== 'stopped');
+    if (mode === 'drain') await withTimeout(Promise.all(cells.map((cell) => cell.settled())), timeoutMs);
+    await Promise.all(cells.map((cell) => this.options.stopCell?.(cell)));
+    for (const cell of cells) this.cells.delete(cell);
+    const stop = await consumer?.catch(() => undefined);
+    await stop?.();
+  }
+
+  /** Whether this node consumes the shard of `address` now. */
+  hosts(address: string): boolean {
+    const shard = shardOf(address, this.options.log.shards);
+    return this.consumers.has(shard) && (this.options.mayHandle?.(shard) ?? true);
+  }
+
+  /**
+   * Restores every stored actor that is still active (of `shards` when given: those this node just took); returns
+   * their addresses. The snapshot store holds only active actors (finished ones move to the finished store,
+   * finished-records.ts), so this reads no record of a finished actor — except one whose move a crash cut short,
+   * which it moves now. Without `shards`, it then consumes every shard.
+   */
+  async recover(shards?: ReadonlySet<number>): Promise<string[]> {
     const restored: string[] = [];
     const { store, finished } = this.options;
+    const count = this.options.log.shards;
     for (const key of await store.keys(snapshotKey(this.options.core.name))) {
+      if (shards && !shards.has(shardOf(addressOfKey(key), count))) continue;
       const stored = await store.get(key);
       if (!stored) continue;
       const record = decodeRecord(stored.value);
@@ -181,12 +251,18 @@ export class DurableNode {
         continue;
       }
       this.known.add(record.address);
-      if (record.status !== 'active' || this.options.core.cell(record.address)) continue;
+      if (record.status !== 'active') continue;
+      const running = this.options.core.cell(record.address);
+      // Started already, from its record, by a delivery of a shard just taken (a message, a repeated spawn request).
+      if (running) {
+        if (shards) restored.push(record.address);
+        continue;
+      }
       const cell = await this.cellFor(record.address);
       if (cell) restored.push(record.address);
     }
     this.purgeTombstones();
-    await this.start();
+    if (!shards) await this.start();
     return restored;
   }
 
@@ -238,6 +314,44 @@ export class DurableNode {
     }
   }
 
+  /**
+   * A durable spawn on a node that does not hold the actor's shard: the request is stored in the actor's own mailbox,
+   * and the shard's owner starts the actor when it reaches it (`spawnRequested`); messages sent after it are the
+   * actor's. Resolves once stored. `msgId` makes a repeated request (a retried spawn) one.
+   */
+  async requestSpawn(request: Omit<SpawnRequest, 'seq'>): Promise<AppendResult> {
+    this.known.add(request.address);
+    const { address, ...spec } = request;
+    const id = `spawn.${this.options.nodeId}.${++this.counter}`;
+    const envelope = eventEnvelope(id, address, { type: SPAWN_EVENT, ...spec }, this.options.core.clock.now(), { from: SPAWN_EVENT });
+    const subject = mailboxSubject(this.options.core.name, shardOf(address, this.options.log.shards), address);
+    return this.appendWithRetry(subject, encodeEnvelope(envelope), id);
+  }
+
+  /**
+   * The shard's owner starts the requested actor here (an actor already running, or whose record exists, resumes:
+   * a spawn is idempotent), and acks the request once the actor's first record is stored — a crash before that
+   * leaves it for the next owner.
+   */
+  private spawnRequested(delivery: MailboxDelivery, envelope: EventEnvelope): void {
+    const spawnHere = this.options.spawnHere;
+    if (!spawnHere) return void this.reject(delivery, 'spawn requests need a clustered node', envelope);
+    const spec = envelope.payload as unknown as Omit<SpawnRequest, 'seq' | 'address'>;
+    let cell: DurableCell;
+    try {
+      const existing = this.options.core.cell(envelope.to);
+      cell = existing instanceof DurableCell ? existing : spawnHere({ ...spec, address: envelope.to, seq: delivery.seq });
+    } catch (error) {
+      return void this.reject(delivery, `spawn failed: ${(error as Error).message}`, envelope);
+    }
+    void cell.ready
+      .then(() => cell.settled())
+      .then(() => {
+        if (cell.storedStatus !== undefined) delivery.ack();
+        // Not stored (the node is stopping, the start failed): unacked, the request comes back.
+      });
+  }
+
   /** Dead letters stored in the log, oldest first. */
   deadLetters(query?: { readonly fromSeq?: number; readonly limit?: number }): Promise<StoredDeadLetter[]> {
     return this.options.log.deadLetters(query);
@@ -272,6 +386,9 @@ export class DurableNode {
 
   private onDelivery(shard: number, delivery: MailboxDelivery): void {
     if (this.stopped) return; // left unacked: the next start gets it
+    // A lease that lapsed on this node's clock (it was paused): the shard may be another node's now. Given back, the
+    // message goes to whoever holds the shard (this node too, once its lease is renewed).
+    if (this.options.mayHandle && !this.options.mayHandle(shard)) return void delivery.nak(NOT_MINE_RETRY_MS);
     this.checkContinuity(shard, delivery.deliverySeq);
     if (delivery.seq > (this.delivered.get(shard) ?? 0)) this.delivered.set(shard, delivery.seq);
     let envelope: EventEnvelope;
@@ -289,6 +406,7 @@ export class DurableNode {
     } catch (error) {
       return void this.reject(delivery, (error as Error).message, envelope);
     }
+    if (isSpawnRequest(envelope)) return void this.spawnRequested(delivery, envelope);
     this.decoded.set(delivery, envelope);
     this.slotFor(envelope.to, delivery.subject, target.shard).inbox.offer(delivery);
   }
@@ -351,6 +469,10 @@ export class DurableNode {
     const envelope = this.envelopeOf(entry);
     if (!envelope) {
       void this.reject(entry.delivery, 'undecodable message', undefined, undefined, entry);
+      return true;
+    }
+    if (isSpawnRequest(envelope)) {
+      cell.skipInOrder(entry); // the actor exists: a repeated spawn changes nothing
       return true;
     }
     const reply = this.replyOf(envelope);
@@ -476,12 +598,12 @@ export class DurableNode {
     }
   }
 
-  /** Stops consuming; waits (at most `timeoutMs`) for the last writes of every durable cell. */
-  /** The mailbox shards this node consumes: all of them once its consumers started (one durable host per system). */
+  /** The mailbox shards this node consumes, ascending. */
   consumedShards(): number[] {
-    return this.started === undefined || this.stopped ? [] : Array.from({ length: this.options.log.shards }, (_, shard) => shard);
+    return this.stopped ? [] : [...this.consumers.keys()].sort((a, b) => a - b);
   }
 
+  /** Stops consuming; waits (at most `timeoutMs`) for the last writes of every durable cell. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.replies?.stop();
@@ -492,10 +614,28 @@ export class DurableNode {
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all([...this.cells].map((cell) => cell.settled())), bound]);
     clearTimeout(timer);
-    const stops = this.stops;
-    this.stops = [];
-    await Promise.all(stops.map((stop) => stop()));
+    const consumers = [...this.consumers.values()];
+    this.consumers.clear();
+    await Promise.all(consumers.map(async (started) => (await started.catch(() => undefined))?.()));
     for (const reply of this.asks.values()) reply.reject(new DeadLetterError('durable mailbox', 'system stopped before the message was handled'));
     this.asks.clear();
   }
+}
+
+/** The address a snapshot key names (snapshotKey's inverse). */
+function addressOfKey(key: string): string {
+  return key.split('.').join('/');
+}
+
+/** Resolves when `work` settles or `ms` passed, whichever comes first. */
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([work.then(() => undefined, () => undefined), bound]);
+  clearTimeout(timer);
+}
+
+/** A spawn request (durable-node `requestSpawn`), not a message for the actor. */
+function isSpawnRequest(envelope: EventEnvelope): boolean {
+  return envelope.type === SPAWN_EVENT && envelope.from === SPAWN_EVENT;
 }

@@ -49,6 +49,11 @@ export interface DurableRecord {
   readonly timers: readonly PersistedTimer[];
   readonly incarnation: number;
   readonly updatedAt: number;
+  /**
+   * The shard lease epoch of the node that wrote it (clustered nodes, shard-leases.ts): a node whose lease is older
+   * never activates the actor; a newer owner rewrites the record with its epoch first.
+   */
+  readonly epoch?: number;
 }
 
 export function encodeRecord(record: DurableRecord): Uint8Array {
@@ -72,7 +77,9 @@ export function decodeRecord(bytes: Uint8Array): DurableRecord {
     const list = value[field];
     if (list !== undefined && !(Array.isArray(list) && list.every((n) => typeof n === 'number'))) throw new CodecError(`durable record.${field} must be an array of numbers`);
   }
-  if (value.out !== undefined && typeof value.out !== 'number') throw new CodecError('durable record.out must be a number');
+  for (const field of ['out', 'epoch'] as const) {
+    if (value[field] !== undefined && typeof value[field] !== 'number') throw new CodecError(`durable record.${field} must be a number`);
+  }
   return value as DurableRecord;
 }
 

@@ -73,19 +73,19 @@ export interface CreateSystemOptions extends ConfigOverrides {
   readonly nats?: NatsConnectionOptions & {
     /** Replicas of the stream and bucket: 1 survives process kills; 3 survives the loss of a machine. */
     readonly replicas?: number;
-    /** Mailbox shards (consumers). Default 8. */
+    /**
+     * Mailbox shards (consumers), the unit nodes share durable actors by: each hosting node holds about
+     * shards / nodes of them as leases. Default 8; fixed when the system is first created (a node started with
+     * another number is refused with InvalidConfigError).
+     */
     readonly shards?: number;
     /** How long opening retries a server that does not answer yet (starting, busy, electing), ms. Default 30,000. */
     readonly startupTimeoutMs?: number;
     /**
-     * Lease of the durable host lock, ms (300 to 600,000; default 3,000): one process per system hosts durable
-     * actors. A holder that exits or is killed is replaced at once; one that stops answering (paused) after this
-     * long without a heartbeat.
-     */
-    readonly hostLeaseMs?: number;
-    /**
-     * A node's membership lease, ms (300 to 600,000; default 3,000): each node heartbeats every third of it in
-     * `troupe_<name>_nodes`, and one that misses it is gone from `system.nodes()` (a shutdown removes it at once).
+     * A node's lease, ms (300 to 600,000; default 3,000), for its membership and its shard leases: each node
+     * heartbeats every third of it in `troupe_<name>_nodes`, and one that misses it is gone from `system.nodes()`
+     * (a shutdown removes it at once). The shards of a node that is killed are taken over at once (the server
+     * reports its process gone); those of one that stops answering (paused, cut off) once this lease expires.
      */
     readonly nodeLeaseMs?: number;
     /**
@@ -290,8 +290,9 @@ export interface TroupeSystem {
   /**
    * Restores the durable actors that are still active in the store (after their logic is registered and
    * their supervisors exist) and starts consuming durable mailboxes; returns the restored addresses.
-   * On NATS it first takes the system's durable host lock (so does the first durable `spawn`): it rejects with
-   * DurableHostLockedError while another live process of this system hosts durable actors.
+   * On NATS this node starts hosting (so does its first durable `spawn`): it takes its share of the mailbox
+   * shards as leases, shared with the system's other hosting nodes, and restores the actors of the shards it took;
+   * it resolves after that first share, and takes or hands over shards as nodes join and leave.
    */
   recover(): Promise<string[]>;
   durabilityStats(): DurabilityStats;

@@ -11,7 +11,6 @@ import { createJetStreamMailboxLog } from '../persistence/jetstream/jetstream-ma
 import { createJetStreamTraceLog } from '../persistence/jetstream/jetstream-trace-log.js';
 import { createKvSnapshotStore } from '../persistence/jetstream/kv-snapshot-store.js';
 import { resolveNodeLeaseMs } from '../cluster/membership.js';
-import { resolveHostLeaseMs } from '../durable/host-lock.js';
 import type { MailboxLog } from '../persistence/mailbox-log.js';
 import { createMemoryMailboxLog } from '../persistence/memory/memory-mailbox-log.js';
 import { createMemorySnapshotStore } from '../persistence/memory/memory-snapshot-store.js';
@@ -31,14 +30,18 @@ export interface Backends {
   readonly purgeEvery?: number;
   readonly log: MailboxLog;
   readonly transport: Transport;
-  /** The durable host lock's bucket (opened on first use) and lease; none for the one-process memory backends. */
-  readonly hostLock?: { readonly store: () => Promise<SnapshotStore>; readonly leaseMs: number };
-  /** The nodes bucket (membership heartbeats) and the node lease; none for the one-process memory backends. */
+  /**
+   * The nodes bucket (membership heartbeats and shard leases) and the node lease; none for the one-process memory
+   * backends, whose one node consumes every shard.
+   */
   readonly membership?: { readonly store: () => Promise<SnapshotStore>; readonly leaseMs: number };
   /** The durable execution trace; undefined on the embedded default (the runtime's in-memory trace serves). */
   readonly trace?: TraceLog;
   close(): Promise<void>;
 }
+
+/** Mailbox shards when `nats.shards` is not set. */
+export const DEFAULT_SHARDS = 8;
 
 /** The durable backends: explicit ones, NATS JetStream, or the in-memory default. */
 export async function openBackends(options: CreateSystemOptions, logger: Logger): Promise<Backends> {
@@ -55,8 +58,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, hostLeaseMs, nodeLeaseMs, trace: traceLimits, duplicateWindowMs, retention, deadLetters, ...connection } = options.nats;
-    const leaseMs = resolveHostLeaseMs(hostLeaseMs);
+    const { replicas, shards, startupTimeoutMs, nodeLeaseMs, trace: traceLimits, duplicateWindowMs, retention, deadLetters, ...connection } = options.nats;
     const memberLeaseMs = resolveNodeLeaseMs(nodeLeaseMs);
     const { finishedMs, purgeEvery } = resolveRetention(retention);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
@@ -78,7 +80,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     });
     const mailbox = await retry('open the mailbox stream', () => createJetStreamMailboxLog(transport.connection, {
       system: options.name,
-      shards: shards ?? 8,
+      shards: shards ?? DEFAULT_SHARDS,
       ...(replicas ? { replicas } : {}),
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
       ...(duplicateWindowMs !== undefined ? { duplicateWindowMs } : {}),
@@ -107,7 +109,6 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       purgeEvery,
       log: mailbox,
       transport,
-      hostLock: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs },
       membership: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs: memberLeaseMs },
       trace,
       close: async () => {
@@ -121,7 +122,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
   }
   const store = createMemorySnapshotStore();
   const finished = createMemorySnapshotStore(); // no TTL: the process's life bounds it
-  const log = createMemoryMailboxLog({ shards: 8 });
+  const log = createMemoryMailboxLog({ shards: DEFAULT_SHARDS });
   const transport = createMemoryTransport();
   return { store, finished, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), finished.close(), transport.close()])) };
 }

@@ -29,8 +29,11 @@ export type RuntimeEvent =
   | { type: 'rt.supervisor.failed'; supervisor: string; reason: PlainError; ts: number }
   | { type: 'rt.deadLetter'; to: string; from?: string; eventType: string; reason: string; count: number; ts: number }
   | { type: 'rt.system.failed'; system: string; report: PlainError; ts: number }
-  /** This node does not host durable actors: another process holds the system's durable host lock (issue 8). */
-  | { type: 'rt.durable.hostLock'; status: 'refused' | 'lost'; node: string; holder: string; error: PlainError; ts: number }
+  /**
+   * This node took a mailbox shard's lease (`from`: the node whose lease expired or whose process is gone), handed
+   * one over (`released`), or lost one to another node (`to`) after a pause or a partition (issue 9).
+   */
+  | { type: 'rt.cluster.shard'; change: 'acquired' | 'released' | 'lost'; shard: number; epoch: number; node: string; from?: string; to?: string; ts: number }
   /** Another node of the system joined, or left: shut down, or its heartbeat lease expired (killed, paused, cut off). */
   | { type: 'rt.cluster.member'; change: 'joined' | 'left'; node: string; reason?: 'shutdown' | 'lease-expired'; ts: number }
   | { type: 'rt.system.shutdown'; system: string; ts: number };

@@ -261,6 +261,7 @@ describe('durable delivery guarantee on NATS: every stored message applied exact
   it('a graceful shutdown mid-burst, then recover() in a new system: every stored message applied exactly once', async () => {
     const name = 'eo8';
     const first = await start(name);
+    await first.recover(); // this node takes the shards: the spawn below starts here, not through a spawn request
     const ref1 = first.spawn<typeof ledger>('ledger', { id: 'l', durable: true });
     const sent = ids('m', 150);
     const confirmed: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * Asks to a durable actor from a node that does not host it (issue 9, location transparency): the ask goes into the
  * actor's durable mailbox naming the asking node's reply subject, and the hosting process answers there once the
- * answer's state is stored. Real nats-server, the host a separate process (test/fixtures/host-node.mjs).
+ * answer's state is stored. Real nats-server, the host a separate process (test/fixtures/shard-node.mjs).
  */
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
@@ -10,7 +10,7 @@ import { createSystem, DeadLetterError } from '../../src/index.js';
 import { Worker } from '../fixtures/chaos.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
-const NODE = fileURLToPath(new URL('../fixtures/host-node.mjs', import.meta.url));
+const NODE = fileURLToPath(new URL('../fixtures/shard-node.mjs', import.meta.url));
 
 let server: NatsServer;
 beforeAll(async () => {
@@ -27,7 +27,7 @@ describe('a durable ask from another node (issue 9)', () => {
     const nc = await connect({ servers: server.url });
     try {
       await host.event('hosting');
-      const counter = asker.lookup('rask/c1');
+      const counter = asker.lookup('rask/c0');
       for (let i = 0; i < 3; i++) await counter.deliver({ type: 'inc' }); // stored for the host: this node hosts nothing
       expect(await counter.ask({ type: 'get' }, { timeoutMs: 5_000 })).toBe(3);
 

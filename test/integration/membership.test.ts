@@ -10,7 +10,7 @@ import { createSystem, InvalidConfigError, type RuntimeEvent, type TroupeSystem 
 import { until, Worker } from '../fixtures/chaos.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
-const NODE = fileURLToPath(new URL('../fixtures/host-node.mjs', import.meta.url));
+const NODE = fileURLToPath(new URL('../fixtures/shard-node.mjs', import.meta.url));
 const LEASE_MS = 600;
 
 let server: NatsServer;

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_BREAKER, DEFAULT_LEVELS, DEFAULT_POOL_AGING_MS, DEFAULT_POOL_LEASE_MS, DEFAULT_RETRY, DEFAULT_SLA_MS, DEFAULT_TIER, DEFAULT_TOKEN_BUDGET, DEFAULT_ESCROW } from '../../machines/index.js';
 import { defaultConfig, DURABLE_RETENTION_DEFAULTS } from '../../src/index.js';
-import { DEFAULT_HOST_LEASE_MS } from '../../src/durable/host-lock.js';
 import { DEFAULT_NODE_LEASE_MS } from '../../src/cluster/membership.js';
+import { DEFAULT_SHARDS } from '../../src/runtime/backends.js';
 import { DEAD_LETTER_DEFAULTS, JETSTREAM_MAILBOX_DEFAULTS } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
 import { JETSTREAM_TRACE_DEFAULTS } from '../../src/persistence/jetstream/jetstream-trace-log.js';
 import { InspectionHistory } from '../../src/inspection/history.js';
@@ -61,8 +61,8 @@ const expected: Record<string, string> = {
   'Breaker trial timeout': `${n(DEFAULT_BREAKER.trialTimeoutMs)} ms`,
   'Pool aging': `${n(DEFAULT_POOL_AGING_MS)} ms per priority level`,
   'Pool lease': `${n(DEFAULT_POOL_LEASE_MS)} ms`,
-  'Durable host lease': `${n(DEFAULT_HOST_LEASE_MS)} ms`,
-  'Node membership lease': `${n(DEFAULT_NODE_LEASE_MS)} ms`,
+  'Node lease (membership and shard leases)': `${n(DEFAULT_NODE_LEASE_MS)} ms`,
+  'Mailbox shards': `${n(DEFAULT_SHARDS)}`,
   'Durable mailbox ackWait': `${n(JETSTREAM_MAILBOX_DEFAULTS.ackWaitMs)} ms`,
   'Duplicate window': `${n(JETSTREAM_MAILBOX_DEFAULTS.duplicateWindowMs)} ms`,
   'Finished records kept': `${n(DURABLE_RETENTION_DEFAULTS.finishedMs)} ms (${DURABLE_RETENTION_DEFAULTS.finishedMs / 86_400_000} days)`,

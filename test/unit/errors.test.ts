@@ -5,7 +5,7 @@ import {
   CodecError,
   DeadLetterError,
   DuplicateActorError,
-  DurableHostLockedError,
+  ShardMovedError,
   ErrorCode,
   errorFromPlain,
   errorTypeOf,
@@ -58,7 +58,7 @@ const every: [string, TroupeError][] = [
   ['SystemStoppedError', new SystemStoppedError('s')],
   ['VersionMismatchError', new VersionMismatchError('v2 snapshot under v1', { from: 2, to: 1 })],
   ['CodecError', new CodecError('bad bytes')],
-  ['DurableHostLockedError', new DurableHostLockedError('s', { node: 'node-a', heartbeatAt: 1_700_000_000_000, pid: 42, host: 'box' })],
+  ['ShardMovedError', new ShardMovedError('s/c1', 3, 'epoch 4 is newer')],
   ['UnknownEscrowItemError', new UnknownEscrowItemError('s/escrow', 'ticket-1/draft/1')],
   ['ActorTerminatedError', new ActorTerminatedError('s/a', 'done')],
 ];
@@ -92,12 +92,12 @@ describe('typed errors', () => {
     }
   });
 
-  it('a refused durable host names the holder and its last heartbeat, on both sides of the wire (issue 8)', () => {
-    const error = new DurableHostLockedError('support', { node: 'node-a', heartbeatAt: Date.UTC(2025, 0, 2, 3, 4, 5), pid: 42, host: 'box' });
-    expect(error.message).toContain('node node-a (pid 42 on box), last heartbeat 2025-01-02T03:04:05.000Z');
+  it('a shard that moved names the actor and the shard, on both sides of the wire (issue 9)', () => {
+    const error = new ShardMovedError('support/c1', 3, 'its record was written under epoch 5');
+    expect(error.message).toBe('durable actor support/c1: shard 3 is held by another node (its record was written under epoch 5)');
     const { rebuilt } = overTheWire(error);
-    expect(rebuilt).toBeInstanceOf(DurableHostLockedError);
-    expect(rebuilt).toMatchObject({ holder: 'node-a', heartbeatAt: error.heartbeatAt, system: 'support' });
+    expect(rebuilt).toBeInstanceOf(ShardMovedError);
+    expect(rebuilt).toMatchObject({ address: 'support/c1', shard: 3, code: 'TROUPE_SHARD_MOVED' });
   });
 
   it('rebuilds the error kinds callers branch on as their own classes', () => {
