@@ -15,9 +15,9 @@
  * the shard: `lost`, stop at once), count the live nodes (membership), and move towards ceil(N / live) shards —
  * claiming free ones (never written, released, or whose holder's heartbeat is a lease old, or whose holder the
  * server says is gone: "no responders" on its probe subject, which the server drops as soon as a killed process's
- * connection closes), or draining one shard above the share per round (`drain`: in-flight work finished and stored,
- * consumer stopped) before writing a release marker with CAS, so a joining node takes shards gradually and nothing
- * is handled by two nodes at once.
+ * connection closes), or draining shards above the share — a tenth of all shards per round at most (`drain`:
+ * in-flight work finished and stored, consumer stopped) — before writing a release marker with CAS, so a joining
+ * node takes shards gradually and nothing is handled by two nodes at once.
  *
  * A holder counts its lease valid for `leaseMs` after the renewal it last sent that the server accepted: a node
  * that was paused (SIGSTOP) past that handles nothing more on the shard (`owns` turns false at once, on its own
@@ -186,6 +186,7 @@ export class ShardLeases {
     const store = this.store;
     if (!store || this.stopped) return;
     await this.renew(store);
+    await this.ready();
     if (this.stopped) return;
     const [records, live] = await Promise.all([this.readAll(store), this.o.liveNodes()]);
     const now = this.o.clock.now();
@@ -201,10 +202,13 @@ export class ShardLeases {
     } else if (orphans.length > 0) {
       await this.claim(store, orphans, orphans.length);
     } else if (this.held.size > share && liveCount > 1) {
-      // One shard per round, so the others take them up gradually.
-      const shard = this.heldShards().at(-1)!;
-      await this.o.drain(shard);
-      await this.release(store, shard);
+      // A tenth of the shards per round at most (as Akka's shard allocation limits a rebalance), so the others take
+      // them up gradually and a node never drains much at once.
+      const moving = this.heldShards().slice(-Math.min(this.held.size - share, Math.max(1, Math.ceil(this.o.shards / 10))));
+      await Promise.all(moving.map(async (shard) => {
+        await this.o.drain(shard);
+        await this.release(store, shard);
+      }));
     }
   }
 
@@ -309,7 +313,24 @@ export class ShardLeases {
       this.o.logger.info({ shard: candidate.shard, epoch: candidate.epoch, from }, from ? `shard ${candidate.shard} taken over from node ${from}` : `shard ${candidate.shard} acquired`);
       this.o.onChange({ change: 'acquired', shard: candidate.shard, epoch: candidate.epoch, ...(from ? { from } : {}) });
     }
-    if (taken.length > 0) await this.o.acquired(taken);
+    this.unready.push(...taken);
+    await this.ready();
+  }
+
+  /** Held shards whose `acquired` has not succeeded yet (a listing that timed out): tried again every round. */
+  private unready: number[] = [];
+
+  /** Hands the held shards not consumed yet to `acquired`; on failure they stay for the next round. */
+  private async ready(): Promise<void> {
+    const shards = this.unready.filter((shard) => this.held.has(shard));
+    if (shards.length === 0) return;
+    try {
+      await this.o.acquired(shards);
+      this.unready = this.unready.filter((shard) => !shards.includes(shard));
+    } catch (error) {
+      this.unready = shards;
+      this.o.logger.warn({ err: toPlainError(error), shards }, 'starting the shards just taken failed; retrying next round');
+    }
   }
 
   /** Writes the release marker over this node's revision (never a blind write: a lost lease stays the taker's). */

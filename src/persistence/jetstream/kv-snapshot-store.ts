@@ -6,7 +6,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type Bucket, type KV } from '@nats-io/kv';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { CodecError, InvalidAddressError, InvalidConfigError, TimeoutError } from '../../errors.js';
 import type { PutResult, SnapshotStore, StoredValue } from '../snapshot-store.js';
@@ -56,7 +56,7 @@ export async function createKvSnapshotStore(nc: NatsConnection, options: KvSnaps
     throw new InvalidConfigError('bucket', `bucket ${bucket} exists without allow_direct; reads would go through the stream leader only`);
   }
   const limits = { maxPayload: nc.info?.max_payload ?? Infinity, maxValue: config.max_msg_size > 0 ? config.max_msg_size : Infinity };
-  return new KvSnapshotStore(kv, limits, listTimeoutMs);
+  return new KvSnapshotStore(kv, limits, listTimeoutMs, nc, bucket);
 }
 
 class KvSnapshotStore implements SnapshotStore {
@@ -66,6 +66,8 @@ class KvSnapshotStore implements SnapshotStore {
     private readonly kv: KV,
     private readonly limits: { maxPayload: number; maxValue: number },
     private readonly listTimeoutMs: number,
+    private readonly nc: NatsConnection,
+    private readonly bucket: string,
   ) {}
 
   async get(key: string): Promise<StoredValue | undefined> {
@@ -132,25 +134,44 @@ class KvSnapshotStore implements SnapshotStore {
    * Lists keys under a filter. The client ends an empty listing up front (no end marker would ever come);
    * the deadline bounds the rest (e.g. the connection dropping mid-listing).
    */
+  /**
+   * The keys under `filter` now. Not `kv.keys()`: its consumer reads until nothing is pending, which never happens
+   * while the bucket is being written (a busy snapshot bucket during a shard takeover), and it lists a key rewritten
+   * meanwhile twice. The stream's subject list (paged by the client) is one answer at one point in time; a deleted
+   * key keeps its delete marker's subject there, so each is read back and the deleted ones are left out.
+   */
   private async list(filter: string): Promise<string[]> {
-    const iter = await this.kv.keys(filter);
-    // A Set: the listing is a consumer that also delivers puts made while it runs, so a key rewritten meanwhile
-    // (a node's heartbeat) would otherwise be listed twice.
-    const keys = new Set<string>();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      iter.stop();
-    }, this.listTimeoutMs);
+    const prefix = `$KV.${this.bucket}.`;
+    const listing = (async () => {
+      const jsm = (this.jsm ??= await jetstreamManager(this.nc));
+      const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` });
+      const candidates = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+      const live: string[] = [];
+      for (let i = 0; i < candidates.length; i += LIST_READS) {
+        const batch = candidates.slice(i, i + LIST_READS);
+        const entries = await Promise.all(batch.map((key) => this.kv.get(key)));
+        entries.forEach((entry, j) => {
+          if (entry !== null && entry.operation === 'PUT') live.push(batch[j]!);
+        });
+      }
+      return live;
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`listing keys ${filter} did not finish within ${this.listTimeoutMs} ms`, this.listTimeoutMs)), this.listTimeoutMs);
+    });
     try {
-      for await (const key of iter) keys.add(key);
+      return await Promise.race([listing, timeout]);
     } finally {
       clearTimeout(timer);
     }
-    if (timedOut) throw new TimeoutError(`listing keys ${filter} did not finish within ${this.listTimeoutMs} ms`, this.listTimeoutMs);
-    return [...keys];
   }
+
+  private jsm: JetStreamManager | undefined;
 }
+
+/** Reads in flight while a listing drops deleted keys. */
+const LIST_READS = 64;
 
 function mismatch(expected: number | null): PutResult {
   return { ok: false, reason: 'revision-mismatch', expected };
