@@ -24,10 +24,6 @@
  * the c50 round times on stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -36,6 +32,7 @@ import { createSystem, type TroupeSystem } from '../src/index.js';
 import { decodeRecord } from '../src/durable/durable-record.js';
 import { step, workflow } from '../machines/index.js';
 import { gc, median, nowMs, paired, report } from './harness.js';
+import { startServer } from './nats-server.js';
 
 const STEPS = 10;
 const C1_RUNS = 150;
@@ -47,47 +44,6 @@ const trivial = async (n: number): Promise<number> => n + 1;
 
 const benchWorkflow = (stepFn: (i: number) => Promise<unknown>) =>
   workflow('bench', { steps: Array.from({ length: STEPS }, (_, i) => step(`s${i}`, () => stepFn(i))) });
-
-// ---- nats-server on a free loopback port --------------------------------------------------------------------
-
-interface Server {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(): Promise<Server> {
-  const port = await new Promise<number>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'troupe-bench-nats-'));
-  const bin = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
-  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'jetstream')], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.once('error', (error) => console.error(`nats-server (${bin}): ${error.message}`));
-  const url = `nats://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      await (await connect({ servers: url, timeout: 1_000 })).close();
-      break;
-    } catch (error) {
-      if (i > 100) throw new Error(`nats-server did not start on ${url}: ${(error as Error).message}`);
-      await sleep(50);
-    }
-  }
-  return {
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -143,6 +99,7 @@ function gcIfExposed(): void {
 async function calibrate(url: string): Promise<number[]> {
   const system = await createSystem({ name: 'benchcal', nats: { servers: url }, logLevel: 'silent' });
   system.register('bench', benchWorkflow(async (i) => (await sleep(20), i + 1)), { version: 1 });
+  await system.recover(); // a hosting node: it holds the shards, so its spawns start here
   const nc = await connect({ servers: url });
   const bucket = await new Kvm(nc).open('troupe_benchcal_snapshots');
   const sizes: number[] = [];
@@ -253,6 +210,7 @@ export async function run(): Promise<void> {
     const tunedFloor = await new Kvm(tunedNc).open('bench_floor');
     const system = await createSystem({ name: SYSTEM, nats: { servers: server.url }, logLevel: 'silent' });
     system.register('bench', benchWorkflow(trivial), { version: 1 });
+    await system.recover(); // a hosting node: it holds the shards, so its spawns start here
 
     const c1Latency = { floor: [] as number[], troupe: [] as number[] };
     let measured = false; // the warm-up round's latencies are not kept

@@ -114,6 +114,8 @@ class Runtime implements TroupeSystem {
   private readonly leases: ShardLeases | undefined;
   /** Set once this node hosts durable actors (its first durable spawn or recover()): it then takes shards. */
   private hosting: Promise<void> | undefined;
+  /** False for a client node on NATS (`nats.hostsDurable: false`): it never takes shards. */
+  private readonly hostsDurable: boolean;
   /** Addresses restored from the shards this node took. */
   private restored: string[] = [];
   private readonly backends: Backends;
@@ -143,6 +145,8 @@ class Runtime implements TroupeSystem {
     this.backends = backends;
     this.core.setResultResolver((address, options) => this.result(address, options));
     this.node = options.nodeId ?? randomBytes(6).toString('hex');
+    this.hostsDurable = options.nats?.hostsDurable ?? true;
+    if (typeof this.hostsDurable !== 'boolean') throw new InvalidConfigError('nats.hostsDurable', 'must be a boolean');
     this.durable = new DurableNode({
       core: this.core,
       store: backends.store,
@@ -165,7 +169,10 @@ class Runtime implements TroupeSystem {
       const where = { system: resolved.name, node: this.node, pid: process.pid, host: hostname() };
       const membership = (this.membership = new Membership({
         ...where, store, leaseMs, clock: systemClock, logger: this.log,
-        load: () => ({ actors: this.actorCount(), shards: this.durable.consumedShards(), hosting: this.hosting !== undefined, leaseToken: this.hosting && this.leases?.probeToken }),
+        load: () => {
+          const hosting = this.hosting !== undefined && this.hostsDurable;
+          return { actors: this.actorCount(), shards: this.durable.consumedShards(), hosting, leaseToken: hosting ? this.leases?.probeToken : undefined };
+        },
         onChange: (change) => {
           this.log.info({ ...change }, `node ${change.node} ${change.change === 'joined' ? 'joined' : `left (${change.reason})`}`);
           this.core.events.publish({ type: 'rt.cluster.member', ...change, ts: this.clock.now() });
@@ -290,9 +297,23 @@ class Runtime implements TroupeSystem {
       address, logic: spec.logic, parent: spec.parent.address, input: spec.input,
       ...(spec.restart ? { restart: spec.restart } : {}), ...(spec.mailboxCapacity ? { mailboxCapacity: spec.mailboxCapacity } : {}),
     });
-    requested.catch((error: unknown) => this.log.error({ err: toPlainError(error), address }, 'durable spawn request could not be stored'));
+    requested.then(
+      () => this.warnIfNoHost(address),
+      (error: unknown) => this.log.error({ err: toPlainError(error), address }, 'durable spawn request could not be stored'),
+    );
     this.startDurable();
     return this.core.lookup<TLogic>(address);
+  }
+
+  private warnedNoHost = false;
+
+  /** A client node's spawn request that no node will pick up is reported once, not left to wait silently. */
+  private async warnIfNoHost(address: string): Promise<void> {
+    if (this.hostsDurable || this.warnedNoHost || !this.membership) return;
+    const nodes = await this.membership.nodes().catch(() => undefined);
+    if (nodes === undefined || nodes.some((node) => node.hosting)) return;
+    this.warnedNoHost = true;
+    this.log.warn({ address }, `durable spawn of ${address} is stored, but no node of system ${this.name} hosts durable actors: it starts once one calls system.recover()`);
   }
 
   /** Starts the actor a spawn request names, on this node, which holds its shard. */
@@ -322,6 +343,7 @@ class Runtime implements TroupeSystem {
   private hostDurable(): Promise<void> {
     this.hosting ??= (async () => {
       if (!this.leases) return this.durable.start();
+      if (!this.hostsDurable) return; // a client node: its durable spawns are requests for the hosting nodes
       this.leases.listen();
       await this.membership?.beatNow(); // the others count this node in their share from now
       await this.leases.start();

@@ -89,6 +89,12 @@ export interface CreateSystemOptions extends ConfigOverrides {
      */
     readonly nodeLeaseMs?: number;
     /**
+     * Whether this node may host durable actors (default true): it then takes its share of the shards at
+     * `recover()` or its first durable spawn. A client node (a CLI, a web handler that only starts and asks
+     * workflows) sets false: its durable spawns are stored as spawn requests for the hosting nodes.
+     */
+    readonly hostsDurable?: boolean;
+    /**
      * The mailbox stream's duplicate window, ms (default 120,000; set when the stream is created). A durable
      * actor's tells carry deterministic ids (`<address>:<input seq>:<index>`), and `deliver()` retries reuse theirs:
      * a re-send within this window is dropped by the server. A crashed actor resumed later than this re-sends the

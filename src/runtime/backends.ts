@@ -58,7 +58,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     };
   }
   if (options.nats) {
-    const { replicas, shards, startupTimeoutMs, nodeLeaseMs, trace: traceLimits, duplicateWindowMs, retention, deadLetters, ...connection } = options.nats;
+    const { replicas, shards, startupTimeoutMs, nodeLeaseMs, hostsDurable: _hostsDurable, trace: traceLimits, duplicateWindowMs, retention, deadLetters, ...connection } = options.nats;
     const memberLeaseMs = resolveNodeLeaseMs(nodeLeaseMs);
     const { finishedMs, purgeEvery } = resolveRetention(retention);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:

@@ -187,6 +187,26 @@ describe('shard leases (issue 9)', () => {
     await expectExactlyOnce(a, sent);
   });
 
+  it('a client node (hostsDurable: false) takes no shard; its durable spawn runs on the hosting node', async () => {
+    const system = `sl${++run}`;
+    const a = start('node-a', system);
+    await a.event('hosting');
+    const client = await createSystem({ name: system, nodeId: 'client', logLevel: 'silent', nats: { servers: server.url, shards: SHARDS, hostsDurable: false } });
+    try {
+      client.register('counter', (await import('../fixtures/machines.js')).counterMachine, { version: 1 });
+      client.spawn('counter', { id: 'spawned-by-client', durable: true });
+      await client.recover(); // a client node: restores nothing, takes nothing
+      await client.lookup(`${system}/spawned-by-client`).deliver({ type: 'inc' });
+      expect(await client.lookup(`${system}/spawned-by-client`).ask({ type: 'get' }, { timeoutMs: 10_000 })).toBe(1);
+      await until(5_000, 'the client is listed', async () => (await client.nodes()).some((n) => n.node === 'client'));
+      expect((await client.nodes()).find((n) => n.node === 'client')).toMatchObject({ hosting: false, shards: [] });
+      expect((await a.command<{ durable: string[] }>('state')).durable).toContain(`${system}/spawned-by-client`);
+      await until(10_000, 'node-a holds every shard', async () => (await shardsOf(a)).length === SHARDS);
+    } finally {
+      await client.shutdown();
+    }
+  });
+
   it('refuses a node started with another shard count, naming the field', async () => {
     const system = `sl${++run}`;
     const a = start('node-a', system);
