@@ -145,6 +145,7 @@ class Runtime implements TroupeSystem {
     this.backends = backends;
     this.core.setResultResolver((address, options) => this.result(address, options));
     this.node = options.nodeId ?? randomBytes(6).toString('hex');
+    const passivateAfterMs = resolvePassivateAfterMs(options.passivateAfterMs);
     this.hostsDurable = options.nats?.hostsDurable ?? true;
     if (typeof this.hostsDurable !== 'boolean') throw new InvalidConfigError('nats.hostsDurable', 'must be a boolean');
     this.durable = new DurableNode({
@@ -157,6 +158,7 @@ class Runtime implements TroupeSystem {
       nodeId: this.node,
       activate: (record) => this.activate(record),
       ...(options.ackWaitMs === undefined ? {} : { ackWaitMs: options.ackWaitMs }),
+      ...(passivateAfterMs === false ? {} : { passivateAfterMs }),
       // Asks across nodes are answered on this node's reply subject (issue 9).
       ...(backends.transport.kind === 'nats' ? { transport: backends.transport } : {}),
       ...(backends.membership ? { mayHandle: (shard: number) => this.leases!.owns(shard) } : {}),
@@ -430,7 +432,7 @@ class Runtime implements TroupeSystem {
   }
 
   durabilityStats(): DurabilityStats {
-    return { ...this.stats, rejected: this.durable.rejected };
+    return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated };
   }
 
   supervisor(id: string, policy?: PolicyOptions, options: SupervisorOptions = {}): SupervisorRef {
@@ -589,4 +591,14 @@ function describeDeadLetter(entry: StoredDeadLetter): StoredDeadLetterEntry {
   }
   const base = { dlqSeq: entry.dlqSeq, address: addressOfSubject(entry.subject)?.address, subject: entry.subject, reason: entry.reason, at: entry.at };
   return { ...base, ...(entry.incarnation === undefined ? {} : { incarnation: entry.incarnation }), ...(event ? { event } : {}) };
+}
+
+/** Unloads idle durable actors after five minutes unless told otherwise. */
+export const DEFAULT_PASSIVATE_AFTER_MS = 300_000;
+
+function resolvePassivateAfterMs(value: unknown): number | false {
+  if (value === undefined) return DEFAULT_PASSIVATE_AFTER_MS;
+  if (value === false) return false;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 10) throw new InvalidConfigError('passivateAfterMs', 'must be an integer >= 10 (ms), or false');
+  return value;
 }

@@ -16,6 +16,9 @@ import { parseAddress } from '../system/address.js';
 import type { ReplyTarget } from '../system/message.js';
 import type { Transport, TransportMessage, TransportSubscription } from '../transport/transport.js';
 
+/** Addresses whose rpc subject is kept. */
+const SUBJECT_CACHE = 10_000;
+
 type Answer = { readonly ok: true; readonly payload: unknown } | { readonly ok: false; readonly error: PlainError };
 
 export function rpcSubject(system: string, address: string): string {
@@ -48,7 +51,7 @@ export class RpcEndpoint {
   readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): boolean => {
     if (this.subscription === undefined) return false;
     const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), { from });
-    const subject = rpcSubject(this.core.name, address);
+    const subject = this.subjectOf(address);
     const bytes = encodeEnvelope(envelope);
     if (reply === undefined) {
       this.transport.publish(subject, bytes);
@@ -62,7 +65,35 @@ export class RpcEndpoint {
     return true;
   };
 
+  /** rpc subjects by address, and back: computed once per address (bounded: a full cache starts over). */
+  private readonly subjects = new Map<string, string>();
+  private readonly addresses = new Map<string, string>();
+
+  private subjectOf(address: string): string {
+    let subject = this.subjects.get(address);
+    if (subject === undefined) {
+      if (this.subjects.size >= SUBJECT_CACHE) this.subjects.clear();
+      this.subjects.set(address, (subject = rpcSubject(this.core.name, address)));
+    }
+    return subject;
+  }
+
+  private addressOf(subject: string): string | undefined {
+    let address = this.addresses.get(subject);
+    if (address === undefined) {
+      const prefix = `troupe.${this.core.name}.rpc.`;
+      if (!subject.startsWith(prefix)) return undefined;
+      if (this.addresses.size >= SUBJECT_CACHE) this.addresses.clear();
+      this.addresses.set(subject, (address = subject.slice(prefix.length).split('.').join('/')));
+    }
+    return address;
+  }
+
   private receive(message: TransportMessage): void {
+    // Every node receives every rpc message (a node's own sends come back too): the subject names the address, so
+    // one this node does not host is dropped before any decoding.
+    const address = this.addressOf(message.subject);
+    if (address === undefined || this.core.cell(address) === undefined) return;
     let envelope: EventEnvelope;
     try {
       envelope = decodeEventEnvelope(message.data);
@@ -72,8 +103,11 @@ export class RpcEndpoint {
       this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped a message that is not a valid envelope');
       return;
     }
-    // Only the node hosting the actor answers; the others stay silent (a node's own sends come back here too).
-    if (this.core.cell(envelope.to) === undefined) return;
+    if (envelope.to !== address) {
+      this.garbage++;
+      this.log.debug({ subject: message.subject }, 'rpc: dropped a message whose envelope names another address than its subject');
+      return;
+    }
     const event: EventObject = envelope.payload;
     if (message.reply === undefined) {
       try {

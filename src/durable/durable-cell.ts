@@ -289,6 +289,7 @@ export class DurableCell extends ActorCell {
   protected override incarnationStarted(actor: AnyActor, restored: boolean): void {
     if (restored && this.persisted) rescheduleTimers(actor, this.persisted.timers, this.host.clock.now());
     this.latest = actor;
+    this.lastActive = this.host.clock.now();
     // A fresh actor's first durable point is its initial state. A restarted one is written too: the messages it
     // dead-lettered must be covered by a stored record before they are acked.
     if (!restored || this.incarnation > (this.persisted?.incarnation ?? 0)) this.markDirty();
@@ -296,6 +297,7 @@ export class DurableCell extends ActorCell {
 
   protected override handled(message: Message, actor: AnyActor): void {
     this.latest = actor;
+    this.lastActive = this.host.clock.now();
     if (message.receipt) {
       this.enterInput(message.receipt.seq);
       this.applied.push(message);
@@ -304,6 +306,7 @@ export class DurableCell extends ActorCell {
   }
 
   protected override snapshotChanged(snapshot: Snapshot<unknown>): void {
+    this.lastActive = this.host.clock.now();
     if (snapshot.status === 'done') this.markFinal('done');
     this.latest = this.incarnationActor ?? this.latest;
     this.markDirty();
@@ -377,6 +380,53 @@ export class DurableCell extends ActorCell {
 
   protected override drained(): void {
     this.services.onRoom?.();
+  }
+
+  /** The runtime-clock time of its last message or state change. */
+  private lastActive = 0;
+
+  /**
+   * Since when this actor has been idle — running, nothing queued, nothing being written or owed, and no invoked
+   * work in flight (a step's promise) — or undefined while it is busy. Only an idle actor can be passivated: its
+   * record then says everything it is.
+   */
+  idleSince(): number | undefined {
+    const actor = this.latest;
+    if (this.state !== 'running' || actor === undefined || this.queued > 0 || this.writing || this.dirty) return undefined;
+    if (this.applied.length > 0 || this.replies.length > 0 || this.deadReceipts.length > 0 || this.finalStatus !== undefined) return undefined;
+    const snapshot = actor.getSnapshot() as Snapshot<unknown> & { children?: Record<string, unknown> };
+    if (snapshot.status !== 'active' || (snapshot.children !== undefined && Object.keys(snapshot.children).length > 0)) return undefined;
+    if (this.persisted === undefined || this.persisted.status !== 'active') return undefined;
+    return this.lastActive;
+  }
+
+  /**
+   * Marks an idle actor's record passive (passivation), through the write loop like any write; true when the record
+   * says so and the actor stayed idle meanwhile — the caller then ends this incarnation. Its next message or due
+   * timer activates it again, wherever its shard is then. Activity during the write makes it false; the next write
+   * of the running actor drops the mark.
+   */
+  async passivate(): Promise<boolean> {
+    if (this.idleSince() === undefined) return false;
+    const before = this.lastActive;
+    this.passiveNext = true;
+    this.markDirty();
+    await this.flushed();
+    return this.persisted?.passive === true && this.lastActive === before && this.idleSince() !== undefined;
+  }
+
+  /** The next record written carries the passive mark. */
+  private passiveNext = false;
+
+  private takePassiveMark(): boolean {
+    const mark = this.passiveNext;
+    this.passiveNext = false;
+    return mark;
+  }
+
+  /** The persisted record's pending timers (what wakes a passivated actor). */
+  get storedTimers(): readonly PersistedTimer[] {
+    return this.persisted?.timers ?? [];
   }
 
   /** A restart waits for the write in flight: it decides what the new incarnation starts from. */
@@ -635,6 +685,7 @@ export class DurableCell extends ActorCell {
       incarnation: this.incarnation,
       updatedAt: this.host.clock.now(),
       ...(this.persisted?.epoch !== undefined ? { epoch: this.persisted.epoch } : {}),
+      ...(this.takePassiveMark() ? { passive: true } : {}),
     };
   }
 }

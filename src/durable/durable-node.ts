@@ -27,6 +27,7 @@ import { snapshotKey, type SnapshotStore } from '../persistence/snapshot-store.j
 import type { ActorSystemCore } from '../system/actor-system.js';
 import { parseAddress } from '../system/address.js';
 import type { Transport } from '../transport/transport.js';
+import type { TimerHandle } from '../system/clock.js';
 import type { ReplyTarget } from '../system/message.js';
 import { DurableCell } from './durable-cell.js';
 import { RemoteReplies } from './remote-replies.js';
@@ -71,6 +72,8 @@ export interface DurableNodeOptions {
   readonly spawnHere?: (request: SpawnRequest) => DurableCell;
   /** Stops a cell of a shard this node hands over or lost (as at shutdown: its record stays active). */
   readonly stopCell?: (cell: DurableCell) => Promise<void>;
+  /** Unloads a durable actor idle this long (runtime clock, ms); undefined: never (passivation, issue 9). */
+  readonly passivateAfterMs?: number;
 }
 
 /** A durable spawn made on a node that does not hold the actor's shard: carried to the owner through the log. */
@@ -124,6 +127,12 @@ export class DurableNode {
   private compacting: Promise<void> | undefined;
   /** Garbage and undeliverable messages written to the dead-letter stream by this node. */
   rejected = 0;
+  /** Actors unloaded after being idle, since start. */
+  passivated = 0;
+  /** Wake-ups of passivated actors at their earliest timer, by address. */
+  private readonly wakes = new Map<string, TimerHandle>();
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private sweeping = false;
 
   /** Answers to asks across nodes (NATS): this node's reply subject, and the targets that answer other nodes. */
   private readonly replies: RemoteReplies | undefined;
@@ -199,6 +208,62 @@ export class DurableNode {
     // Moved records leave delete markers in the snapshot store: purged at recover() and then hourly.
     this.tombstones = setInterval(() => this.purgeTombstones(), TOMBSTONE_PURGE_EVERY_MS);
     this.tombstones.unref();
+    const after = this.options.passivateAfterMs;
+    if (after !== undefined) {
+      this.sweeper = setInterval(() => void this.sweep(after), Math.max(10, Math.min(60_000, Math.floor(after / 2))));
+      this.sweeper.unref();
+    }
+  }
+
+  /** Passivates the actors idle for `after` ms (one sweep at a time). */
+  private async sweep(after: number): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      const now = this.options.core.clock.now();
+      const idle = [...this.cells].filter((cell) => {
+        const since = cell.idleSince();
+        return since !== undefined && now - since >= after;
+      });
+      await Promise.all(idle.map((cell) => this.passivate(cell)));
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Unloads an idle actor: its record is marked passive, its incarnation ends, its next timer is scheduled here. */
+  private async passivate(cell: DurableCell): Promise<void> {
+    if (!(await cell.passivate().catch(() => false)) || this.stopped) return;
+    const slot = this.slots.get(cell.address);
+    if (slot && slot.inbox.size > 0) return; // a message arrived meanwhile: it stays
+    if (slot) {
+      this.slots.delete(cell.address);
+      slot.inbox.close();
+    }
+    this.cells.delete(cell);
+    this.passivated++;
+    await this.options.stopCell?.(cell);
+    this.wakeAt(cell.address, cell.storedTimers);
+  }
+
+  /** Activates a passivated actor at its earliest timer (runtime clock), while this node hosts its shard. */
+  private wakeAt(address: string, timers: readonly { readonly dueAt: number }[]): void {
+    this.cancelWake(address);
+    if (timers.length === 0) return;
+    const clock = this.options.core.clock;
+    const dueAt = Math.min(...timers.map((timer) => timer.dueAt));
+    this.wakes.set(address, clock.setTimeout(() => {
+      this.wakes.delete(address);
+      if (this.stopped || !this.hosts(address) || this.options.core.cell(address)) return;
+      this.cellFor(address).catch((error: unknown) => this.options.logger.warn({ err: toPlainError(error), address }, 'waking a passivated actor failed; its next message activates it'));
+    }, Math.max(0, dueAt - clock.now())));
+  }
+
+  private cancelWake(address: string): void {
+    const wake = this.wakes.get(address);
+    if (wake === undefined) return;
+    this.options.core.clock.clearTimeout(wake);
+    this.wakes.delete(address);
   }
 
   /**
@@ -211,6 +276,7 @@ export class DurableNode {
     this.consumers.delete(shard);
     this.delivered.delete(shard);
     this.lastDelivery.delete(shard);
+    for (const address of [...this.wakes.keys()]) if (shardOf(address, this.options.log.shards) === shard) this.cancelWake(address);
     const slots = [...this.slots.values()].filter((slot) => slot.shard === shard);
     for (const slot of slots) {
       this.slots.delete(slot.address);
@@ -252,6 +318,10 @@ export class DurableNode {
       }
       this.known.add(record.address);
       if (record.status !== 'active') continue;
+      if (record.passive && !this.options.core.cell(record.address)) {
+        this.wakeAt(record.address, record.timers); // unloaded while idle: loaded at its next timer or message
+        continue;
+      }
       const running = this.options.core.cell(record.address);
       // Started already, from its record, by a delivery of a shard just taken (a message, a repeated spawn request).
       if (running) {
@@ -534,6 +604,7 @@ export class DurableNode {
 
   /** The active cell, or the one activated from its stored record; undefined when none is stored or it finished. */
   private async cellFor(address: string): Promise<DurableCell | undefined> {
+    this.cancelWake(address); // activated now, by a message or its timer
     const existing = this.options.core.cell(address);
     if (existing instanceof DurableCell) {
       await existing.ready;
@@ -609,6 +680,8 @@ export class DurableNode {
     this.replies?.stop();
     clearInterval(this.keepAlive);
     clearInterval(this.tombstones);
+    clearInterval(this.sweeper);
+    for (const address of [...this.wakes.keys()]) this.cancelWake(address);
     for (const slot of this.slots.values()) slot.inbox.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));

@@ -54,6 +54,12 @@ export interface DurableRecord {
    * never activates the actor; a newer owner rewrites the record with its epoch first.
    */
   readonly epoch?: number;
+  /**
+   * Written when the actor was unloaded from memory after being idle (passivation, issue 9): a node that takes its
+   * shard over does not load it, and only wakes it at its earliest timer or on its next message. Any later write
+   * of the running actor drops it.
+   */
+  readonly passive?: boolean;
 }
 
 export function encodeRecord(record: DurableRecord): Uint8Array {

@@ -130,6 +130,13 @@ export interface CreateSystemOptions extends ConfigOverrides {
   };
   /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
   readonly ackWaitMs?: number;
+  /**
+   * Passivation (virtual actors): a durable actor idle this long (runtime clock, ms) — nothing queued, nothing being
+   * written, no step or other invoked work in flight — is unloaded from memory once its record says so; its next
+   * message or due timer loads it again, on whichever node then holds its shard. A node thus holds as many waiting
+   * workflows as its store holds, not as its heap holds. Default 300,000 (5 minutes); `false` never unloads.
+   */
+  readonly passivateAfterMs?: number | false;
   /** This process's node id (message-id prefix, inspection subject token): `[A-Za-z0-9_-]+`; default: random hex. */
   readonly nodeId?: string;
   /**
@@ -152,6 +159,8 @@ export interface DurabilityStats {
   readonly logAppends: number;
   /** Deliveries this node rejected to the dead-letter stream (garbage, unknown actor, unhandled type). */
   readonly rejected: number;
+  /** Durable actors this node unloaded after they were idle for `passivateAfterMs`. */
+  readonly passivated: number;
 }
 
 /** `TInput`: the logic's input type (`InputFrom<TLogic>`), so `spawn` checks a workflow's input against its definition. */
