@@ -11,6 +11,10 @@
  *                              surviving node, median of 5 (goal < node lease + 1,000 ms = 4,000 ms)
  *   cluster.rebalance_lost     messages lost or applied twice while a second node joins and takes its share of the
  *                              shards under a stream of deliveries (goal 0)
+ *   cluster.idle_heap_bytes_per_workflow   heap per passivated waiting durable actor, 100,000 of them, measured after
+ *                              a full GC against the heap before they were spawned (goal <= 300 B)
+ *   cluster.live_heap_bytes_per_workflow   the same actors while loaded, beside it
+ *   cluster.wake_p50_ms        a passivated actor's answer to an ask, which loads it from its record, p50 (reported)
  *
  * Method per DESIGN (Benchmarks): warm-up, rounds alternating baseline and candidate, the median of per-pair ratios.
  * `node dist/bench/cluster.js --node '<json>'` is a node process of this group.
@@ -22,7 +26,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createSystem, type TroupeSystem } from '../src/index.js';
 import { encodeEnvelope, eventEnvelope } from '../src/codec/index.js';
 import { reply, step, workflow } from '../machines/index.js';
-import { median, nowMs, paired, percentile, report } from './harness.js';
+import { gc, median, nowMs, paired, percentile, report } from './harness.js';
 import { startServer } from './nats-server.js';
 
 const TELLS = 10_000;
@@ -31,6 +35,9 @@ const ASKS = 2_000;
 const FAILOVERS = 5;
 const REBALANCE_MESSAGES = 400;
 const PAD = 'x'.repeat(64);
+const IDLE_ACTORS = 100_000;
+const SPAWN_BATCH = 2_000;
+const WAKES = 200;
 
 // ---- a node process ------------------------------------------------------------------------------------------
 
@@ -265,6 +272,63 @@ async function rebalance(url: string, driver: TroupeSystem): Promise<number> {
   }
 }
 
+// ---- passivation: heap per unloaded waiting actor, and the cost of loading one --------------------------------
+
+/** A durable actor waiting for a decision: what a workflow waiting for a person is, between its steps. */
+const waiter = setup({}).createMachine({
+  initial: 'waiting',
+  context: { asked: 0 },
+  states: {
+    waiting: { on: { decide: 'decided' } },
+    decided: { type: 'final' },
+  },
+  on: { ping: { actions: [assign({ asked: ({ context }) => context.asked + 1 }), reply(({ context }) => context.asked)] } },
+});
+
+async function passivation(url: string): Promise<void> {
+  const system = await createSystem({ name: 'cidle', nodeId: 'idle', logLevel: 'silent', passivateAfterMs: 50, nats: { servers: url, shards: 8 } });
+  try {
+    system.register('waiter', waiter, { version: 1 });
+    await system.recover();
+    const heap = () => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    // Warm-up: the code paths and the connection's buffers exist before the baseline is taken.
+    await Promise.all(Array.from({ length: 500 }, (_, i) => system.spawn('waiter', { id: `warm-${i}`, durable: true }).ready));
+    await until(60_000, () => system.durabilityStats().passivated >= 500);
+    const before = heap();
+    let liveBytes = 0;
+    for (let spawned = 0; spawned < IDLE_ACTORS; spawned += SPAWN_BATCH) {
+      const batch = Array.from({ length: SPAWN_BATCH }, (_, i) => system.spawn('waiter', { id: `w-${spawned + i}`, durable: true }));
+      await Promise.all(batch.map((ref) => ref.ready));
+      if (spawned === 0) liveBytes = (heap() - before) / SPAWN_BATCH; // one batch loaded: the live cost beside it
+      await until(120_000, () => system.durabilityStats().passivated >= 500 + spawned + SPAWN_BATCH);
+    }
+    const after = heap();
+    report('cluster', 'idle_heap_bytes_per_workflow', (after - before) / IDLE_ACTORS, 'B');
+    report('cluster', 'live_heap_bytes_per_workflow', liveBytes, 'B');
+    const wakes: number[] = [];
+    for (let i = 0; i < WAKES; i++) {
+      const ref = system.lookup(`cidle/w-${i * 397}`);
+      const t = nowMs();
+      await ref.ask({ type: 'ping' }, { timeoutMs: 10_000 });
+      wakes.push(nowMs() - t);
+    }
+    report('cluster', 'wake_p50_ms', median(wakes), 'ms');
+  } finally {
+    await system.shutdown();
+  }
+}
+
+async function until(ms: number, check: () => boolean): Promise<void> {
+  const deadline = nowMs() + ms;
+  while (!check()) {
+    if (nowMs() > deadline) throw new Error(`cluster bench: a wait of ${ms} ms ran out`);
+    await sleep(20);
+  }
+}
+
 // ---- the group ----------------------------------------------------------------------------------------------
 
 export async function run(): Promise<void> {
@@ -288,6 +352,8 @@ export async function run(): Promise<void> {
     const rebalancer = await client('creb', 8);
     rebalancer.register('rec', setup({}).createMachine({}), { version: 1 }); // the spawn is validated here, run on h1
     report('cluster', 'rebalance_lost', await rebalance(server.url, rebalancer), 'messages');
+
+    await passivation(server.url);
   } finally {
     await nc.close();
     for (const system of clients) await system.shutdown().catch(() => undefined);
