@@ -63,7 +63,9 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     const { finishedMs, purgeEvery } = resolveRetention(retention);
     // A server that is starting, busy or electing a JetStream leader answers slowly or not at all for a while:
     // opening retries transient failures (bounded), a wrong setting still fails at once.
-    const retry = <T>(what: string, open: () => Promise<T>) => withStartupRetry(what, open, startupTimeoutMs ?? 30_000, logger);
+    const retry = <T>(what: string, open: () => Promise<T>) => withStartupRetry(what, open, startupTimeoutMs ?? 30_000, logger).catch((error: unknown) => {
+      throw permissionError(error, options.name) ?? error;
+    });
     const transport = await retry('connect', () => createNatsTransport(connection));
     const store = await retry('open the snapshot bucket', () =>
       createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_snapshots`, ...(replicas ? { replicas } : {}) }),
@@ -145,6 +147,16 @@ function isTransient(error: unknown): boolean {
   if (error instanceof RetryableError || error instanceof TimeoutError) return true;
   const e = error as { name?: unknown; message?: unknown };
   return e?.name === 'TimeoutError' || (typeof e?.message === 'string' && /timeout|no responders|jetstream is not enabled/i.test(e.message));
+}
+
+/**
+ * The server refused this connection's user a subject of this system (issue 9, security): a typed error naming the
+ * fix, instead of the client's RequestError.
+ */
+function permissionError(error: unknown, system: string): InvalidConfigError | undefined {
+  const message = error instanceof Error ? error.message : '';
+  if (!/permissions violation/i.test(message)) return undefined;
+  return new InvalidConfigError('nats', `the server does not permit this user to run system ${system} (${message}); give the user natsPermissions('${system}')`, { cause: error });
 }
 
 async function withStartupRetry<T>(what: string, open: () => Promise<T>, timeoutMs: number, logger: Logger): Promise<T> {
