@@ -6,6 +6,8 @@ export {
   encodeEnvelope,
   decodeEnvelope,
   decodeEventEnvelope,
+  decodeEventEnvelopes,
+  encodeEnvelopeBatch,
   eventEnvelope,
   roundTrip,
   type Envelope,

@@ -36,6 +36,34 @@ describe('remote actors over the rpc subjects', () => {
     await expect(remote.ask({ type: 'crash' })).rejects.toMatchObject({ name: 'ActorFailedError' });
   });
 
+  it('a burst of tells in one turn travels in batches, in order per actor, and an ask after it sees every one', async () => {
+    a.spawn<typeof counterMachine>('counter', { id: 'burst1', mailboxCapacity: 3_000 });
+    a.spawn<typeof counterMachine>('counter', { id: 'burst2', mailboxCapacity: 3_000 });
+    const one = b.lookup<typeof counterMachine>('rpc/burst1');
+    const two = b.lookup<typeof counterMachine>('rpc/burst2');
+    // More than one batch holds (1,000), interleaved across two actors, all in one synchronous turn.
+    for (let n = 1; n <= 2_500; n++) {
+      one.tell({ type: 'inc', n });
+      if (n % 5 === 0) two.tell({ type: 'inc', n });
+    }
+    expect(await one.ask({ type: 'seen' })).toEqual(Array.from({ length: 2_500 }, (_, i) => i + 1));
+    expect(await two.ask({ type: 'seen' })).toEqual(Array.from({ length: 500 }, (_, i) => (i + 1) * 5));
+  });
+
+  it('a batch with an envelope for another address than its subject is dropped whole', async () => {
+    const target = a.spawn<typeof counterMachine>('counter', { id: 'b1' });
+    a.spawn<typeof counterMachine>('counter', { id: 'b2' });
+    const { encodeEnvelope, encodeEnvelopeBatch, eventEnvelope } = await import('../../src/codec/index.js');
+    const envelope = (to: string, n: number) => encodeEnvelope(eventEnvelope(`x.${n}`, to, { type: 'inc', n } as { type: string }, Date.now()));
+    const nc = await connectNats({ servers: server.url });
+    nc.publish('troupe.rpc.rpc.rpc.b1', encodeEnvelopeBatch([envelope('rpc/b1', 1), envelope('rpc/b2', 2), envelope('rpc/b1', 3)]));
+    nc.publish('troupe.rpc.rpc.rpc.b1', encodeEnvelopeBatch([envelope('rpc/b1', 4), envelope('rpc/b1', 5)]));
+    await nc.flush();
+    await nc.close();
+    await expect.poll(() => target.getSnapshot()?.context.seen, { timeout: 5_000 }).toEqual([4, 5]);
+    expect(await b.lookup<typeof counterMachine>('rpc/b2').ask({ type: 'get' })).toBe(0);
+  });
+
   it('an address no node hosts times out (core NATS is at most once: nobody answers)', async () => {
     await expect(b.lookup('rpc/nobody').ask({ type: 'get' }, { timeoutMs: 300 })).rejects.toBeInstanceOf(TimeoutError);
   });
