@@ -93,8 +93,14 @@ export class RpcEndpoint {
     if (address === undefined) {
       const prefix = `troupe.${this.core.name}.rpc.`;
       if (!subject.startsWith(prefix)) return undefined;
+      address = subject.slice(prefix.length).split('.').join('/');
+      try {
+        parseAddress(address);
+      } catch {
+        return undefined; // subject tokens allow more than address segments do: no actor can have it
+      }
       if (this.addresses.size >= SUBJECT_CACHE) this.addresses.clear();
-      this.addresses.set(subject, (address = subject.slice(prefix.length).split('.').join('/')));
+      this.addresses.set(subject, address);
     }
     return address;
   }
@@ -138,7 +144,6 @@ export class RpcEndpoint {
     let envelopes: EventEnvelope[];
     try {
       envelopes = decodeEventEnvelopes(message.data);
-      parseAddress(address);
     } catch (error) {
       this.garbage++;
       this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped a message that is not a valid envelope');
@@ -152,7 +157,7 @@ export class RpcEndpoint {
     if (message.reply === undefined) {
       for (const envelope of envelopes) {
         try {
-          this.core.tell(envelope.to, envelope.payload, envelope.from);
+          this.core.tellDecoded(envelope.to, envelope.payload, envelope.from);
         } catch (error) {
           this.garbage++; // e.g. an event the local check refuses: dropped, like any other bad input
           this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped an undeliverable tell');

@@ -171,6 +171,11 @@ export class ActorSystemCore implements CellHost, RefHost {
     this.deliver(address, this.checkEvent(event), from, undefined);
   }
 
+  /** A tell whose event the wire codec has already validated as a plain-data event (decodeEventEnvelope). */
+  tellDecoded(address: string, event: EventObject, from: string | undefined): void {
+    this.deliver(address, event, from, undefined);
+  }
+
   ask(address: string, event: unknown, options: AskOptions | undefined): Promise<unknown> {
     const timeoutMs = options?.timeoutMs ?? this.config.askTimeoutMs;
     if (!(Number.isFinite(timeoutMs) && timeoutMs >= 0)) return Promise.reject(new InvalidConfigError('ask.timeoutMs', 'must be a finite number >= 0'));
