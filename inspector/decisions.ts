@@ -15,12 +15,17 @@ const ADDRESS = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)+$/;
 
 export type DecisionOutcome = { ok: true } | { ok: false; error: string };
 
-/** Validates a decision and tells it to the escrow; never throws. */
-export function decide(system: TroupeSystem, request: DecideRequest): DecisionOutcome {
+/**
+ * Validates a decision and tells it to the escrow; never rejects. An escrow this node does not run (another node of a
+ * cluster, issue 9) is decided through `system.escrow(address)`, whose answer says whether the item was waiting.
+ */
+export async function decide(system: TroupeSystem, request: DecideRequest): Promise<DecisionOutcome> {
   const problem = check(request);
   if (problem) return { ok: false, error: problem };
   const escrow = system.lookup(request.escrow);
-  const items = ((escrow.getSnapshot() as { context?: { items?: unknown } } | undefined)?.context?.items ?? undefined) as Record<string, unknown> | undefined;
+  const snapshot = escrow.getSnapshot() as { context?: { items?: unknown } } | undefined;
+  if (snapshot === undefined && system.transport.kind !== 'memory') return decideElsewhere(system, request);
+  const items = (snapshot?.context?.items ?? undefined) as Record<string, unknown> | undefined;
   if (items === undefined || typeof items !== 'object') return { ok: false, error: `${request.escrow} is not an escrow here` };
   if (!Object.hasOwn(items, request.itemId)) return { ok: false, error: `no item ${request.itemId} is waiting in ${request.escrow}` };
   // As `system.escrow().approve` does (issue 13): a decision that would continue a workflow that is gone fails here,
@@ -37,6 +42,20 @@ export function decide(system: TroupeSystem, request: DecideRequest): DecisionOu
     : { type: 'escrow.retry', itemId: request.itemId, by };
   try {
     escrow.tell(event);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  }
+}
+
+/** The decision, asked of the escrow wherever it runs; its answer (or refusal) is the outcome. */
+async function decideElsewhere(system: TroupeSystem, request: DecideRequest): Promise<DecisionOutcome> {
+  const by = request.by ?? 'inspector';
+  try {
+    const client = system.escrow(request.escrow);
+    if (request.decision === 'reject') await client.reject(request.itemId, { by, reason: request.reason ?? 'rejected in the inspector' });
+    else if (request.decision === 'retry') await client.retry(request.itemId, { by });
+    else await client.approve(request.itemId, { by, ...(request.decision === 'edit' ? { output: request.output } : {}) });
     return { ok: true };
   } catch (error) {
     return { ok: false, error: (error as Error).message };

@@ -195,13 +195,20 @@ function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: Clie
   const reply = (ok: boolean, error?: string) => channel.reply({ t: 'reply', v: 1, requestId: message.requestId, ok, ...(error === undefined ? {} : { error }) });
   switch (message.t) {
     case 'decide': {
-      const outcome = decide(system, message);
-      return reply(outcome.ok, outcome.ok ? undefined : outcome.error);
+      void decide(system, message).then((outcome) => reply(outcome.ok, outcome.ok ? undefined : outcome.error));
+      return;
     }
     case 'definition': {
-      const definition = typeof message.address === 'string' ? bus.describe(message.address) : undefined;
-      if (definition) channel.reply(definition);
-      return reply(definition !== undefined, definition ? undefined : 'no definition for that address');
+      if (typeof message.address !== 'string') return reply(false, 'address must be a string');
+      // An actor another node runs is described by that node (issue 9).
+      void bus.describeAnywhere(message.address).then(
+        (definition) => {
+          if (definition) channel.reply(definition);
+          reply(definition !== undefined, definition ? undefined : 'no definition for that address');
+        },
+        (error: unknown) => reply(false, (error as Error).message),
+      );
+      return;
     }
     case 'inspect': {
       if (typeof message.address !== 'string') return reply(false, 'address must be a string');

@@ -19,6 +19,7 @@ import { awaitHostedResult, awaitStoredResult, type ResultOptions } from './dura
 import type { TraceEntry as PublicTraceEntry } from './trace-entry.js';
 import { awaitLocalResult } from './runtime/local-result.js';
 import { ShardLeases } from './cluster/shard-leases.js';
+import { DescribeEndpoint } from './cluster/describe-endpoint.js';
 import { shardOf } from './persistence/mailbox-log.js';
 import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
 import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
@@ -110,6 +111,7 @@ class Runtime implements TroupeSystem {
   /** Every address of the system lives in this process (the memory transport): a missing service is known missing. */
   private readonly oneProcess: boolean;
   private rpc: RpcEndpoint | undefined;
+  private describer: DescribeEndpoint | undefined;
   /** The mailbox shards this node hosts (NATS, issue 9); none on the one-process backends, which host every shard. */
   private readonly leases: ShardLeases | undefined;
   /** Set once this node hosts durable actors (its first durable spawn or recover()): it then takes shards. */
@@ -213,6 +215,9 @@ class Runtime implements TroupeSystem {
       this.rpc = new RpcEndpoint(this.core, backends.transport, this.node, this.log);
       this.rpc.start();
       this.core.setRemoteResolver(this.rpc.send);
+      // Definitions of the actors this node runs, for inspectors on other nodes (issue 9).
+      this.describer = new DescribeEndpoint(this.core, backends.transport, (address) => this.describe(address), this.log);
+      this.describer.start();
     }
     if (options.inspection?.publish) {
       const { publish: _publish, ...busOptions } = options.inspection;
@@ -465,6 +470,13 @@ class Runtime implements TroupeSystem {
     return cell ? describeCell(cell) : undefined;
   }
 
+  async describeAnywhere(address: string): Promise<ActorDescription | undefined> {
+    const local = this.describe(address);
+    if (local !== undefined || !this.describer) return local;
+    const remote = await this.describer.remote(address);
+    return remote && { address, ...remote };
+  }
+
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void {
     const cell = this.core.cell(address);
     if (!cell) return () => {};
@@ -503,6 +515,7 @@ class Runtime implements TroupeSystem {
       this.published.bus.close();
     }
     this.rpc?.stop();
+    this.describer?.stop();
     // Unacked messages are redelivered to the next start, so a write still failing at the bound is given up safely.
     await this.durable.stop(timeoutMs);
     await this.leases?.stop(); // after the last durable write, so the others take the shards at once

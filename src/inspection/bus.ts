@@ -29,6 +29,8 @@ export interface InspectionSource {
   tree(): WireTreeNode;
   lookup(address: string): { getSnapshot(): unknown; subscribe(listener: (snapshot: any) => void): { unsubscribe(): void } }; // eslint-disable-line @typescript-eslint/no-explicit-any
   describe(address: string): { readonly logic: string; readonly version: number; readonly definition: unknown } | undefined;
+  /** `describe` from whichever node runs the actor (a cluster); without it, only local actors are described. */
+  describeAnywhere?(address: string): Promise<{ readonly logic: string; readonly version: number; readonly definition: unknown } | undefined>;
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
   /** This node's recorded trace of a workflow, synchronously (`TroupeSystem.localTrace`). */
   localTrace(workflowId: string): readonly object[];
@@ -177,6 +179,18 @@ export class InspectionBus {
     const known = this.logicKeys.get(address);
     if (known !== undefined && this.definitions.has(known)) return { t: 'definition', v: WIRE_VERSION, address, key: known, definition: this.definitions.get(known) };
     const description = this.source.describe(address);
+    if (description === undefined) return undefined;
+    const key = `${description.logic}@${description.version}`;
+    this.definitions.set(key, description.definition);
+    this.logicKeys.set(address, key);
+    return { t: 'definition', v: WIRE_VERSION, address, key, definition: description.definition };
+  }
+
+  /** `describe`, asking the node that runs the actor when it is not this one (cached alike). */
+  async describeAnywhere(address: string): Promise<DefinitionMessage | undefined> {
+    const local = this.describe(address);
+    if (local !== undefined || this.source.describeAnywhere === undefined) return local;
+    const description = await this.source.describeAnywhere(address);
     if (description === undefined) return undefined;
     const key = `${description.logic}@${description.version}`;
     this.definitions.set(key, description.definition);

@@ -284,6 +284,11 @@ export interface TroupeSystem {
   /** The logic and machine definition of a local actor, or undefined when none lives at `address`. */
   describe(address: string): ActorDescription | undefined;
   /**
+   * `describe`, from whichever node runs the actor (NATS: the hosting node answers on `troupe.<name>.ctl.describe.*`);
+   * undefined when no node runs it now.
+   */
+  describeAnywhere(address: string): Promise<ActorDescription | undefined>;
+  /**
    * Switches full XState inspection on for one local actor (across restarts); returns the switch-off.
    * Off by default: any XState inspect observer halves `send()` throughput.
    */

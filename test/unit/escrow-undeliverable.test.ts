@@ -40,9 +40,9 @@ describe("the inspector's decisions (issue 13)", () => {
       return items.length > 0 ? items : undefined;
     });
     await run.stop();
-    const refused = decide(t.system, { t: 'decide', requestId: 'r1', escrow: 'insp/escrow', itemId: item!.id, decision: 'approve', by: 'ana' });
+    const refused = await decide(t.system, { t: 'decide', requestId: 'r1', escrow: 'insp/escrow', itemId: item!.id, decision: 'approve', by: 'ana' });
     expect(refused).toEqual({ ok: false, error: expect.stringContaining('insp/w1') as unknown });
-    expect(decide(t.system, { t: 'decide', requestId: 'r1', escrow: 'insp/escrow', itemId: item!.id, decision: 'reject', by: 'ana' })).toEqual({ ok: true });
+    expect(await decide(t.system, { t: 'decide', requestId: 'r1', escrow: 'insp/escrow', itemId: item!.id, decision: 'reject', by: 'ana' })).toEqual({ ok: true });
     expect(await until(5_000, 'the item is cleared', async () => ((await t.system.escrow().list()).length === 0 ? true : undefined))).toBe(true);
   });
 });
