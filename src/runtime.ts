@@ -492,6 +492,10 @@ class Runtime implements TroupeSystem {
     return records.map((r) => decode(r.data) as PublicTraceEntry);
   }
 
+  onTrace(listener: (entry: PublicTraceEntry) => void): () => void {
+    return this.core.onTrace((entry) => listener(entry as unknown as PublicTraceEntry));
+  }
+
   localTrace(workflowId: string): readonly PublicTraceEntry[] {
     return this.core.traces.get(workflowId) as unknown as readonly PublicTraceEntry[];
   }

@@ -31,6 +31,9 @@ export interface ObservabilityEndpoint {
   close(): Promise<void>;
 }
 
+/** Step outcomes that end an attempt (machines/step-reducers.ts; the others are transitions within one). */
+const ATTEMPT_ENDS: ReadonlySet<string> = new Set(['succeeded', 'retrying', 'exhausted', 'failed-permanently', 'escalated', 'escrow-unreachable', 'approved', 'rejected']);
+
 /** Dead-letter reasons carry free text (an event type, an error): these categories keep the label set bounded. */
 function deadLetterCategory(reason: string): string {
   if (reason.startsWith('unhandled event type')) return 'unhandled-event';
@@ -60,6 +63,25 @@ export async function startObservability(system: TroupeSystem, options: Observab
   metrics.observed('troupe_durable_deletes_total', 'Active records deleted once their actor finished.', 'counter', stat((s) => s.snapshotDeletes));
   metrics.observed('troupe_durable_log_appends_total', 'Messages appended to durable mailboxes by this node.', 'counter', stat((s) => s.logAppends));
   metrics.observed('troupe_durable_rejected_total', 'Durable deliveries rejected to the dead-letter stream.', 'counter', stat((s) => s.rejected));
+  metrics.observed('troupe_durable_passivated_total', 'Idle durable actors unloaded from memory (passivation).', 'counter', stat((s) => s.passivated));
+  const shardChanges = metrics.counter('troupe_cluster_shard_changes_total', 'Mailbox shard leases this node took, released or lost, by change.');
+  let shardsHeld = 0;
+  metrics.observed('troupe_cluster_shards_held', 'Mailbox shards whose lease this node holds.', 'gauge', () => shardsHeld);
+  // From the trace (bounded labels: step ids come from workflow definitions, outcomes from Troupe's machines).
+  const stepAttempts = metrics.counter('troupe_step_attempts_total', 'Step attempts that ended, by step and outcome.');
+  const stepDuration = metrics.histogram('troupe_step_duration_seconds', 'Duration of step attempts that ended, by step.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]);
+  const escrowOutcomes = metrics.counter('troupe_escrow_outcomes_total', 'Escrow events (escalated, approved, rejected, retry, SLA breaches), by outcome.');
+  const breakerChanges = metrics.counter('troupe_breaker_transitions_total', 'Circuit breaker transitions, by the state entered.');
+  const offTrace = system.onTrace((entry) => {
+    if (entry.kind === 'step' && ATTEMPT_ENDS.has(entry.outcome)) {
+      stepAttempts({ step: entry.step, outcome: entry.outcome });
+      if (entry.startedAt !== undefined && entry.at >= entry.startedAt) stepDuration({ step: entry.step }, (entry.at - entry.startedAt) / 1_000);
+    } else if (entry.kind === 'escrow') {
+      escrowOutcomes({ outcome: entry.outcome });
+    } else if (entry.kind === 'breaker') {
+      breakerChanges({ to: entry.to });
+    }
+  });
 
   let status: TransportStatus['type'] = 'connected';
   let running = true;
@@ -74,6 +96,9 @@ export async function startObservability(system: TroupeSystem, options: Observab
       case 'rt.supervisor.decision': return decisions({ directive: event.directive });
       case 'rt.deadLetter': return deadLetters({ reason: deadLetterCategory(event.reason) });
       case 'rt.cluster.member': return members({ change: event.change });
+      case 'rt.cluster.shard':
+        shardsHeld += event.change === 'acquired' ? 1 : -1;
+        return shardChanges({ change: event.change });
       default: return undefined;
     }
   });
@@ -111,6 +136,7 @@ export async function startObservability(system: TroupeSystem, options: Observab
     notReadyBecause,
     close: async () => {
       offEvents();
+      offTrace();
       offStatus();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -1,5 +1,5 @@
 /**
- * A small metrics registry in the Prometheus text exposition format (version 0.0.4): counters and gauges with
+ * A small metrics registry in the Prometheus text exposition format (version 0.0.4): counters, gauges and histograms with
  * bounded label sets. Names and units follow OpenTelemetry's conventions as Prometheus exporters render them
  * (`troupe_<thing>_total` for counters, base units in the name). Increments are a map lookup and an add: nothing
  * here runs on an actor's message path (the runtime feeds it from its events).
@@ -9,10 +9,10 @@ type Labels = Readonly<Record<string, string>>;
 interface Family {
   readonly name: string;
   readonly help: string;
-  readonly type: 'counter' | 'gauge';
+  readonly type: 'counter' | 'gauge' | 'histogram';
   readonly values: Map<string, { labels: Labels; value: number }>;
   /** A gauge read at scrape time. */
-  read?: () => Array<{ labels: Labels; value: number }>;
+  read?: () => Array<{ labels: Labels; value: number; suffix?: string }>;
 }
 
 export class MetricsRegistry {
@@ -37,18 +37,49 @@ export class MetricsRegistry {
     };
   }
 
+  /**
+   * A histogram with fixed bucket bounds (upper bounds, ascending): `observe(labels, value)`; rendered as cumulative
+   * `_bucket{le}` samples with `_sum` and `_count`, as Prometheus expects.
+   */
+  histogram(name: string, help: string, bounds: readonly number[]): (labels: Labels, value: number) => void {
+    const family = this.family(name, help, 'histogram');
+    const series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+    family.read = () => {
+      const samples: Array<{ labels: Labels; value: number; suffix: string }> = [];
+      for (const s of series.values()) {
+        let cumulative = 0;
+        bounds.forEach((bound, i) => {
+          cumulative += s.counts[i]!;
+          samples.push({ labels: { ...s.labels, le: String(bound) }, value: cumulative, suffix: '_bucket' });
+        });
+        samples.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, suffix: '_bucket' });
+        samples.push({ labels: s.labels, value: s.sum, suffix: '_sum' }, { labels: s.labels, value: s.count, suffix: '_count' });
+      }
+      return samples;
+    };
+    return (labels, value) => {
+      const key = labelKey(labels);
+      let s = series.get(key);
+      if (s === undefined) series.set(key, (s = { labels, counts: bounds.map(() => 0), sum: 0, count: 0 }));
+      const index = bounds.findIndex((bound) => value <= bound);
+      if (index >= 0) s.counts[index]!++;
+      s.sum += value;
+      s.count++;
+    };
+  }
+
   /** The exposition text. */
   async render(): Promise<string> {
     const lines: string[] = [];
     for (const f of this.families.values()) {
       lines.push(`# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${f.name} ${f.type}`);
-      const samples = f.read ? f.read() : [...f.values.values()];
-      for (const s of samples) lines.push(`${f.name}${renderLabels(s.labels)} ${Number.isFinite(s.value) ? s.value : 0}`);
+      const samples: Array<{ labels: Labels; value: number; suffix?: string }> = f.read ? f.read() : [...f.values.values()];
+      for (const s of samples) lines.push(`${f.name}${s.suffix ?? ''}${renderLabels(s.labels)} ${Number.isFinite(s.value) ? s.value : 0}`);
     }
     return `${lines.join('\n')}\n`;
   }
 
-  private family(name: string, help: string, type: 'counter' | 'gauge'): Family {
+  private family(name: string, help: string, type: Family['type']): Family {
     if (this.families.has(name)) throw new Error(`metric ${name} is registered twice`);
     const family: Family = { name, help, type, values: new Map() };
     this.families.set(name, family);

@@ -307,6 +307,8 @@ export interface TroupeSystem {
    * After a restart it starts empty; use `trace()` for the history.
    */
   localTrace(workflowId: string): readonly TraceEntry[];
+  /** Calls `listener` with each trace entry this node records (its workflows' steps, handoffs, escrow, breakers); returns the unsubscribe. */
+  onTrace(listener: (entry: TraceEntry) => void): () => void;
   /**
    * Restores the durable actors that are still active in the store (after their logic is registered and
    * their supervisors exist) and starts consuming durable mailboxes; returns the restored addresses.

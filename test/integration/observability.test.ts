@@ -3,7 +3,8 @@
  * /readyz following a real nats-server going away and coming back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSystem, InvalidConfigError, startObservability } from '../../src/index.js';
+import { createSystem, InvalidConfigError, RetryableError, startObservability } from '../../src/index.js';
+import { step, workflow } from '../../machines/index.js';
 import { counterMachine } from '../fixtures/machines.js';
 import { until } from '../fixtures/chaos.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
@@ -17,7 +18,8 @@ function parseMetrics(text: string): Map<string, number> {
     if (line.startsWith('#')) continue;
     const match = /^([a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+)$/.exec(line);
     if (!match) throw new Error(`not a sample line: ${line}`);
-    if (!typed.has(match[1]!)) throw new Error(`sample before its TYPE: ${line}`);
+    const family = match[1]!.replace(/_(bucket|sum|count)$/, '');
+    if (!typed.has(match[1]!) && !typed.has(family)) throw new Error(`sample before its TYPE: ${line}`);
     samples.set(`${match[1]}${match[2] ?? ''}`, Number(match[3]));
   }
   return samples;
@@ -53,6 +55,19 @@ describe('observability endpoint (issue 12)', () => {
       // No actor ids in any label.
       expect([...samples.keys()].some((key) => key.includes('obs/c'))).toBe(false);
 
+      // Steps, from the trace: a workflow whose first attempt fails and whose second succeeds.
+      let tries = 0;
+      const wf = workflow('obswf', { steps: [step('flaky', async () => { if (++tries === 1) throw new RetryableError('once'); return 1; }, { retry: { initialInterval: 1, maximumInterval: 1, jitter: 0 } })] });
+      const run = system.spawn(system.register('obswf', wf), { id: 'w', input: { workflowId: 'w', address: 'obs/w' } });
+      await run.result({ timeoutMs: 5_000 });
+      const after = parseMetrics(await (await fetch(`${endpoint.url}/metrics`)).text());
+      expect(after.get('troupe_step_attempts_total{step="flaky",outcome="retrying"}')).toBe(1);
+      expect(after.get('troupe_step_attempts_total{step="flaky",outcome="succeeded"}')).toBe(1);
+      expect(after.get('troupe_step_duration_seconds_count{step="flaky"}')).toBe(2);
+      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="+Inf"}')).toBe(2);
+      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="60"}')).toBe(2);
+      expect(after.get('troupe_cluster_shards_held')).toBe(0);
+
       expect((await fetch(`${endpoint.url}/healthz`)).status).toBe(200);
       expect(await (await fetch(`${endpoint.url}/readyz`)).json()).toEqual({ ready: true });
       expect((await fetch(`${endpoint.url}/nope`)).status).toBe(404);
@@ -82,7 +97,20 @@ describe('observability endpoint (issue 12)', () => {
         await until(10_000, '/readyz answers 503', async () => (await ready()) === 503);
         const body = await (await fetch(`${endpoint.url}/readyz`)).json() as { ready: boolean; reason: string };
         expect(body).toMatchObject({ ready: false, reason: expect.stringContaining('transport nats is') as unknown });
-        expect((await fetch(`${endpoint.url}/healthz`)).status).toBe(200); // alive all the while
+        // Steps, from the trace: a workflow whose first attempt fails and whose second succeeds.
+      let tries = 0;
+      const wf = workflow('obswf', { steps: [step('flaky', async () => { if (++tries === 1) throw new RetryableError('once'); return 1; }, { retry: { initialInterval: 1, maximumInterval: 1, jitter: 0 } })] });
+      const run = system.spawn(system.register('obswf', wf), { id: 'w', input: { workflowId: 'w', address: 'obs/w' } });
+      await run.result({ timeoutMs: 5_000 });
+      const after = parseMetrics(await (await fetch(`${endpoint.url}/metrics`)).text());
+      expect(after.get('troupe_step_attempts_total{step="flaky",outcome="retrying"}')).toBe(1);
+      expect(after.get('troupe_step_attempts_total{step="flaky",outcome="succeeded"}')).toBe(1);
+      expect(after.get('troupe_step_duration_seconds_count{step="flaky"}')).toBe(2);
+      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="+Inf"}')).toBe(2);
+      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="60"}')).toBe(2);
+      expect(after.get('troupe_cluster_shards_held')).toBe(0);
+
+      expect((await fetch(`${endpoint.url}/healthz`)).status).toBe(200); // alive all the while
         await server.start();
         await until(20_000, '/readyz answers 200 again', async () => (await ready()) === 200);
       } finally {
