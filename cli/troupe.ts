@@ -1,18 +1,24 @@
 #!/usr/bin/env node
 /**
- * The `troupe` command (issue 5 brings its first subcommand).
+ * The `troupe` command.
  *   troupe inspect [--port <n>] [--host 127.0.0.1] [--latency <ms>]
  *     starts the demo support system (examples/support-workflow.ts) with the inspector attached and prints
  *     the URL, token included; runs until interrupted. New tickets arrive every few seconds.
+ *   troupe nodes | escrow | dlq | trace   against a running system over NATS (cli/remote.ts)
+ * Exit codes: 0 done, 1 a failure (one line; `--verbose` adds the cause), 2 a usage error.
  */
 import { parseArgs } from 'node:util';
 import { createSupportScenario, DEMO_TICKETS } from '../examples/support-workflow.js';
 import { startInspector } from '../inspector/index.js';
+import { REMOTE_USAGE, runRemote, UsageError } from './remote.js';
 
 const USAGE = `usage: troupe <command>
 
 commands:
   inspect [--port <n>] [--host <loopback>] [--latency <ms>]   the demo system with the inspector (browser UI)
+  ${Object.values(REMOTE_USAGE).join('\n  ')}
+
+--nats and --system default to TROUPE_NATS_URL and TROUPE_SYSTEM. Exit codes: 0 done, 1 failed, 2 usage error.
 `;
 
 async function inspect(args: string[]): Promise<void> {
@@ -47,6 +53,24 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'inspect':
       return inspect(rest);
+    case 'nodes':
+    case 'escrow':
+    case 'dlq':
+    case 'trace':
+      try {
+        process.exitCode = await runRemote(command, rest, (text) => process.stdout.write(text));
+      } catch (error) {
+        if (error instanceof UsageError) {
+          process.stderr.write(`troupe ${command}: ${error.message}\n`);
+          process.exitCode = 2;
+        } else {
+          const verbose = rest.includes('--verbose');
+          const cause = (error as Error).cause;
+          process.stderr.write(`troupe ${command}: ${(error as Error).message}${verbose && cause ? `\n  cause: ${String((cause as Error).message ?? cause)}` : ''}\n`);
+          process.exitCode = 1;
+        }
+      }
+      return;
     case undefined:
     case '-h':
     case '--help':

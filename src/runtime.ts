@@ -188,7 +188,10 @@ class Runtime implements TroupeSystem {
         acquired: (shards) => this.takeShards(shards),
         drain: (shard) => this.durable.releaseShard(shard, 'drain', resolved.shutdownTimeoutMs),
         lost: (shard) => void this.durable.releaseShard(shard, 'lost', 0),
-        onChange: (change) => this.core.events.publish({ type: 'rt.cluster.shard', ...change, node: this.node, ts: this.clock.now() }),
+        onChange: (change) => {
+          this.core.events.publish({ type: 'rt.cluster.shard', ...change, node: this.node, ts: this.clock.now() });
+          if (this.hosting !== undefined) void this.membership?.beatNow(); // nodes() shows the move at once
+        },
       });
     }
     // On NATS another process may host an address this one never saw: deliver() stores the message for it (an
@@ -354,6 +357,7 @@ class Runtime implements TroupeSystem {
       this.leases.listen();
       await this.membership?.beatNow(); // the others count this node in their share from now
       await this.leases.start();
+      await this.membership?.beatNow(); // and nodes() lists the shards it took
     })();
     return this.hosting;
   }

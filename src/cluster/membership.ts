@@ -79,10 +79,16 @@ export class Membership {
   }
 
   /** Writes a heartbeat now (what this node runs changed: it began hosting), outside the regular beat. */
-  async beatNow(): Promise<void> {
-    await this.beating;
-    await this.beat();
+  beatNow(): Promise<void> {
+    // Calls made while one waits share it (a node taking several shards at once beats once).
+    return (this.pendingBeat ??= (async () => {
+      await this.beating;
+      this.pendingBeat = undefined;
+      await this.beat();
+    })());
   }
+
+  private pendingBeat: Promise<void> | undefined;
 
   /** Writes the first heartbeat (so `nodes()` on any node lists this one as soon as this resolves), then keeps beating. */
   async start(): Promise<void> {

@@ -1,0 +1,133 @@
+/**
+ * The `troupe` commands that talk to a running system over NATS (issue 10): `nodes`, `escrow`, `dlq`, `trace`. Each
+ * opens a client node of the system (`hostsDurable: false`: it takes no shards and runs nothing), does its one
+ * thing and leaves. The server and system come from `--nats` / `--system` or TROUPE_NATS_URL / TROUPE_SYSTEM.
+ *
+ * Exit codes: 0 done; 1 the system refused or could not be reached (one line on stderr, the cause with
+ * `--verbose`); 2 a usage error (with the command's usage).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createSystem, type TroupeSystem } from '../src/index.js';
+
+export class UsageError extends Error {}
+
+const CONNECTION = {
+  nats: { type: 'string' },
+  system: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+export const REMOTE_USAGE = {
+  nodes: 'troupe nodes [--nats <url>] [--system <name>] [--json]          the live nodes: host, pid, actors, shards, last heartbeat',
+  escrow: 'troupe escrow list|approve|reject|retry [<item id>] --by <name> [--reason <text>] [--escrow <address>] [--nats <url>] [--system <name>] [--json]',
+  dlq: 'troupe dlq list [--limit <n>] | replay <dlq seq> [--nats <url>] [--system <name>] [--json]',
+  trace: 'troupe trace <workflow id> [--nats <url>] [--system <name>] [--json]   a workflow\'s execution trace',
+} as const;
+
+type Output = (text: string) => void;
+
+/** Parses `args` with the connection options and `extra`; the positionals and values, or a UsageError. */
+function parse<T extends ParseArgsConfig['options']>(command: keyof typeof REMOTE_USAGE, args: string[], extra: T) {
+  try {
+    return parseArgs({ args, options: { ...CONNECTION, ...extra }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\nusage: ${REMOTE_USAGE[command]}`);
+  }
+}
+
+async function connectTo(values: { nats?: string | undefined; system?: string | undefined }, command: keyof typeof REMOTE_USAGE): Promise<TroupeSystem> {
+  const url = values.nats ?? process.env['TROUPE_NATS_URL'];
+  const name = values.system ?? process.env['TROUPE_SYSTEM'];
+  if (!url || !name) throw new UsageError(`--nats and --system (or TROUPE_NATS_URL and TROUPE_SYSTEM) name the running system\nusage: ${REMOTE_USAGE[command]}`);
+  return createSystem({ name, logLevel: 'silent', nats: { servers: url, hostsDurable: false, startupTimeoutMs: 5_000, connectTimeoutMs: 5_000 } });
+}
+
+/** Runs one remote command; resolves with its exit code. */
+export async function runRemote(command: keyof typeof REMOTE_USAGE, args: string[], out: Output): Promise<number> {
+  const extra = {
+    by: { type: 'string' }, reason: { type: 'string' }, escrow: { type: 'string' }, limit: { type: 'string' },
+  } as const;
+  const { values, positionals } = parse(command, args, extra);
+  if (values.help) {
+    out(`usage: ${REMOTE_USAGE[command]}\n`);
+    return 0;
+  }
+  const system = await connectTo(values, command);
+  try {
+    switch (command) {
+      case 'nodes': return await nodes(system, values.json, out);
+      case 'escrow': return await escrow(system, positionals, values, out);
+      case 'dlq': return await dlq(system, positionals, values, out);
+      case 'trace': return await trace(system, positionals, values.json, out);
+    }
+  } finally {
+    await system.shutdown({ timeoutMs: 2_000 });
+  }
+}
+
+async function nodes(system: TroupeSystem, json: boolean, out: Output): Promise<number> {
+  const live = (await system.nodes()).filter((node) => node.hosting || node.actors > 0);
+  if (json) return out(`${JSON.stringify(live)}\n`), 0;
+  const rows = live.map((n) => [n.node, `${n.host}:${n.pid}`, String(n.actors), n.shards.join(',') || '-', `${Math.max(0, Date.now() - n.heartbeatAt)} ms ago`]);
+  out(table(['node', 'host:pid', 'actors', 'shards', 'heartbeat'], rows));
+  return 0;
+}
+
+async function escrow(system: TroupeSystem, positionals: string[], values: { by?: string | undefined; reason?: string | undefined; escrow?: string | undefined; json: boolean }, out: Output): Promise<number> {
+  const [action, itemId] = positionals;
+  const client = system.escrow(values.escrow);
+  if (action === 'list') {
+    const items = await client.list();
+    if (values.json) return out(`${JSON.stringify(items)}\n`), 0;
+    out(table(['item', 'workflow', 'step', 'tier', 'level', 'due in'], items.map((i) => [i.id, i.workflowId, i.stepId, i.tier, String(i.level), `${Math.round((i.dueAt - Date.now()) / 1_000)} s`])));
+    return 0;
+  }
+  if (action !== 'approve' && action !== 'reject' && action !== 'retry') throw new UsageError(`escrow needs list, approve, reject or retry\nusage: ${REMOTE_USAGE.escrow}`);
+  if (!itemId) throw new UsageError(`escrow ${action} needs the item id\nusage: ${REMOTE_USAGE.escrow}`);
+  if (!values.by) throw new UsageError(`escrow ${action} needs --by <your name>: decisions are recorded with who made them\nusage: ${REMOTE_USAGE.escrow}`);
+  const outcome = action === 'approve' ? await client.approve(itemId, { by: values.by })
+    : action === 'reject' ? await client.reject(itemId, { by: values.by, ...(values.reason === undefined ? {} : { reason: values.reason }) })
+    : await client.retry(itemId, { by: values.by });
+  out(values.json ? `${JSON.stringify({ itemId, outcome })}\n` : `${itemId}: ${outcome}\n`);
+  return 0;
+}
+
+async function dlq(system: TroupeSystem, positionals: string[], values: { limit?: string | undefined; json: boolean }, out: Output): Promise<number> {
+  const [action, seq] = positionals;
+  if (action === 'list') {
+    const limit = values.limit === undefined ? 100 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be an integer >= 1\nusage: ${REMOTE_USAGE.dlq}`);
+    const entries = await system.deadLetters.list({ limit });
+    if (values.json) return out(`${JSON.stringify(entries)}\n`), 0;
+    out(table(['seq', 'address', 'event', 'reason', 'at'], entries.map((e) => [String(e.dlqSeq), e.address ?? e.subject, e.event?.type ?? '?', e.reason, new Date(e.at).toISOString()])));
+    return 0;
+  }
+  if (action === 'replay') {
+    const dlqSeq = Number(seq);
+    if (!Number.isInteger(dlqSeq) || dlqSeq < 1) throw new UsageError(`dlq replay needs a dead letter's sequence (see dlq list)\nusage: ${REMOTE_USAGE.dlq}`);
+    await system.deadLetters.redeliver(dlqSeq);
+    out(values.json ? `${JSON.stringify({ replayed: dlqSeq })}\n` : `dead letter ${dlqSeq} sent to its actor again\n`);
+    return 0;
+  }
+  throw new UsageError(`dlq needs list or replay\nusage: ${REMOTE_USAGE.dlq}`);
+}
+
+async function trace(system: TroupeSystem, positionals: string[], json: boolean, out: Output): Promise<number> {
+  const [workflowId] = positionals;
+  if (!workflowId) throw new UsageError(`trace needs a workflow id\nusage: ${REMOTE_USAGE.trace}`);
+  const entries = await system.trace(workflowId);
+  if (json) return out(`${JSON.stringify(entries)}\n`), 0;
+  const start = entries[0]?.at ?? 0;
+  out(table(['+ms', 'kind', 'step', 'attempt', 'from', 'to', 'outcome'], entries.map((e) => [String(e.at - start), e.kind, e.step || '-', String(e.attempt), e.from, e.to, e.outcome])));
+  return 0;
+}
+
+/** A plain text table: a header, a rule, the rows; columns as wide as their widest cell. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  if (rows.length === 0) return '(none)\n';
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}\n`;
+}
