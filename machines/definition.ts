@@ -84,6 +84,11 @@ export interface StepOptions<TInput = unknown> {
    * `scheduleToCloseMs` ends the wait as a failed attempt, which the retry policy handles.
    */
   readonly uses?: readonly string[];
+  /**
+   * The flow-control key of this step's pool requests (a tenant, a customer, a model), from the workflow's input:
+   * the pools' `perKey` limits and round robin across keys apply to it.
+   */
+  readonly poolKey?: (input: TInput) => string | undefined;
   /** Undoes the step's effect when a later critical step fails; runs under the key `${workflowId}/${stepId}/compensate`. */
   readonly compensate?: Compensation<TInput>;
   /** Escrow tier of this step's escalations; default `internal`. */

@@ -14,9 +14,16 @@
  * Requests are idempotent by `requestId` (an at-least-once sender may repeat one: a holder is granted again, a
  * queued one keeps its place). The nearest deadline or lease end is kept in `context.timers`, so a restored pool
  * keeps them (see timers.ts).
+ *
+ * Flow control by key (a tenant, a customer, a model): a request may name a `key`; `perKey` caps the holders of one
+ * key (a concurrency limit per tenant), and free slots go round robin across keys — among requests of equal (aged)
+ * priority, the key served least recently goes first — so one tenant's burst does not starve the others. With
+ * `perKey: 1` the pool is a singleton per key: `onKeyBusy` says what a newcomer whose key is held gets — a place in
+ * the queue (`queue`, the default), an immediate non-retryable `PoolKeyBusy` (`skip`), or the slot, the old holder
+ * being revoked (`replace`).
  */
 import { setup, type AnyEventObject } from 'xstate';
-import { InvalidConfigError, RetryableError, toPlainError, type PlainError } from '../src/errors.js';
+import { InvalidConfigError, NonRetryableError, RetryableError, toPlainError, type PlainError } from '../src/errors.js';
 import { REPLY_EMITTED, TELL_EMITTED } from './emit.js';
 import { dueTimerChart, withTimer, type TimerEvent, type Timers } from './timers.js';
 import { act, type ReducerArgs } from './workflow-context.js';
@@ -31,6 +38,10 @@ export interface PoolInput {
   readonly agingMs?: number;
   /** A grant's lease when the request names none, ms (default 60,000). */
   readonly leaseMs?: number;
+  /** Holders of one key at once (a concurrency limit per tenant); default: no limit but the capacity. */
+  readonly perKey?: number;
+  /** A request whose key is at its `perKey` limit: waits (`queue`), fails at once (`skip`), or takes the slot (`replace`). */
+  readonly onKeyBusy?: 'queue' | 'skip' | 'replace';
 }
 
 export interface PoolAcquireEvent {
@@ -43,6 +54,8 @@ export interface PoolAcquireEvent {
   /** Fail the request (retryable `PoolDeadline`) when it is not granted within this many ms. */
   readonly deadlineMs?: number;
   readonly leaseMs?: number;
+  /** Flow-control key (tenant, customer, model): counts toward `perKey`, and keys are served round robin. */
+  readonly key?: string;
 }
 export type PoolCommand =
   | PoolAcquireEvent
@@ -61,10 +74,12 @@ export interface PoolRequest {
   readonly enqueuedAt: number;
   readonly deadline: number | undefined;
   readonly leaseMs: number;
+  readonly key?: string;
 }
 export interface PoolLease {
   readonly requestId: string;
   readonly replyTo: string;
+  readonly key?: string;
   readonly grantedAt: number;
   readonly leaseUntil: number;
   /** How long the request waited for its slot, ms. */
@@ -80,6 +95,11 @@ export interface PoolContext {
   readonly capacity: number;
   readonly agingMs: number;
   readonly leaseMs: number;
+  readonly perKey: number | undefined;
+  readonly onKeyBusy: 'queue' | 'skip' | 'replace';
+  /** When each key was last granted a slot (a grant counter), for round robin across keys. */
+  readonly served: Readonly<Record<string, number>>;
+  readonly grants: number;
   /** Waiting requests in arrival order. */
   readonly queue: readonly PoolRequest[];
   readonly leases: Readonly<Record<string, PoolLease>>;
@@ -92,35 +112,57 @@ const TICK = 'pool:tick';
 
 const tell = (to: string, event: PoolNotice): AnyEventObject => ({ type: TELL_EMITTED, to, event });
 
-/** The request to serve next: the highest priority after aging, the earliest among equals. */
-function best(queue: readonly PoolRequest[], agingMs: number, now: number): number {
+/**
+ * The request to serve next among those whose key is under its limit: the highest priority after aging; among
+ * equals, the key served least recently (round robin across keys), then the earliest. -1 when none may go.
+ */
+function best(queue: readonly PoolRequest[], c: PoolContext, held: Readonly<Record<string, number>>, now: number): number {
   let pick = -1;
   let pickScore = -Infinity;
+  let pickServed = Infinity;
   for (let i = 0; i < queue.length; i++) {
     const r = queue[i]!;
-    const score = r.priority + Math.floor((now - r.enqueuedAt) / agingMs);
-    if (score > pickScore) {
+    if (r.key !== undefined && c.perKey !== undefined && (held[r.key] ?? 0) >= c.perKey) continue;
+    const score = r.priority + Math.floor((now - r.enqueuedAt) / c.agingMs);
+    const served = r.key === undefined ? -1 : (c.served[r.key] ?? -1);
+    if (score > pickScore || (score === pickScore && served < pickServed)) {
       pick = i;
       pickScore = score;
+      pickServed = served;
     }
   }
   return pick;
+}
+
+function heldByKey(leases: Readonly<Record<string, PoolLease>>): Record<string, number> {
+  const held: Record<string, number> = {};
+  for (const lease of Object.values(leases)) if (lease.key !== undefined) held[lease.key] = (held[lease.key] ?? 0) + 1;
+  return held;
 }
 
 /** Grants free slots to the best waiting requests, then re-arms the one timer at the nearest deadline or lease end. */
 function settle(c: PoolContext, now: number, emit: AnyEventObject[]): Partial<PoolContext> {
   const queue = [...c.queue];
   const leases = { ...c.leases };
+  const held = heldByKey(leases);
+  const served = { ...c.served };
+  let grants = c.grants;
   while (Object.keys(leases).length < c.capacity && queue.length > 0) {
-    const [next] = queue.splice(best(queue, c.agingMs, now), 1) as [PoolRequest];
-    const lease: PoolLease = { requestId: next.requestId, replyTo: next.replyTo, grantedAt: now, leaseUntil: now + next.leaseMs, waitedMs: now - next.enqueuedAt };
+    const index = best(queue, { ...c, served }, held, now);
+    if (index < 0) break; // every waiting key is at its limit
+    const [next] = queue.splice(index, 1) as [PoolRequest];
+    const lease: PoolLease = { requestId: next.requestId, replyTo: next.replyTo, grantedAt: now, leaseUntil: now + next.leaseMs, waitedMs: now - next.enqueuedAt, ...(next.key === undefined ? {} : { key: next.key }) };
     leases[next.requestId] = lease;
+    if (next.key !== undefined) {
+      held[next.key] = (held[next.key] ?? 0) + 1;
+      served[next.key] = ++grants;
+    }
     emit.push(tell(next.replyTo, { type: 'pool.granted', requestId: next.requestId, leaseUntil: lease.leaseUntil }));
   }
   let due = Infinity;
   for (const r of queue) if (r.deadline !== undefined) due = Math.min(due, r.deadline);
   for (const l of Object.values(leases)) due = Math.min(due, l.leaseUntil);
-  return { queue, leases, timers: due === Infinity ? {} : withTimer({}, TICK, 'pool', due) };
+  return { queue, leases, served, grants, timers: due === Infinity ? {} : withTimer({}, TICK, 'pool', due) };
 }
 
 const acquire = act<PoolContext>((a: A): Effect => {
@@ -129,12 +171,27 @@ const acquire = act<PoolContext>((a: A): Effect => {
   const held = a.context.leases[e.requestId];
   if (held !== undefined) return { emit: [tell(held.replyTo, { type: 'pool.granted', requestId: held.requestId, leaseUntil: held.leaseUntil })] };
   if (a.context.queue.some((r) => r.requestId === e.requestId)) return {};
+  const key = typeof e.key === 'string' ? e.key : undefined;
   const request: PoolRequest = {
     requestId: e.requestId, replyTo: e.replyTo, priority: typeof e.priority === 'number' ? e.priority : 0, enqueuedAt: a.now,
     deadline: typeof e.deadlineMs === 'number' ? a.now + e.deadlineMs : undefined, leaseMs: typeof e.leaseMs === 'number' ? e.leaseMs : a.context.leaseMs,
+    ...(key === undefined ? {} : { key }),
   };
   const emit: AnyEventObject[] = [];
-  return { context: settle({ ...a.context, queue: [...a.context.queue, request] }, a.now, emit), emit };
+  let leases = a.context.leases;
+  const { perKey, onKeyBusy } = a.context;
+  if (key !== undefined && perKey !== undefined && onKeyBusy !== 'queue' && (heldByKey(leases)[key] ?? 0) >= perKey) {
+    if (onKeyBusy === 'skip') {
+      const error = toPlainError(new NonRetryableError(`key ${key} already holds ${perKey} slot(s) of the pool`, { type: 'PoolKeyBusy' }));
+      return { emit: [tell(e.replyTo, { type: 'pool.expired', requestId: e.requestId, error })] };
+    }
+    // replace: the key's oldest holder gives its slot to the newcomer.
+    const oldest = Object.values(leases).filter((l) => l.key === key).sort((x, y) => x.grantedAt - y.grantedAt)[0]!;
+    const { [oldest.requestId]: _revoked, ...rest } = leases;
+    leases = rest;
+    emit.push(tell(oldest.replyTo, { type: 'pool.revoked', requestId: oldest.requestId }));
+  }
+  return { context: settle({ ...a.context, leases, queue: [...a.context.queue, request] }, a.now, emit), emit };
 });
 
 /** Release (the holder is done) and cancel (the requester gave up, e.g. its workflow aborted) free the request either way. */
@@ -185,7 +242,14 @@ export const pool = setup({
   id: 'pool',
   context: ({ input }) => {
     if (!Number.isInteger(input?.capacity) || input.capacity < 1) throw new InvalidConfigError('pool.capacity', 'must be an integer >= 1');
-    return { capacity: input.capacity, agingMs: input.agingMs ?? DEFAULT_POOL_AGING_MS, leaseMs: input.leaseMs ?? DEFAULT_POOL_LEASE_MS, queue: [], leases: {}, timers: {} };
+    if (input.perKey !== undefined && (!Number.isInteger(input.perKey) || input.perKey < 1)) throw new InvalidConfigError('pool.perKey', 'must be an integer >= 1');
+    const onKeyBusy = input.onKeyBusy ?? 'queue';
+    if (!['queue', 'skip', 'replace'].includes(onKeyBusy)) throw new InvalidConfigError('pool.onKeyBusy', "must be 'queue', 'skip' or 'replace'");
+    if (onKeyBusy !== 'queue' && input.perKey === undefined) throw new InvalidConfigError('pool.onKeyBusy', 'needs perKey (the limit a key is busy at)');
+    return {
+      capacity: input.capacity, agingMs: input.agingMs ?? DEFAULT_POOL_AGING_MS, leaseMs: input.leaseMs ?? DEFAULT_POOL_LEASE_MS,
+      perKey: input.perKey, onKeyBusy, served: {}, grants: 0, queue: [], leases: {}, timers: {},
+    };
   },
   initial: 'route',
   on: {

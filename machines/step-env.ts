@@ -26,6 +26,8 @@ export interface StepEnv {
   readonly breaker: string | undefined;
   /** Pools whose slots each attempt waits for (empty: none). */
   readonly uses: readonly string[];
+  /** The flow-control key of the pool requests, from the workflow input. */
+  readonly poolKey: ((input: never) => string | undefined) | undefined;
   readonly fallback: StepFn | string | undefined;
   readonly verify: Verifier | undefined;
   readonly onVerifyFail: 'retry' | 'escalate';
@@ -60,6 +62,7 @@ export function stepEnv(
     tier: o.escalation?.tier ?? DEFAULT_TIER,
     breaker: o.breaker,
     uses: o.uses ?? [],
+    poolKey: o.poolKey as StepEnv['poolKey'],
     fallback: o.fallback,
     verify: o.verify,
     onVerifyFail: o.onVerifyFail ?? 'retry',
@@ -88,6 +91,7 @@ export function compensationEnv(step: StepEnv): StepEnv {
     compensable: false,
     breaker: undefined,
     uses: [],
+    poolKey: undefined,
     fallback: undefined,
     verify: undefined,
     minConfidence: undefined,

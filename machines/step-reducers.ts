@@ -25,7 +25,10 @@ export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number, from: S
       status: 'waiting', attempt, roundStart: roundStart ?? prev.roundStart, startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now,
       askedAt: undefined, retryAt: undefined, viaFallback: false, granted: [],
     });
-    const emit = env.uses.map((pool, index) => tell(pool, { type: 'pool.acquire', requestId: poolRequestOf(env, a.context.workflowId, attempt, index), replyTo: a.context.address }));
+    const key = env.poolKey?.(a.context.input as never);
+    const emit = env.uses.map((pool, index) => tell(pool, {
+      type: 'pool.acquire', requestId: poolRequestOf(env, a.context.workflowId, attempt, index), replyTo: a.context.address, ...(typeof key === 'string' ? { key } : {}),
+    }));
     return moveTo(env, a, r, { outcome: 'waiting-for-resources', trace: { detail: { uses: env.uses } }, emit });
   }
   return startAttempt(env, a, roundStart, prev);

@@ -81,6 +81,8 @@ function checkStep(def: StepDef, before: Set<string>, seen: Set<string>): void {
   if (o.uses !== undefined && !(Array.isArray(o.uses) && o.uses.every((u) => typeof u === 'string' && u.length > 0) && new Set(o.uses).size === o.uses.length)) {
     fail(id, 'uses', 'must be a list of distinct pool addresses');
   }
+  if (o.poolKey !== undefined && typeof o.poolKey !== 'function') fail(id, 'poolKey', 'must be a function of the workflow input');
+  if (o.poolKey !== undefined && (o.uses === undefined || o.uses.length === 0)) fail(id, 'poolKey', 'needs uses (the pools the key counts in)');
   if (o.escalation?.tier !== undefined && !(typeof o.escalation.tier === 'string' && o.escalation.tier.length > 0)) fail(id, 'escalation.tier', 'must be a non-empty string');
   positive(id, 'tokenBudget', o.tokenBudget);
   checkCompensation(def);

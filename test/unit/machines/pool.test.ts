@@ -10,7 +10,7 @@ const requester = setup({ types: { context: {} as { got: PoolNotice[] }, events:
   on: { '*': { actions: assign({ got: ({ context, event }) => [...context.got, event] }) } },
 });
 
-function setupPool(input: { capacity: number; agingMs?: number; leaseMs?: number }) {
+function setupPool(input: { capacity: number; agingMs?: number; leaseMs?: number; perKey?: number; onKeyBusy?: 'queue' | 'skip' | 'replace' }) {
   const net = createNet();
   const p = net.add('gpu', pool, { input });
   const me = net.add('me', requester);
@@ -19,6 +19,65 @@ function setupPool(input: { capacity: number; agingMs?: number; leaseMs?: number
   const acquire = (requestId: string, extra: Record<string, unknown> = {}) => p.send({ type: 'pool.acquire', requestId, replyTo: 'me', ...extra });
   return { net, p, got, ctx, acquire };
 }
+
+describe('flow control by key (issue 11)', () => {
+  test('perKey caps one tenant\'s holders; the others are served meanwhile; a release lets the tenant\'s next one in', async () => {
+    const { net, p, got, ctx, acquire } = setupPool({ capacity: 4, perKey: 1 });
+    for (const id of ['a1', 'a2', 'a3']) acquire(id, { key: 'tenant-a' });
+    acquire('b1', { key: 'tenant-b' });
+    acquire('c1', { key: 'tenant-c' });
+    await net.settle();
+    expect(got()).toEqual(['granted:a1', 'granted:b1', 'granted:c1']); // a slot stays free: tenant-a is at its limit
+    expect(ctx().queue.map((r) => r.requestId)).toEqual(['a2', 'a3']);
+    p.send({ type: 'pool.release', requestId: 'a1' });
+    await net.settle();
+    expect(got().at(-1)).toBe('granted:a2');
+  });
+
+  test('free slots go round robin across keys: a burst from one tenant does not starve a later one', async () => {
+    const { net, p, got, acquire } = setupPool({ capacity: 1 });
+    acquire('hold');
+    for (const id of ['a1', 'a2', 'a3', 'a4']) acquire(id, { key: 'tenant-a' });
+    acquire('b1', { key: 'tenant-b' });
+    acquire('b2', { key: 'tenant-b' });
+    await net.settle();
+    for (const done of ['hold', 'a1', 'b1', 'a2', 'b2', 'a3']) {
+      p.send({ type: 'pool.release', requestId: done });
+      await net.settle();
+    }
+    expect(got()).toEqual(['granted:hold', 'granted:a1', 'granted:b1', 'granted:a2', 'granted:b2', 'granted:a3', 'granted:a4']);
+  });
+
+  test('singleton per key: skip refuses a newcomer with a non-retryable PoolKeyBusy; replace revokes the old holder', async () => {
+    const skip = setupPool({ capacity: 10, perKey: 1, onKeyBusy: 'skip' });
+    skip.acquire('run-1', { key: 'order-7' });
+    skip.acquire('run-2', { key: 'order-7' });
+    skip.acquire('other', { key: 'order-8' });
+    await skip.net.settle();
+    expect(skip.got()).toEqual(['granted:run-1', 'expired:run-2', 'granted:other']);
+    const refused = (skip.net.get('me').getSnapshot().context as { got: PoolNotice[] }).got[1];
+    expect(refused).toMatchObject({ error: { name: 'NonRetryableError', data: { type: 'PoolKeyBusy' } } });
+
+    const replace = setupPool({ capacity: 10, perKey: 1, onKeyBusy: 'replace' });
+    replace.acquire('run-1', { key: 'order-7' });
+    await replace.net.settle();
+    replace.acquire('run-2', { key: 'order-7' });
+    await replace.net.settle();
+    expect(replace.got()).toEqual(['granted:run-1', 'revoked:run-1', 'granted:run-2']);
+    expect(Object.keys(replace.ctx().leases)).toEqual(['run-2']);
+  });
+
+  test('bad flow-control settings are refused naming the field', () => {
+    for (const [input, field] of [[{ capacity: 1, perKey: 0 }, 'pool.perKey'], [{ capacity: 1, onKeyBusy: 'skip' }, 'pool.onKeyBusy'], [{ capacity: 1, perKey: 1, onKeyBusy: 'drop' }, 'pool.onKeyBusy']] as const) {
+      const actor = createActor(pool, { input: input as never });
+      let error: unknown;
+      actor.subscribe({ error: (e) => void (error = e) });
+      actor.start();
+      expect(error).toBeInstanceOf(InvalidConfigError);
+      expect((error as InvalidConfigError).field).toBe(field);
+    }
+  });
+});
 
 describe('resource pool (issue 11)', () => {
   test('grants up to its capacity, queues the rest in order, and serves the queue as slots free', async () => {
@@ -140,6 +199,28 @@ describe('steps that use pools (issue 11)', () => {
     ]);
     // Every slot went back: nothing held, nothing queued.
     for (const address of ['gpu', 'rpm']) expect(net.get(address).getSnapshot().context).toMatchObject({ leases: {}, queue: [] });
+  });
+
+  test('a step names its flow-control key from the workflow input: one tenant waits at its limit while another runs', async () => {
+    const holds: Array<() => void> = [];
+    const wf = workflow('w', {
+      steps: [step('draft', async () => { await new Promise<void>((resolve) => holds.push(resolve)); return 1; }, { uses: ['llm'], poolKey: (input: { tenant: string }) => input.tenant })],
+    });
+    const net = createNet();
+    const llm = net.add('llm', pool, { input: { capacity: 3, perKey: 1 } });
+    net.add('a1', wf, { input: { tenant: 'acme' } });
+    net.add('a2', wf, { input: { tenant: 'acme' } });
+    net.add('b1', wf, { input: { tenant: 'globex' } });
+    await net.settle();
+    const c = llm.getSnapshot().context as PoolContext;
+    expect(Object.values(c.leases).map((l) => [l.requestId, l.key]).sort()).toEqual([['a1/draft/1#0', 'acme'], ['b1/draft/1#0', 'globex']]);
+    expect(c.queue.map((r) => [r.requestId, r.key])).toEqual([['a2/draft/1#0', 'acme']]);
+    expect(net.path('a2')).toEqual(['active.draft.waiting']);
+    holds.shift()!(); // a1's attempt ends: acme's slot goes to a2
+    for (let i = 0; i < 50 && net.path('a2').at(-1) !== 'active.draft.running'; i++) await net.settle();
+    expect(net.path('a2').at(-1)).toBe('active.draft.running');
+    expect(() => workflow('x', { steps: [step('x', async () => 1, { poolKey: () => 'k' } as never)] })).toThrow(/poolKey/);
+    for (const release of holds.splice(0)) release();
   });
 
   test('a workflow aborted while a step waits gives its queued request back (the pool serves others, never the dead run)', async () => {
