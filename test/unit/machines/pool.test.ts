@@ -48,6 +48,18 @@ describe('flow control by key (issue 11)', () => {
     expect(got()).toEqual(['granted:hold', 'granted:a1', 'granted:b1', 'granted:a2', 'granted:b2', 'granted:a3', 'granted:a4']);
   });
 
+  test("one tenant's burst of 1,000 delays another tenant's single request by at most one slot turn", async () => {
+    const { net, p, got, acquire } = setupPool({ capacity: 2 });
+    for (let i = 0; i < 1_000; i++) acquire(`a${i}`, { key: 'burst' });
+    await net.settle();
+    acquire('b0', { key: 'single' });
+    await net.settle();
+    const before = got().length; // the two slots went to the burst
+    p.send({ type: 'pool.release', requestId: 'a0' });
+    await net.settle();
+    expect(got().slice(before)).toEqual(['granted:b0']); // the very next free slot
+  });
+
   test('singleton per key: skip refuses a newcomer with a non-retryable PoolKeyBusy; replace revokes the old holder', async () => {
     const skip = setupPool({ capacity: 10, perKey: 1, onKeyBusy: 'skip' });
     skip.acquire('run-1', { key: 'order-7' });
