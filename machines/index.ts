@@ -6,6 +6,19 @@
 export * from './emit.js';
 export { workflow, stepMachine, DEFAULT_ESCROW, type WorkflowMachine } from './workflow.js';
 export {
+  agent,
+  runAgent,
+  DEFAULT_AGENT_MAX_TURNS,
+  DEFAULT_AGENT_TOKEN_BUDGET,
+  type AgentContext,
+  type AgentInput,
+  type AgentOptions,
+  type AgentOutput,
+  type AgentTool,
+  type AnyAgentTool,
+  type AgentVerdict,
+} from './agent.js';
+export {
   step, parallel, sequence, sequence as subWorkflow,
   type AttemptArgs, type StepFn, type StepOptions, type StepDef, type ParallelDef, type SequenceDef, type DefinitionNode,
   type WorkflowDefinition, type Verifier, type VerifierFn, type VerifyArgs, type VerifyResult, type Compensation,

@@ -1,0 +1,257 @@
+/**
+ * A tool-using agent as a statechart (issue 10): `thinking` (one model call through Troupe's `LlmClient`) ->
+ * `acting` (the tool calls the model asked for, in parallel, each validated against its zod schema, retried when
+ * it fails transiently, bounded by its timeout) -> `thinking` again, until the model answers (`verifying`, when a
+ * verifier gates the answer, then `answered`), or the turns run out or the token budget is spent (`escalated`, with
+ * the reason: the machine hands the decision to a person or to its parent rather than guessing).
+ *
+ * A tool's bad arguments or failure go back to the model as an error result (it can correct itself); only the model
+ * call's own failure fails the agent (the actor's supervisor, or the workflow step hosting it, decides what next).
+ * Each turn is a state the inspector shows, and the conversation is the actor's context, so a durable agent resumes
+ * from its last completed turn.
+ *
+ * @example
+ * const support = agent({ model: aiSdkClient({ model }), system: 'You answer customers.', tools: { lookupOrder }, maxTurns: 6 });
+ * system.spawn(system.register('support-agent', support), { id: 'a1', input: { prompt: 'Where is order 42?' } });
+ */
+import { assign, createActor, fromPromise, setup, toPromise } from 'xstate';
+import { toJSONSchema, type ZodType } from 'zod';
+import type { LlmClient, LlmMessage, LlmResponse, LlmToolCall, LlmToolDefinition, LlmToolResultMessage, LlmUsage } from '../actors/llm.js';
+import { InvalidConfigError, isRetryable, toPlainError } from '../src/errors.js';
+
+export const DEFAULT_AGENT_MAX_TURNS = 8;
+export const DEFAULT_AGENT_TOKEN_BUDGET = 50_000;
+
+/** A tool the model may call: a plain function of its validated input. */
+export interface AgentTool<TInput> {
+  readonly description?: string;
+  /** The input's schema (zod): sent to the model as JSON Schema, and checked before the tool runs. */
+  readonly input: ZodType<TInput>;
+  readonly run: (input: TInput, call: { readonly callId: string; readonly attempt: number; readonly signal: AbortSignal }) => Promise<unknown> | unknown;
+  /** Attempts for a transient failure (default 3); a non-retryable one goes back to the model at once. */
+  readonly maxAttempts?: number;
+  /** Per attempt, ms (default 30,000). */
+  readonly timeoutMs?: number;
+}
+
+/** Any tool, whatever its input type (a record of tools holds several). */
+export interface AnyAgentTool {
+  readonly description?: string;
+  readonly input: ZodType<unknown>;
+  readonly run: (input: never, call: { readonly callId: string; readonly attempt: number; readonly signal: AbortSignal }) => Promise<unknown> | unknown;
+  readonly maxAttempts?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface AgentVerdict {
+  readonly pass: boolean;
+  readonly reason?: string;
+}
+
+export interface AgentOptions {
+  readonly model: LlmClient;
+  readonly system?: string;
+  readonly tools?: Readonly<Record<string, AnyAgentTool>>;
+  /** Model calls before the agent escalates instead of answering (default 8). */
+  readonly maxTurns?: number;
+  /** Input plus output tokens, as the provider reports them, before it escalates (default 50,000). */
+  readonly tokenBudget?: number;
+  /** Gates the final answer; a failing verdict is told to the model once per turn left, then escalates. */
+  readonly verify?: (answer: string) => Promise<AgentVerdict> | AgentVerdict;
+}
+
+export interface AgentInput {
+  readonly prompt: string;
+}
+
+export type AgentOutput =
+  | { readonly status: 'answered'; readonly answer: string; readonly turns: number; readonly usage: LlmUsage }
+  | { readonly status: 'escalated'; readonly reason: 'max-turns' | 'token-budget' | 'verify-failed'; readonly detail: string; readonly lastAnswer?: string; readonly turns: number; readonly usage: LlmUsage };
+
+export interface AgentContext {
+  readonly messages: readonly (LlmMessage | LlmToolResultMessage)[];
+  readonly turns: number;
+  readonly usage: LlmUsage;
+  readonly pending: readonly LlmToolCall[];
+  readonly answer: string | undefined;
+  readonly verdict: AgentVerdict | undefined;
+  readonly escalation: { readonly reason: 'max-turns' | 'token-budget' | 'verify-failed'; readonly detail: string } | undefined;
+}
+
+type AgentTools = Readonly<Record<string, AnyAgentTool>>;
+
+/** Runs one tool call: validated, retried while transient, each attempt bounded; the result message either way. */
+async function runTool(tools: AgentTools, call: LlmToolCall, signal: AbortSignal): Promise<LlmToolResultMessage> {
+  const base = { role: 'tool' as const, toolCallId: call.id, toolName: call.name };
+  const tool = tools[call.name];
+  if (tool === undefined) return { ...base, content: `unknown tool ${call.name}; the tools are ${Object.keys(tools).join(', ') || 'none'}`, isError: true };
+  const parsed = tool.input.safeParse(call.input);
+  if (!parsed.success) return { ...base, content: `invalid arguments for ${call.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`, isError: true };
+  const attempts = tool.maxAttempts ?? 3;
+  let last: unknown;
+  for (let attempt = 1; attempt <= attempts && !signal.aborted; attempt++) {
+    const controller = new AbortController();
+    const abort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timeoutMs = tool.timeoutMs ?? 30_000;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          controller.abort();
+          reject(Object.assign(new Error(`${call.name} timed out after ${timeoutMs} ms`), { name: 'TimeoutError' }));
+        }, timeoutMs);
+      });
+      const content = await Promise.race([Promise.resolve(tool.run(parsed.data as never, { callId: call.id, attempt, signal: controller.signal })), timeout]);
+      return { ...base, content: content === undefined ? null : content };
+    } catch (error) {
+      last = error;
+      if (!isRetryable(error)) break;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+    }
+  }
+  return { ...base, content: `${call.name} failed: ${toPlainError(last).message}`, isError: true };
+}
+
+const addUsage = (a: LlmUsage, b: LlmUsage | undefined): LlmUsage => ({ inputTokens: a.inputTokens + (b?.inputTokens ?? 0), outputTokens: a.outputTokens + (b?.outputTokens ?? 0) });
+const spent = (u: LlmUsage) => u.inputTokens + u.outputTokens;
+
+/** Compiles the options to an XState machine (input `{ prompt }`, output `AgentOutput`). */
+export function agent(options: AgentOptions) {
+  const maxTurns = options.maxTurns ?? DEFAULT_AGENT_MAX_TURNS;
+  const tokenBudget = options.tokenBudget ?? DEFAULT_AGENT_TOKEN_BUDGET;
+  const tools: AgentTools = options.tools ?? {};
+  if (typeof options.model?.complete !== 'function') throw new InvalidConfigError('agent.model', 'must be an LlmClient (see aiSdkClient)');
+  if (!Number.isInteger(maxTurns) || maxTurns < 1) throw new InvalidConfigError('agent.maxTurns', 'must be an integer >= 1');
+  if (!Number.isInteger(tokenBudget) || tokenBudget < 1) throw new InvalidConfigError('agent.tokenBudget', 'must be an integer >= 1');
+  for (const [name, tool] of Object.entries(tools)) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new InvalidConfigError(`agent.tools.${name}`, 'a tool name is 1 to 64 characters of [A-Za-z0-9_-]');
+    if (typeof tool?.run !== 'function' || typeof tool.input?.safeParse !== 'function') throw new InvalidConfigError(`agent.tools.${name}`, 'needs run() and an input zod schema');
+  }
+  const definitions: LlmToolDefinition[] = Object.entries(tools).map(([name, tool]) => ({
+    name, ...(tool.description ? { description: tool.description } : {}), inputSchema: toJSONSchema(tool.input) as Record<string, unknown>,
+  }));
+
+  return setup({
+    types: {} as { context: AgentContext; input: AgentInput; output: AgentOutput },
+    actors: {
+      think: fromPromise<LlmResponse, { messages: AgentContext['messages'] }>(({ input, signal }) =>
+        options.model.complete({ messages: input.messages as LlmMessage[], ...(definitions.length > 0 ? { tools: definitions } : {}), signal })),
+      act: fromPromise<LlmToolResultMessage[], { calls: readonly LlmToolCall[] }>(({ input, signal }) => Promise.all(input.calls.map((call) => runTool(tools, call, signal)))),
+      verify: fromPromise<AgentVerdict, { answer: string }>(async ({ input }) => options.verify!(input.answer)),
+    },
+    guards: {
+      wantsTools: ({ event }) => ((event as unknown as { output: LlmResponse }).output.toolCalls?.length ?? 0) > 0,
+      overBudget: ({ context }) => spent(context.usage) >= tokenBudget,
+      outOfTurns: ({ context }) => context.turns >= maxTurns,
+      hasVerifier: () => options.verify !== undefined,
+      passed: ({ event }) => (event as unknown as { output: AgentVerdict }).output.pass,
+    },
+  }).createMachine({
+    id: 'agent',
+    context: ({ input }) => {
+      if (typeof input?.prompt !== 'string' || input.prompt.length === 0) throw new InvalidConfigError('agent input.prompt', 'must be a non-empty string');
+      const messages: LlmMessage[] = [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), { role: 'user', content: input.prompt }];
+      return { messages, turns: 0, usage: { inputTokens: 0, outputTokens: 0 }, pending: [], answer: undefined, verdict: undefined, escalation: undefined };
+    },
+    initial: 'thinking',
+    states: {
+      thinking: {
+        invoke: {
+          src: 'think',
+          input: ({ context }) => ({ messages: context.messages }),
+          onDone: [
+            {
+              guard: 'wantsTools',
+              target: 'checking',
+              actions: assign(({ context, event }) => ({
+                turns: context.turns + 1,
+                usage: addUsage(context.usage, event.output.usage),
+                pending: event.output.toolCalls ?? [],
+                messages: [...context.messages, { role: 'assistant' as const, content: event.output.text, toolCalls: event.output.toolCalls ?? [] }],
+              })),
+            },
+            {
+              target: 'answering',
+              actions: assign(({ context, event }) => ({
+                turns: context.turns + 1,
+                usage: addUsage(context.usage, event.output.usage),
+                answer: event.output.text,
+                messages: [...context.messages, { role: 'assistant' as const, content: event.output.text }],
+              })),
+            },
+          ],
+        },
+      },
+      /** Before acting on tool calls: the budget and the turns left. */
+      checking: {
+        always: [
+          { guard: 'overBudget', target: 'escalated', actions: assign(({ context }) => ({ escalation: { reason: 'token-budget' as const, detail: `${spent(context.usage)} of ${tokenBudget} tokens spent` } })) },
+          { guard: 'outOfTurns', target: 'escalated', actions: assign(() => ({ escalation: { reason: 'max-turns' as const, detail: `no answer after ${maxTurns} turns` } })) },
+          { target: 'acting' },
+        ],
+      },
+      acting: {
+        invoke: {
+          src: 'act',
+          input: ({ context }) => ({ calls: context.pending }),
+          onDone: { target: 'thinking', actions: assign(({ context, event }) => ({ pending: [], messages: [...context.messages, ...event.output] })) },
+        },
+      },
+      answering: {
+        always: [{ guard: 'hasVerifier', target: 'verifying' }, { target: 'answered' }],
+      },
+      verifying: {
+        invoke: {
+          src: 'verify',
+          input: ({ context }) => ({ answer: context.answer ?? '' }),
+          onDone: [
+            { guard: 'passed', target: 'answered', actions: assign(({ event }) => ({ verdict: event.output })) },
+            {
+              target: 'rejected',
+              actions: assign(({ context, event }) => ({
+                verdict: event.output,
+                messages: [...context.messages, { role: 'user' as const, content: `The answer was rejected: ${event.output.reason ?? 'it did not pass the check'}. Answer again.` }],
+              })),
+            },
+          ],
+        },
+      },
+      /** A rejected answer: another turn when one is left, else escalate. */
+      rejected: {
+        always: [
+          { guard: 'outOfTurns', target: 'escalated', actions: assign(({ context }) => ({ escalation: { reason: 'verify-failed' as const, detail: context.verdict?.reason ?? 'the answer did not pass the check' } })) },
+          { guard: 'overBudget', target: 'escalated', actions: assign(({ context }) => ({ escalation: { reason: 'token-budget' as const, detail: `${spent(context.usage)} of ${tokenBudget} tokens spent` } })) },
+          { target: 'thinking' },
+        ],
+      },
+      answered: { type: 'final' },
+      escalated: { type: 'final' },
+    },
+    output: ({ context }): AgentOutput =>
+      context.escalation === undefined
+        ? { status: 'answered', answer: context.answer ?? '', turns: context.turns, usage: context.usage }
+        : { status: 'escalated', reason: context.escalation.reason, detail: context.escalation.detail, ...(context.answer === undefined ? {} : { lastAnswer: context.answer }), turns: context.turns, usage: context.usage },
+  });
+}
+
+/**
+ * Runs an agent to its end outside a Troupe actor — inside a workflow step, for instance — and resolves with its
+ * output; the step's `signal` stops it (its model call and tools are aborted).
+ *
+ * @example
+ * step('draft', ({ input, signal }) => runAgent(drafter, { prompt: `Reply to: ${input.message}` }, signal))
+ */
+export async function runAgent(machine: ReturnType<typeof agent>, input: AgentInput, signal?: AbortSignal): Promise<AgentOutput> {
+  const actor = createActor(machine, { input });
+  const stop = () => actor.stop();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    actor.start();
+    return (await toPromise(actor)) as AgentOutput;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+}
