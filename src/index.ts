@@ -68,6 +68,7 @@ export {
 } from './inspection/index.js';
 export type * from './inspection/wire.js';
 export { startObservability, type ObservabilityEndpoint, type ObservabilityOptions } from './observability/endpoint.js';
+export { workflowTraceId } from './observability/tracing.js';
 // Types the public API names (so the API reference and a consumer's editor reach them).
 export type { SupervisorPolicy } from './supervision/policy.js';
 export type { EventLike } from './protocol.js';

@@ -206,7 +206,7 @@ class Runtime implements TroupeSystem {
       return appended;
     });
     // OpenTelemetry spans of workflow runs and step attempts (issue 12): no-ops until the application registers an SDK.
-    this.spans = new WorkflowSpans();
+    this.spans = new WorkflowSpans(resolved.name);
     this.core.onTrace((entry) => this.spans.record(entry as unknown as PublicTraceEntry));
     if (backends.trace) {
       // The durable trace (issue 8): queued and pipelined by the log, never awaited by the emitting actor.

@@ -7,8 +7,13 @@
  *
  * Troupe depends only on `@opentelemetry/api`: without a registered SDK the global tracer is a no-op, and a
  * workflow whose first entry finds no SDK is not followed at all (one check per run).
+ *
+ * One trace per run wherever it runs: a run's trace id is derived from its system and workflow id
+ * (`workflowTraceId`), so the spans of a workflow that moves to another node, or resumes after a crash, join the
+ * same trace without any context having to travel with it.
  */
-import { context, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { createHash } from 'node:crypto';
+import { context, SpanStatusCode, trace, TraceFlags, type Span, type Tracer } from '@opentelemetry/api';
 import type { TraceEntry } from '../trace-entry.js';
 
 /** Bounds the runs followed at once (a run that never ends must not grow the map for ever). */
@@ -29,7 +34,10 @@ export class WorkflowSpans {
    */
   private readonly tracer: Tracer;
 
-  constructor(tracer: Tracer = trace.getTracer('troupe')) {
+  constructor(
+    private readonly system = 'troupe',
+    tracer: Tracer = trace.getTracer('troupe'),
+  ) {
     this.tracer = tracer;
   }
 
@@ -95,9 +103,24 @@ export class WorkflowSpans {
   private open(entry: TraceEntry): Run | null {
     if (this.runs.size >= MAX_OPEN_RUNS) this.runs.delete(this.runs.keys().next().value as string);
     // No SDK registered: the API hands out non-recording spans; follow nothing for this run.
-    const span = this.tracer.startSpan('troupe.workflow', { startTime: entry.at, attributes: { 'troupe.workflow.id': entry.workflowId } });
+    const { traceId, spanId } = workflowTraceIds(this.system, entry.workflowId);
+    const parent = trace.setSpanContext(context.active(), { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    const span = this.tracer.startSpan('troupe.workflow', { startTime: entry.at, attributes: { 'troupe.workflow.id': entry.workflowId } }, parent);
     const run = span.isRecording() ? { span, attempts: new Map<string, Span>() } : null;
     this.runs.set(entry.workflowId, run);
     return run;
   }
+}
+
+/**
+ * The trace id of a workflow run (32 hex digits), the same on every node and after every restart: where to find a
+ * workflow in the operator's tracing backend.
+ */
+export function workflowTraceId(system: string, workflowId: string): string {
+  return workflowTraceIds(system, workflowId).traceId;
+}
+
+function workflowTraceIds(system: string, workflowId: string): { traceId: string; spanId: string } {
+  const digest = createHash('sha256').update(`troupe\0${system}\0${workflowId}`).digest('hex');
+  return { traceId: digest.slice(0, 32), spanId: digest.slice(32, 48) };
 }

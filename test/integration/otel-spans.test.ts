@@ -6,7 +6,7 @@ import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escrow, step, workflow } from '../../machines/index.js';
-import { createSystem, NonRetryableError } from '../../src/index.js';
+import { createSystem, NonRetryableError, workflowTraceId } from '../../src/index.js';
 import { until } from '../fixtures/chaos.js';
 
 const exporter = new InMemorySpanExporter();
@@ -52,5 +52,26 @@ describe('OpenTelemetry spans (issue 12)', () => {
     expect(children[2]!.events.map((e) => e.name)).toContain('troupe.escalated');
     expect(root.events.map((e) => e.name)).toContain('troupe.approved');
     expect(spans.every((s) => s.spanContext().traceId === root.spanContext().traceId)).toBe(true);
+    // The run's trace id is derived from its system and workflow id: the same on any node, after any restart.
+    expect(root.spanContext().traceId).toBe(workflowTraceId('otel', 'o1'));
+    expect(root.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it("a run that moves to another node (or resumes after a crash) continues its trace there", async () => {
+    exporter.reset();
+    const wf = workflow('mover', { steps: [step('one', async () => 1)] });
+    for (const node of ['node-a', 'node-b']) {
+      const system = await createSystem({ name: 'otel2', nodeId: node, logLevel: 'silent' });
+      try {
+        await system.spawn(system.register('mover', wf), { id: 'm1' }).result({ timeoutMs: 5_000 });
+      } finally {
+        await system.shutdown();
+      }
+    }
+    const roots = exporter.getFinishedSpans().filter((s) => s.name === 'troupe.workflow');
+    expect(roots).toHaveLength(2);
+    expect(new Set(roots.map((s) => s.spanContext().traceId))).toEqual(new Set([workflowTraceId('otel2', 'm1')]));
+    expect(workflowTraceId('otel2', 'm2')).not.toBe(workflowTraceId('otel2', 'm1'));
+    expect(workflowTraceId('other', 'm1')).not.toBe(workflowTraceId('otel2', 'm1'));
   });
 });
