@@ -7,10 +7,13 @@
  *   attaches the bus from the inspector's start, so one inspector for all rounds would inspect the baseline too.
  * - `inspector.drop_rate`: records dropped / records produced for that client over the candidate rounds
  *   (delivered + dropped must equal produced, checked). Goal <= 0.05.
+ * - `inspector.history_bytes_per_workflow` (issue 14): what the history ring keeps per finished six-step workflow
+ *   (its records as JSON), with a ring large enough to keep all of them (reported).
  */
 import { WebSocket } from 'ws';
 import { assign, setup } from 'xstate';
 import { reply } from '../machines/emit.js';
+import { step, workflow } from '../machines/index.js';
 import { createSystem, type ActorRef, type BatchMessage } from '../src/index.js';
 import { startInspector, type Inspector } from '../inspector/index.js';
 import { nowMs, paired, report } from './harness.js';
@@ -84,4 +87,26 @@ export async function run(): Promise<void> {
   if (produced !== delivered + dropped) throw new Error('delivered + dropped != produced');
   report('inspector', 'drop_rate', produced === 0 ? 0 : dropped / produced, 'ratio');
   await system.shutdown();
+  report('inspector', 'history_bytes_per_workflow', await historyBytesPerWorkflow(), 'B');
+}
+
+/** Runs six-step workflows with an inspector whose ring keeps everything; its bytes per workflow. */
+async function historyBytesPerWorkflow(): Promise<number> {
+  const WORKFLOWS = 200;
+  const system = await createSystem({ name: 'benchhistory', logLevel: 'silent' });
+  const inspector = await startInspector({ system, history: { maxRecords: 10_000_000, maxBytes: 1024 * 1024 * 1024 } });
+  try {
+    const steps = ['history', 'sentiment', 'inventory', 'draft', 'validate', 'send'].map((id) => step(id, async () => ({ ok: true, id })));
+    system.register('reply', workflow('reply', { steps }));
+    const before = inspector.stats().history.bytes;
+    for (let i = 0; i < WORKFLOWS; i++) await system.spawn('reply', { id: `w${i}` }).result();
+    inspector.bus.flush();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stats = inspector.stats().history;
+    if (stats.evicted > 0 || stats.lost > 0) throw new Error(`the history ring dropped records: ${JSON.stringify(stats)}`);
+    return (stats.bytes - before) / WORKFLOWS;
+  } finally {
+    await inspector.close();
+    await system.shutdown();
+  }
 }
