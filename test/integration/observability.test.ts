@@ -97,20 +97,7 @@ describe('observability endpoint (issue 12)', () => {
         await until(10_000, '/readyz answers 503', async () => (await ready()) === 503);
         const body = await (await fetch(`${endpoint.url}/readyz`)).json() as { ready: boolean; reason: string };
         expect(body).toMatchObject({ ready: false, reason: expect.stringContaining('transport nats is') as unknown });
-        // Steps, from the trace: a workflow whose first attempt fails and whose second succeeds.
-      let tries = 0;
-      const wf = workflow('obswf', { steps: [step('flaky', async () => { if (++tries === 1) throw new RetryableError('once'); return 1; }, { retry: { initialInterval: 1, maximumInterval: 1, jitter: 0 } })] });
-      const run = system.spawn(system.register('obswf', wf), { id: 'w', input: { workflowId: 'w', address: 'obs/w' } });
-      await run.result({ timeoutMs: 5_000 });
-      const after = parseMetrics(await (await fetch(`${endpoint.url}/metrics`)).text());
-      expect(after.get('troupe_step_attempts_total{step="flaky",outcome="retrying"}')).toBe(1);
-      expect(after.get('troupe_step_attempts_total{step="flaky",outcome="succeeded"}')).toBe(1);
-      expect(after.get('troupe_step_duration_seconds_count{step="flaky"}')).toBe(2);
-      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="+Inf"}')).toBe(2);
-      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="60"}')).toBe(2);
-      expect(after.get('troupe_cluster_shards_held')).toBe(0);
-
-      expect((await fetch(`${endpoint.url}/healthz`)).status).toBe(200); // alive all the while
+        expect((await fetch(`${endpoint.url}/healthz`)).status).toBe(200); // alive all the while
         await server.start();
         await until(20_000, '/readyz answers 200 again', async () => (await ready()) === 200);
       } finally {
