@@ -22,26 +22,28 @@ import { InvalidConfigError, isRetryable, toPlainError } from '../src/errors.js'
 export const DEFAULT_AGENT_MAX_TURNS = 8;
 export const DEFAULT_AGENT_TOKEN_BUDGET = 50_000;
 
+/** What a tool's run is told about the call. */
+export interface AgentToolCall {
+  readonly callId: string;
+  readonly attempt: number;
+  /** Aborted at the attempt's timeout, or when the agent stops. */
+  readonly signal: AbortSignal;
+}
+
 /** A tool the model may call: a plain function of its validated input. */
 export interface AgentTool<TInput> {
   readonly description?: string;
   /** The input's schema (zod): sent to the model as JSON Schema, and checked before the tool runs. */
   readonly input: ZodType<TInput>;
-  readonly run: (input: TInput, call: { readonly callId: string; readonly attempt: number; readonly signal: AbortSignal }) => Promise<unknown> | unknown;
+  readonly run: (input: TInput, call: AgentToolCall) => Promise<unknown> | unknown;
   /** Attempts for a transient failure (default 3); a non-retryable one goes back to the model at once. */
   readonly maxAttempts?: number;
   /** Per attempt, ms (default 30,000). */
   readonly timeoutMs?: number;
 }
 
-/** Any tool, whatever its input type (a record of tools holds several). */
-export interface AnyAgentTool {
-  readonly description?: string;
-  readonly input: ZodType<unknown>;
-  readonly run: (input: never, call: { readonly callId: string; readonly attempt: number; readonly signal: AbortSignal }) => Promise<unknown> | unknown;
-  readonly maxAttempts?: number;
-  readonly timeoutMs?: number;
-}
+/** Any tool, whatever its input type (a record of tools holds several): `run` takes what `input` validated. */
+export type AnyAgentTool = Omit<AgentTool<unknown>, 'run'> & { readonly run: (input: never, call: AgentToolCall) => Promise<unknown> | unknown };
 
 export interface AgentVerdict {
   readonly pass: boolean;

@@ -16,6 +16,7 @@ export {
   type AgentOutput,
   type AgentTool,
   type AnyAgentTool,
+  type AgentToolCall,
   type AgentVerdict,
 } from './agent.js';
 export {
