@@ -50,8 +50,20 @@ export interface AgentVerdict {
   readonly reason?: string;
 }
 
+/**
+ * Where an agent keeps each model response before acting on it (`system.journal()` gives a durable one): a run
+ * with the same `id` — the same agent after a crash, a step re-run — reads a turn's response back instead of
+ * calling (and paying for) the model again.
+ */
+export interface AgentJournal {
+  get(key: string): Promise<LlmResponse | undefined>;
+  put(key: string, response: LlmResponse): Promise<void>;
+}
+
 export interface AgentOptions {
   readonly model: LlmClient;
+  /** Model responses by turn, under the run's `input.id`: never paid twice (see AgentJournal). */
+  readonly journal?: AgentJournal;
   readonly system?: string;
   readonly tools?: Readonly<Record<string, AnyAgentTool>>;
   /** Model calls before the agent escalates instead of answering (default 8). */
@@ -64,6 +76,8 @@ export interface AgentOptions {
 
 export interface AgentInput {
   readonly prompt: string;
+  /** The run's stable identity (a step's idempotency key, the actor's address): keys its journal entries. */
+  readonly id?: string;
 }
 
 export type AgentOutput =
@@ -71,6 +85,7 @@ export type AgentOutput =
   | { readonly status: 'escalated'; readonly reason: 'max-turns' | 'token-budget' | 'verify-failed'; readonly detail: string; readonly lastAnswer?: string; readonly turns: number; readonly usage: LlmUsage };
 
 export interface AgentContext {
+  readonly id: string | undefined;
   readonly messages: readonly (LlmMessage | LlmToolResultMessage)[];
   readonly turns: number;
   readonly usage: LlmUsage;
@@ -139,8 +154,14 @@ export function agent(options: AgentOptions) {
   return setup({
     types: {} as { context: AgentContext; input: AgentInput; output: AgentOutput },
     actors: {
-      think: fromPromise<LlmResponse, { messages: AgentContext['messages'] }>(({ input, signal }) =>
-        options.model.complete({ messages: input.messages as LlmMessage[], ...(definitions.length > 0 ? { tools: definitions } : {}), signal })),
+      think: fromPromise<LlmResponse, { messages: AgentContext['messages']; key: string | undefined }>(async ({ input, signal }) => {
+        const journal = input.key === undefined ? undefined : options.journal;
+        const kept = await journal?.get(input.key!);
+        if (kept !== undefined) return kept;
+        const response = await options.model.complete({ messages: input.messages as LlmMessage[], ...(definitions.length > 0 ? { tools: definitions } : {}), signal });
+        await journal?.put(input.key!, response); // kept before the turn moves on: a crash after this pays nothing again
+        return response;
+      }),
       act: fromPromise<LlmToolResultMessage[], { calls: readonly LlmToolCall[] }>(({ input, signal }) => Promise.all(input.calls.map((call) => runTool(tools, call, signal)))),
       verify: fromPromise<AgentVerdict, { answer: string }>(async ({ input }) => options.verify!(input.answer)),
     },
@@ -156,14 +177,15 @@ export function agent(options: AgentOptions) {
     context: ({ input }) => {
       if (typeof input?.prompt !== 'string' || input.prompt.length === 0) throw new InvalidConfigError('agent input.prompt', 'must be a non-empty string');
       const messages: LlmMessage[] = [...(options.system ? [{ role: 'system' as const, content: options.system }] : []), { role: 'user', content: input.prompt }];
-      return { messages, turns: 0, usage: { inputTokens: 0, outputTokens: 0 }, pending: [], answer: undefined, verdict: undefined, escalation: undefined };
+      if (input.id !== undefined && (typeof input.id !== 'string' || !/^[A-Za-z0-9_\-/.]{1,200}$/.test(input.id))) throw new InvalidConfigError('agent input.id', 'must be 1 to 200 characters of [A-Za-z0-9_-/.]');
+      return { id: input.id, messages, turns: 0, usage: { inputTokens: 0, outputTokens: 0 }, pending: [], answer: undefined, verdict: undefined, escalation: undefined };
     },
     initial: 'thinking',
     states: {
       thinking: {
         invoke: {
           src: 'think',
-          input: ({ context }) => ({ messages: context.messages }),
+          input: ({ context }) => ({ messages: context.messages, key: context.id === undefined ? undefined : `${context.id}/turn-${context.turns + 1}` }),
           onDone: [
             {
               guard: 'wantsTools',
@@ -251,8 +273,9 @@ export async function runAgent(machine: ReturnType<typeof agent>, input: AgentIn
   const stop = () => actor.stop();
   signal?.addEventListener('abort', stop, { once: true });
   try {
+    const done = toPromise(actor); // subscribed before start: a bad input rejects here rather than going unhandled
     actor.start();
-    return (await toPromise(actor)) as AgentOutput;
+    return (await done) as AgentOutput;
   } finally {
     signal?.removeEventListener('abort', stop);
   }

@@ -12,6 +12,7 @@ export {
   DEFAULT_AGENT_TOKEN_BUDGET,
   type AgentContext,
   type AgentInput,
+  type AgentJournal,
   type AgentOptions,
   type AgentOutput,
   type AgentTool,

@@ -16,6 +16,7 @@ export type {
   DeadLetters,
   StoredDeadLetterEntry,
 } from './runtime/api.js';
+export type { Journal } from './runtime/journal.js';
 export type { ResultOptions } from './durable/durable-result.js';
 export type { EscrowClient, EscrowDecision } from './runtime/escrow-client.js';
 export {

@@ -20,6 +20,9 @@ import type { TraceEntry as PublicTraceEntry } from './trace-entry.js';
 import { awaitLocalResult } from './runtime/local-result.js';
 import { ShardLeases } from './cluster/shard-leases.js';
 import { DescribeEndpoint } from './cluster/describe-endpoint.js';
+import { storeJournal, type Journal } from './runtime/journal.js';
+import { createMemorySnapshotStore } from './persistence/memory/memory-snapshot-store.js';
+import type { SnapshotStore } from './persistence/snapshot-store.js';
 import { shardOf } from './persistence/mailbox-log.js';
 import { ActorFailedError, InvalidConfigError, InvalidChildSpecError, SystemStoppedError, toPlainError } from './errors.js';
 import { createInspectionBus, type InspectionBus } from './inspection/bus.js';
@@ -495,6 +498,15 @@ class Runtime implements TroupeSystem {
     const records = await this.backends.trace.read(workflowId);
     return records.map((r) => decode(r.data) as PublicTraceEntry);
   }
+
+  private journalView: Journal | undefined;
+
+  journal<T = unknown>(): Journal<T> {
+    const open = this.backends.journal ?? (() => Promise.resolve(this.localJournal ??= createMemorySnapshotStore()));
+    return (this.journalView ??= storeJournal(open)) as Journal<T>;
+  }
+
+  private localJournal: SnapshotStore | undefined;
 
   onTrace(listener: (entry: PublicTraceEntry) => void): () => void {
     return this.core.onTrace((entry) => listener(entry as unknown as PublicTraceEntry));

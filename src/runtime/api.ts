@@ -3,6 +3,7 @@
  * `TroupeSystem` interface itself (types only; the composition root in ../runtime.ts implements them).
  */
 import type { NodeInfo } from '../cluster/membership.js';
+import type { Journal } from './journal.js';
 import type { EscrowClient } from './escrow-client.js';
 import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import type { ConfigOverrides, RuntimeConfig } from '../config.js';
@@ -307,6 +308,12 @@ export interface TroupeSystem {
    * After a restart it starts empty; use `trace()` for the history.
    */
   localTrace(workflowId: string): readonly TraceEntry[];
+  /**
+   * A journal of results already paid for — an agent's model responses (`agent({ journal: system.journal() })`), a
+   * tool's results — kept by a stable key, so a re-run after a crash reads them back instead of paying again. On
+   * NATS it is shared by every node (KV bucket `troupe_<name>_journal`); on the embedded default, by this process.
+   */
+  journal<T = unknown>(): Journal<T>;
   /** Calls `listener` with each trace entry this node records (its workflows' steps, handoffs, escrow, breakers); returns the unsubscribe. */
   onTrace(listener: (entry: TraceEntry) => void): () => void;
   /**

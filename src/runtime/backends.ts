@@ -35,6 +35,8 @@ export interface Backends {
    * backends, whose one node consumes every shard.
    */
   readonly membership?: { readonly store: () => Promise<SnapshotStore>; readonly leaseMs: number };
+  /** Where `system.journal()` keeps results already paid for (opened on first use). */
+  readonly journal?: () => Promise<SnapshotStore>;
   /** The durable execution trace; undefined on the embedded default (the runtime's in-memory trace serves). */
   readonly trace?: TraceLog;
   close(): Promise<void>;
@@ -112,6 +114,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       log: mailbox,
       transport,
       membership: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs: memberLeaseMs },
+      journal: () => createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_journal`, ...(replicas ? { replicas } : {}) }),
       trace,
       close: async () => {
         await trace.close(); // its last entries land before the connection goes

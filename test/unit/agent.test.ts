@@ -91,6 +91,26 @@ describe('agent statechart (issue 10)', () => {
     expect(() => agent({ model: scriptedClient([]), tools: { 'bad name': lookup({ n: 0 }) as never } })).toThrow(/bad name/);
   });
 
+  it('with a journal, a re-run of the same id reads every turn back instead of calling the model again', async () => {
+    const system = await createSystem({ name: 'journaled', logLevel: 'silent' });
+    try {
+      // Asks for the tool, then answers once its result is in the conversation: two calls per run.
+      const model = scriptedClient([(request) => (request.messages.at(-1)!.role === 'tool' ? { text: 'shipped' } : { toolCalls: [{ id: 'c1', name: 'lookupOrder', input: { orderId: '9' } }] })]);
+      const tools = { lookupOrder: lookup({ n: 0 }) };
+      const machine = agent({ model, tools, journal: system.journal() });
+      const first = await runAgent(machine, { prompt: 'Where is order 9?', id: 'ticket-9/draft' });
+      expect(model.requests).toHaveLength(2);
+      const again = await runAgent(machine, { prompt: 'Where is order 9?', id: 'ticket-9/draft' }); // a crash's re-run
+      expect(again).toEqual(first);
+      expect(model.requests).toHaveLength(2); // not paid twice
+      await runAgent(machine, { prompt: 'Where is order 9?', id: 'ticket-10/draft' });
+      expect(model.requests).toHaveLength(4); // another run pays for its own
+      await expect(runAgent(machine, { prompt: 'x', id: 'bad id!' })).rejects.toThrow(/input.id/);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
   it('runs as a supervised Troupe actor and inside a workflow step', async () => {
     const system = await createSystem({ name: 'agents', logLevel: 'silent' });
     try {
