@@ -24,6 +24,7 @@ export const REMOTE_USAGE = {
   escrow: 'troupe escrow list|approve|reject|retry [<item id>] --by <name> [--reason <text>] [--escrow <address>] [--nats <url>] [--system <name>] [--json]',
   dlq: 'troupe dlq list [--limit <n>] | replay <dlq seq> [--nats <url>] [--system <name>] [--json]',
   trace: 'troupe trace <workflow id> [--nats <url>] [--system <name>] [--json]   a workflow\'s execution trace',
+  run: 'troupe run <workflow logic> --input <json> [--id <workflow id>] [--timeout <ms>] [--nats <url>] [--system <name>] [--json]',
 } as const;
 
 type Output = (text: string) => void;
@@ -48,6 +49,7 @@ async function connectTo(values: { nats?: string | undefined; system?: string | 
 export async function runRemote(command: keyof typeof REMOTE_USAGE, args: string[], out: Output): Promise<number> {
   const extra = {
     by: { type: 'string' }, reason: { type: 'string' }, escrow: { type: 'string' }, limit: { type: 'string' },
+    input: { type: 'string' }, id: { type: 'string' }, timeout: { type: 'string' },
   } as const;
   const { values, positionals } = parse(command, args, extra);
   if (values.help) {
@@ -61,6 +63,7 @@ export async function runRemote(command: keyof typeof REMOTE_USAGE, args: string
       case 'escrow': return await escrow(system, positionals, values, out);
       case 'dlq': return await dlq(system, positionals, values, out);
       case 'trace': return await trace(system, positionals, values.json, out);
+      case 'run': return await runWorkflow(system, positionals, values, out);
     }
   } finally {
     await system.shutdown({ timeoutMs: 2_000 });
@@ -122,6 +125,48 @@ async function trace(system: TroupeSystem, positionals: string[], json: boolean,
   const start = entries[0]?.at ?? 0;
   out(table(['+ms', 'kind', 'step', 'attempt', 'from', 'to', 'outcome'], entries.map((e) => [String(e.at - start), e.kind, e.step || '-', String(e.attempt), e.from, e.to, e.outcome])));
   return 0;
+}
+
+/**
+ * Starts a durable workflow on the system (a spawn request its shard's owner picks up), prints its steps as they
+ * happen (from the durable trace) and its output; exit 0 when it completed, 1 when it aborted or timed out.
+ */
+async function runWorkflow(system: TroupeSystem, positionals: string[], values: { input?: string | undefined; id?: string | undefined; timeout?: string | undefined; json: boolean }, out: Output): Promise<number> {
+  const [logic] = positionals;
+  if (!logic) throw new UsageError(`run needs the workflow's logic name\nusage: ${REMOTE_USAGE.run}`);
+  let input: unknown;
+  try {
+    input = values.input === undefined ? undefined : JSON.parse(values.input);
+  } catch (error) {
+    throw new UsageError(`--input is not JSON: ${(error as Error).message}\nusage: ${REMOTE_USAGE.run}`);
+  }
+  const timeoutMs = values.timeout === undefined ? 600_000 : Number(values.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new UsageError(`--timeout must be an integer >= 1 (ms)\nusage: ${REMOTE_USAGE.run}`);
+  const id = values.id ?? `${logic}-${Date.now().toString(36)}`;
+  const address = `${system.name}/${id}`;
+  system.spawn(logic, { id, durable: true, input: { workflowId: id, address, input } });
+  if (!values.json) out(`started ${address}\n`);
+  let shown = 0;
+  const follow = async () => {
+    const entries = await system.trace(id).catch(() => []);
+    for (const e of entries.slice(shown)) {
+      if (!values.json && (e.kind === 'step' || e.kind === 'escrow' || e.kind === 'compensation')) {
+        out(`  ${e.kind === 'step' ? '' : `${e.kind} `}${e.step} ${e.outcome}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}${e.error ? `: ${e.error.message}` : ''}\n`);
+      }
+    }
+    shown = Math.max(shown, entries.length);
+  };
+  const result = system.result<{ status?: string }>(address, { timeoutMs });
+  let finished = false;
+  void result.finally(() => (finished = true)).catch(() => undefined);
+  while (!finished) {
+    await follow();
+    await Promise.race([result.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 250))]);
+  }
+  await follow();
+  const output = await result;
+  out(values.json ? `${JSON.stringify({ workflowId: id, output })}\n` : `${id}: ${output?.status ?? 'done'}\n${JSON.stringify(output, null, 2)}\n`);
+  return output?.status === 'aborted' ? 1 : 0;
 }
 
 /** A plain text table: a header, a rule, the rows; columns as wide as their widest cell. */

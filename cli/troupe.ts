@@ -4,7 +4,7 @@
  *   troupe inspect [--port <n>] [--host 127.0.0.1] [--latency <ms>]
  *     starts the demo support system (examples/support-workflow.ts) with the inspector attached and prints
  *     the URL, token included; runs until interrupted. New tickets arrive every few seconds.
- *   troupe nodes | escrow | dlq | trace   against a running system over NATS (cli/remote.ts)
+ *   troupe nodes | escrow | dlq | trace | run   against a running system over NATS (cli/remote.ts)
  * Exit codes: 0 done, 1 a failure (one line; `--verbose` adds the cause), 2 a usage error.
  */
 import { parseArgs } from 'node:util';
@@ -57,6 +57,7 @@ async function main(argv: string[]): Promise<void> {
     case 'escrow':
     case 'dlq':
     case 'trace':
+    case 'run':
       try {
         process.exitCode = await runRemote(command, rest, (text) => process.stdout.write(text));
       } catch (error) {

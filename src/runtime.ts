@@ -303,7 +303,9 @@ class Runtime implements TroupeSystem {
    * the shard's owner, which starts it (durable-node `spawnRequested`); the returned ref reaches it from here.
    */
   private spawnElsewhere<TLogic extends AnyActorLogic>(spec: { logic: string; id: string; parent: Parent; input: unknown; restart?: RestartType | undefined; mailboxCapacity?: number | undefined }): ActorRef<TLogic> {
-    this.core.logics.get(spec.logic); // an unknown logic fails here, not on the owner
+    // An unknown logic fails here, not on the owner — except on a client node, which need not load the logics it
+    // starts (the CLI's `troupe run`): there the owner dead-letters a request for a logic it does not know.
+    if (this.hostsDurable || this.core.logics.has(spec.logic)) this.core.logics.get(spec.logic);
     const address = childAddress(spec.parent.address, spec.id);
     this.core.checkPayload(spec.input);
     const requested = this.durable.requestSpawn({

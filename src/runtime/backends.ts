@@ -82,9 +82,24 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       await transport.close();
       throw error;
     });
+    const nodesBucket = { bucket: `troupe_${options.name}_nodes`, ...(replicas ? { replicas } : {}) };
+    // Every node places messages by the system's shard count: the one recorded when the system was first created
+    // (a client node that names none adopts it; one that names another is refused).
+    const nodes = await retry('open the nodes bucket', () => createKvSnapshotStore(transport.connection, nodesBucket)).catch(async (error: unknown) => {
+      await finished.close();
+      await store.close();
+      await transport.close();
+      throw error;
+    });
+    const shardCount = await retry('read the shard count', () => systemShardCount(nodes, options.name, shards)).catch(async (error: unknown) => {
+      await finished.close();
+      await store.close();
+      await transport.close();
+      throw error;
+    });
     const mailbox = await retry('open the mailbox stream', () => createJetStreamMailboxLog(transport.connection, {
       system: options.name,
-      shards: shards ?? DEFAULT_SHARDS,
+      shards: shardCount,
       ...(replicas ? { replicas } : {}),
       ...(options.ackWaitMs ? { ackWaitMs: options.ackWaitMs } : {}),
       ...(duplicateWindowMs !== undefined ? { duplicateWindowMs } : {}),
@@ -96,7 +111,6 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       await transport.close();
       throw error;
     });
-    const nodesBucket = { bucket: `troupe_${options.name}_nodes`, ...(replicas ? { replicas } : {}) };
     const trace = await retry('open the trace stream', () => createJetStreamTraceLog(transport.connection, {
       system: options.name,
       ...(replicas ? { replicas } : {}),
@@ -113,7 +127,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       purgeEvery,
       log: mailbox,
       transport,
-      membership: { store: () => createKvSnapshotStore(transport.connection, nodesBucket), leaseMs: memberLeaseMs },
+      membership: { store: () => Promise.resolve(nodes), leaseMs: memberLeaseMs },
       journal: () => createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_journal`, ...(replicas ? { replicas } : {}) }),
       trace,
       close: async () => {
@@ -150,6 +164,31 @@ function isTransient(error: unknown): boolean {
   if (error instanceof RetryableError || error instanceof TimeoutError) return true;
   const e = error as { name?: unknown; message?: unknown };
   return e?.name === 'TimeoutError' || (typeof e?.message === 'string' && /timeout|no responders|jetstream is not enabled/i.test(e.message));
+}
+
+/** The key of the nodes bucket that records a system's shard count. */
+export const SHARD_COUNT_KEY = 'shards';
+
+/**
+ * The system's shard count: the recorded one (a node naming another is refused with InvalidConfigError), or,
+ * for a new system, `wanted` (default 8), recorded now by create-only CAS (a concurrent first node's wins).
+ */
+async function systemShardCount(nodes: SnapshotStore, system: string, wanted: number | undefined): Promise<number> {
+  if (wanted !== undefined && (!Number.isInteger(wanted) || wanted < 1 || wanted > 1_024)) throw new InvalidConfigError('nats.shards', 'must be an integer from 1 to 1,024');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const stored = await nodes.get(SHARD_COUNT_KEY);
+    if (stored !== undefined) {
+      const recorded = (JSON.parse(new TextDecoder().decode(stored.value)) as { shards?: unknown }).shards;
+      if (typeof recorded !== 'number') throw new InvalidConfigError('nats.shards', `the shard count recorded for system ${system} is unreadable`);
+      if (wanted !== undefined && wanted !== recorded) {
+        throw new InvalidConfigError('nats.shards', `is ${wanted}, but system ${system} was created with ${recorded} shards: every stored message and record is placed by that number`);
+      }
+      return recorded;
+    }
+    const count = wanted ?? DEFAULT_SHARDS;
+    if ((await nodes.put(SHARD_COUNT_KEY, new TextEncoder().encode(JSON.stringify({ shards: count })), null)).ok) return count;
+  }
+  throw new InvalidConfigError('nats.shards', `the shard count of system ${system} kept changing while it was read`);
 }
 
 /**

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSystem, type TroupeSystem } from '../../src/index.js';
+import { createSystem, RetryableError, type TroupeSystem } from '../../src/index.js';
 import { escrow, step, workflow, type WorkflowOutput } from '../../machines/index.js';
 import { counterMachine } from '../fixtures/machines.js';
 import { until } from '../fixtures/chaos.js';
@@ -84,6 +84,27 @@ describe('troupe CLI against a running system (issue 10)', () => {
     const listed = await troupe('dlq', 'list', ...on(), '--json');
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ address: 'clisys/c', reason: 'unhandled event type no-such-event' })]);
+  });
+
+  it('run starts a durable workflow on the hosting node, shows its steps as they happen and prints its output', async () => {
+    let tries = 0;
+    const greet = workflow('greet', {
+      steps: [
+        step('hello', async ({ input }) => `hello ${(input as { name: string }).name}`),
+        step('wave', async () => { if (++tries === 1) throw new RetryableError('arm stuck'); return 'waved'; }, { retry: { initialInterval: 10, jitter: 0 } }),
+      ],
+    });
+    host.register('greet', greet, { version: 1 });
+    const ran = await troupe('run', 'greet', '--input', '{"name":"ana"}', '--id', 'g1', ...on());
+    expect(ran.code).toBe(0);
+    const lines = ran.stdout.split('\n');
+    expect(lines[0]).toBe('started clisys/g1');
+    expect(lines).toContain('  hello succeeded');
+    expect(lines).toContain('  wave retrying: arm stuck');
+    expect(lines).toContain('  wave succeeded (attempt 2)');
+    expect(ran.stdout).toContain('g1: completed');
+    expect(ran.stdout).toContain('"hello": "hello ana"');
+    expect((await troupe('run', 'greet', '--input', '{nope', ...on())).code).toBe(2);
   });
 
   it('usage errors exit 2 with the usage; an unreachable server exits 1 with one line', async () => {

@@ -222,17 +222,23 @@ describe('shard leases (issue 9)', () => {
     }
   });
 
-  it('refuses a node started with another shard count, naming the field', async () => {
+  it('refuses a node started with another shard count, naming the field; a node naming none adopts the system\'s', async () => {
     const system = `sl${++run}`;
     const a = start('node-a', system);
     await a.event('hosting');
-    const other = await createSystem({ name: system, nodeId: 'node-x', logLevel: 'silent', nats: { servers: server.url, shards: SHARDS + 1 } });
+    const refused = await createSystem({ name: system, nodeId: 'node-x', logLevel: 'silent', nats: { servers: server.url, shards: SHARDS + 1 } }).then(
+      async (other) => (await other.shutdown(), undefined),
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(InvalidConfigError);
+    expect((refused as InvalidConfigError).message).toContain(`created with ${SHARDS} shards`);
+    // A client naming no shard count (the CLI) places its messages by the system's: they reach their actors.
+    const client = await createSystem({ name: system, nodeId: 'client', logLevel: 'silent', nats: { servers: server.url, hostsDurable: false } });
     try {
-      const refused = await other.recover().then(() => undefined, (error: unknown) => error);
-      expect(refused).toBeInstanceOf(InvalidConfigError);
-      expect((refused as InvalidConfigError).message).toContain(`created with ${SHARDS} shards`);
+      await client.lookup(`${system}/c3`).deliver({ type: 'add', id: 'from-client' });
+      expect(await client.lookup(`${system}/c3`).ask({ type: 'ids' }, { timeoutMs: 10_000 })).toEqual(['from-client']);
     } finally {
-      await other.shutdown();
+      await client.shutdown();
     }
   });
 });
