@@ -4,6 +4,7 @@
  *   troupe inspect [--port <n>] [--host 127.0.0.1] [--latency <ms>]
  *     starts the demo support system (examples/support-workflow.ts) with the inspector attached and prints
  *     the URL, token included; runs until interrupted. New tickets arrive every few seconds.
+ *   troupe start <system file>               a node of the system the file sets up (cli/start.ts)
  *   troupe nodes | escrow | dlq | trace | run   against a running system over NATS (cli/remote.ts)
  * Exit codes: 0 done, 1 a failure (one line; `--verbose` adds the cause), 2 a usage error.
  */
@@ -11,11 +12,13 @@ import { parseArgs } from 'node:util';
 import { createSupportScenario, DEMO_TICKETS } from '../examples/support-workflow.js';
 import { startInspector } from '../inspector/index.js';
 import { REMOTE_USAGE, runRemote, UsageError } from './remote.js';
+import { start, START_USAGE } from './start.js';
 
 const USAGE = `usage: troupe <command>
 
 commands:
   inspect [--port <n>] [--host <loopback>] [--latency <ms>]   the demo system with the inspector (browser UI)
+  ${START_USAGE.replace('troupe ', '')}
   ${Object.values(REMOTE_USAGE).join('\n  ')}
 
 --nats and --system default to TROUPE_NATS_URL and TROUPE_SYSTEM. Exit codes: 0 done, 1 failed, 2 usage error.
@@ -53,6 +56,17 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'inspect':
       return inspect(rest);
+    case 'start':
+      try {
+        const system = await start(rest, (text) => process.stdout.write(text));
+        const stop = () => void system.shutdown().finally(() => process.exit(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      } catch (error) {
+        process.stderr.write(`troupe start: ${(error as Error).message}\n`);
+        process.exitCode = error instanceof UsageError ? 2 : 1;
+      }
+      return;
     case 'nodes':
     case 'escrow':
     case 'dlq':

@@ -3,7 +3,7 @@
  * against a node on a real nats-server — `nodes`, `escrow list|approve`, `trace`, `dlq list` — with their output and
  * exit codes asserted: 0 done, 1 refused (one line naming why), 2 a usage error.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSystem, RetryableError, type TroupeSystem } from '../../src/index.js';
@@ -13,6 +13,7 @@ import { until } from '../fixtures/chaos.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/troupe.js', import.meta.url));
+const SYSTEM_FILE = fileURLToPath(new URL('../fixtures/cli-system.mjs', import.meta.url));
 let server: NatsServer;
 let host: TroupeSystem;
 let output: WorkflowOutput | undefined;
@@ -105,6 +106,25 @@ describe('troupe CLI against a running system (issue 10)', () => {
     expect(ran.stdout).toContain('g1: completed');
     expect(ran.stdout).toContain('"hello": "hello ana"');
     expect((await troupe('run', 'greet', '--input', '{nope', ...on())).code).toBe(2);
+  });
+
+  it('start runs a node of the system a file sets up; run starts a workflow there; SIGTERM stops it cleanly', async () => {
+    const node = spawn(process.execPath, [CLI, 'start', SYSTEM_FILE, '--nats', server.url, '--node', 'started-1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    node.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
+    try {
+      await until(20_000, 'the node runs', () => stdout.includes('running') || undefined);
+      expect(stdout).toContain('node started-1 of system clistart running on');
+      const ran = await troupe('run', 'greet', '--input', '{"name":"bo"}', '--id', 'g2', '--nats', server.url, '--system', 'clistart');
+      expect(ran.code).toBe(0);
+      expect(ran.stdout).toContain('"hello": "hello bo"');
+    } finally {
+      node.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect((await troupe('start', 'no-such-file.mjs', '--nats', server.url)).code).toBe(1);
+    expect((await troupe('start')).code).toBe(2);
   });
 
   it('usage errors exit 2 with the usage; an unreachable server exits 1 with one line', async () => {
