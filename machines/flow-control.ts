@@ -27,7 +27,8 @@ export interface FlowInput {
   readonly maxWaitMs?: number;
 }
 
-interface Held {
+/** A key's held event and when it goes out. */
+export interface FlowHeld {
   readonly event: AnyEventObject | undefined;
   /** When the held event goes out (debounce), or when the key's period ends (throttle). */
   readonly dueAt: number;
@@ -39,7 +40,7 @@ export interface FlowContext {
   readonly waitMs: number;
   readonly mode: 'debounce' | 'throttle';
   readonly maxWaitMs: number | undefined;
-  readonly held: Readonly<Record<string, Held>>;
+  readonly held: Readonly<Record<string, FlowHeld>>;
   /** Events forwarded, and events replaced by a later one of their key before they went out. */
   readonly forwarded: number;
   readonly coalesced: number;
@@ -54,7 +55,7 @@ const TICK = 'flow:tick';
 
 const tell = (to: string, event: AnyEventObject): AnyEventObject => ({ type: TELL_EMITTED, to, event });
 
-function arm(held: Readonly<Record<string, Held>>): Timers {
+function arm(held: Readonly<Record<string, FlowHeld>>): Timers {
   let due = Infinity;
   for (const h of Object.values(held)) due = Math.min(due, h.dueAt);
   return due === Infinity ? {} : withTimer({}, TICK, 'flow', due);
@@ -85,7 +86,7 @@ const receive = act<FlowContext>((a: A): Effect => {
 /** Due keys: debounced events go out; a throttled key's period ends (its latest event, if any, goes out and opens the next). */
 const due = act<FlowContext>((a: A): Effect => {
   const c = a.context;
-  const held: Record<string, Held> = {};
+  const held: Record<string, FlowHeld> = {};
   const emit: AnyEventObject[] = [];
   let forwarded = c.forwarded;
   for (const [key, h] of Object.entries(c.held)) {

@@ -62,7 +62,7 @@ export {
   pool, DEFAULT_POOL_AGING_MS, DEFAULT_POOL_LEASE_MS,
   type PoolInput, type PoolContext, type PoolCommand, type PoolAcquireEvent, type PoolNotice, type PoolEvent, type PoolRequest, type PoolLease, type PoolStatus,
 } from './pool.js';
-export { flowControl, type FlowContext, type FlowEvent, type FlowInput } from './flow-control.js';
+export { flowControl, type FlowContext, type FlowEvent, type FlowHeld, type FlowInput } from './flow-control.js';
 export { rateLimit, type RateLimitInput, type RateLimitContext, type RateLimitEvent } from './rate-limit.js';
 export type { OutputSize, HandoffKey } from './handoff.js';
 export type { StepEnv } from './step-env.js';
