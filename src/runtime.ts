@@ -49,7 +49,7 @@ import type {
 import { openBackends, type Backends } from './runtime/backends.js';
 import { describeCell, treeOf } from './runtime/describe.js';
 import { escrowClient, type EscrowClient } from './runtime/escrow-client.js';
-import { checkServices } from './runtime/service-check.js';
+import { awaitServices, checkServices, declaredServices, SERVICE_GRACE_MS } from './runtime/service-check.js';
 import { resolvePolicy, type PolicyOptions } from './supervision/policy.js';
 import { Supervisor } from './supervision/supervisor.js';
 import type { ActorRef } from './system/actor-ref.js';
@@ -61,6 +61,11 @@ import type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
 import type { Child, ExitReason, Parent, RestartType } from './system/parent.js';
 import type { TraceEntry } from './system/trace-store.js';
 import type { Transport } from './transport/transport.js';
+
+/** NATS spawn check (service-check.ts): one lookup's timeout, ms. */
+const SERVICE_LOOKUP_MS = 500;
+/** How long a service found hosted is trusted without asking again, ms: the check guards spawns, not every step. */
+const HOSTED_FRESH_MS = 10_000;
 
 
 /**
@@ -266,12 +271,11 @@ class Runtime implements TroupeSystem {
       const existing = this.core.cell(childAddress(parent.address, options.id));
       if (existing instanceof DurableCell && existing.logic.name === logicName && existing.state !== 'stopped') return this.core.lookup<TLogic>(existing.address);
     }
-    if (this.oneProcess) {
-      const registered = this.core.logics.get(logicName).logic;
-      checkServices(registered, childAddress(parent.address, options.id), options.input, (address) => this.core.cell(address) !== undefined);
-    }
+    const address = childAddress(parent.address, options.id);
+    const gate = this.checkServicesAt(logicName, address, options.input);
+    this.core.gateReady(address, gate);
     const spec = { logic: logicName, id: options.id, parent, input: options.input, restart: options.restart, shutdownMs: options.shutdownMs, mailboxCapacity: options.mailboxCapacity };
-    if (options.durable && this.leases && !this.durable.hosts(childAddress(parent.address, options.id))) return this.spawnElsewhere(spec);
+    if (options.durable && this.leases && !this.durable.hosts(address)) return this.spawnElsewhere(spec, gate);
     const cell = options.durable ? this.core.spawnCell(spec, (host, o) => new DurableCell(host, o, this.durableServices(o.address))) : this.core.spawnCell(spec);
     parent.addChild(cell);
     if (cell instanceof DurableCell) {
@@ -279,8 +283,51 @@ class Runtime implements TroupeSystem {
       this.durable.track(cell);
       this.startDurable(cell.address);
     }
-    cell.start();
+    if (gate === undefined) {
+      cell.start();
+    } else {
+      cell.startAfter(gate);
+      gate.catch((error: unknown) => {
+        this.log.error({ err: toPlainError(error), address }, 'spawn refused: a service it names runs on no node');
+        void cell.stop(false, 'refused').then(() => parent.childExited(cell, 'stopped'));
+      });
+    }
     return this.core.lookup<TLogic>(cell.address);
+  }
+
+  /**
+   * The spawn-time service check (issue 13, service-check.ts). The embedded default throws here; on NATS the
+   * services not running in this process are asked of the other nodes, and the returned gate holds the actor's
+   * start until they answer (undefined: nothing to wait for).
+   */
+  private checkServicesAt(logicName: string, address: string, input: unknown): Promise<void> | undefined {
+    const registered = this.core.logics.has(logicName) ? this.core.logics.get(logicName).logic : undefined;
+    if (registered === undefined) return undefined; // a client node starting a logic it does not load: the owner checks nothing it cannot see
+    const isHere = (a: string): boolean => this.core.cell(a) !== undefined || this.spawnedElsewhere.has(a);
+    if (this.oneProcess) {
+      checkServices(registered, address, input, isHere);
+      return undefined;
+    }
+    const elsewhere = declaredServices(registered, address, input).filter((service) => !isHere(service.address));
+    if (elsewhere.length === 0) return undefined;
+    return awaitServices(address, elsewhere, { hosted: (a) => this.hostedAnywhere(a), graceMs: SERVICE_GRACE_MS });
+  }
+
+  /** Durable spawns this process requested of other nodes, recently (a service spawned a moment before its user). */
+  private readonly spawnedElsewhere = new Set<string>();
+
+  /** Addresses found hosted, with when that answer goes stale (ms since epoch): one lookup per service per while. */
+  private readonly hostedSeen = new Map<string, number>();
+
+  private async hostedAnywhere(address: string): Promise<boolean> {
+    if (this.core.cell(address) !== undefined || this.spawnedElsewhere.has(address)) return true;
+    if ((this.hostedSeen.get(address) ?? 0) > Date.now()) return true;
+    const hosted = (this.describer !== undefined && (await this.describer.remote(address, SERVICE_LOOKUP_MS)) !== undefined) || (await this.durable.isStored(address));
+    if (hosted) {
+      if (this.hostedSeen.size >= 1_000) this.hostedSeen.clear();
+      this.hostedSeen.set(address, Date.now() + HOSTED_FRESH_MS);
+    }
+    return hosted;
   }
 
   /** Recreates a stored durable actor at its recorded address, under its recorded supervisor when it exists. */
@@ -302,19 +349,33 @@ class Runtime implements TroupeSystem {
    * A durable spawn whose shard another node holds (or none yet): the request goes through the actor's mailbox to
    * the shard's owner, which starts it (durable-node `spawnRequested`); the returned ref reaches it from here.
    */
-  private spawnElsewhere<TLogic extends AnyActorLogic>(spec: { logic: string; id: string; parent: Parent; input: unknown; restart?: RestartType | undefined; mailboxCapacity?: number | undefined }): ActorRef<TLogic> {
+  private spawnElsewhere<TLogic extends AnyActorLogic>(
+    spec: { logic: string; id: string; parent: Parent; input: unknown; restart?: RestartType | undefined; mailboxCapacity?: number | undefined },
+    gate: Promise<void> | undefined,
+  ): ActorRef<TLogic> {
     // An unknown logic fails here, not on the owner — except on a client node, which need not load the logics it
     // starts (the CLI's `troupe run`): there the owner dead-letters a request for a logic it does not know.
     if (this.hostsDurable || this.core.logics.has(spec.logic)) this.core.logics.get(spec.logic);
     const address = childAddress(spec.parent.address, spec.id);
     this.core.checkPayload(spec.input);
-    const requested = this.durable.requestSpawn({
+    if (this.spawnedElsewhere.size >= 1_000) this.spawnedElsewhere.clear();
+    this.spawnedElsewhere.add(address);
+    const request = (): Promise<unknown> => this.durable.requestSpawn({
       address, logic: spec.logic, parent: spec.parent.address, input: spec.input,
       ...(spec.restart ? { restart: spec.restart } : {}), ...(spec.mailboxCapacity ? { mailboxCapacity: spec.mailboxCapacity } : {}),
     });
+    const requested = gate === undefined ? request() : gate.then(request, (error: unknown) => {
+      this.spawnedElsewhere.delete(address);
+      this.log.error({ err: toPlainError(error), address }, 'spawn refused: a service it names runs on no node');
+      throw error;
+    });
+    // `ready` of a spawn placed on another node: its request is stored, so a message sent after it queues behind it.
+    this.core.gateReady(address, requested.then(() => undefined));
     requested.then(
       () => this.warnIfNoHost(address),
-      (error: unknown) => this.log.error({ err: toPlainError(error), address }, 'durable spawn request could not be stored'),
+      (error: unknown) => {
+        if (!(error instanceof InvalidChildSpecError)) this.log.error({ err: toPlainError(error), address }, 'durable spawn request could not be stored');
+      },
     );
     this.startDurable();
     return this.core.lookup<TLogic>(address);

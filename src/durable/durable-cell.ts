@@ -101,12 +101,15 @@ export class DurableCell extends ActorCell {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
+  private startCalled = false;
+
   override whenReady(): Promise<void> {
     return this.ready;
   }
 
   /** Loads the stored record (if any) before the first incarnation starts; messages queue meanwhile. */
   override start(): void {
+    this.startCalled = true;
     this.state = 'held';
     void this.load().then(
       (snapshot) => {
@@ -511,6 +514,7 @@ export class DurableCell extends ActorCell {
 
   /** The queue is handled: the last write goes out before the incarnation ends (a shutdown loses nothing). */
   protected override async beforeStop(): Promise<void> {
+    if (!this.startCalled) this.markReady(); // stopped before it started (a refused spawn): nothing was read or written
     await this.flushed();
   }
 

@@ -602,6 +602,12 @@ export class DurableNode {
     }
   }
 
+  /** Whether an active (or passivated) record of `address` is stored: the actor runs, or wakes on its next message. */
+  async isStored(address: string): Promise<boolean> {
+    const stored = await this.options.store.get(snapshotKey(address));
+    return !!stored && decodeRecord(stored.value).status === 'active';
+  }
+
   /** The active cell, or the one activated from its stored record; undefined when none is stored or it finished. */
   private async cellFor(address: string): Promise<DurableCell | undefined> {
     this.cancelWake(address); // activated now, by a message or its timer

@@ -95,6 +95,23 @@ export class ActorCell implements Child {
     this.startIncarnation(snapshot);
   }
 
+  /**
+   * Starts once `gate` resolves (a spawn check that asks other nodes); messages queue meanwhile. A rejected gate
+   * starts nothing: the caller stops the cell.
+   */
+  startAfter(gate: Promise<void>): void {
+    this.state = 'held';
+    gate.then(
+      () => {
+        if (this.state !== 'held') return; // stopped while waiting
+        this.state = 'running';
+        this.start();
+        this.resumeDrain();
+      },
+      () => {},
+    );
+  }
+
   // ---- hooks for subclasses (durable actors); the defaults cost nothing -----------------------
 
   /** The clock the next incarnation's timers use. */

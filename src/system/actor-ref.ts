@@ -40,8 +40,10 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
   deliver(event: EventFromLogic<TLogic>): Promise<void>;
   /**
    * Resolves once the actor's first incarnation has started here, so `getSnapshot()` has its state: at once for an
-   * ordinary actor, after its stored record is read for a durable one (issue 13). Resolves at once when nothing
-   * runs at this address here.
+   * ordinary actor, after its stored record is read for a durable one (issue 13). A durable spawn placed on another
+   * node (NATS) is ready once its spawn request is stored, so messages sent after it queue behind it. On NATS a
+   * spawn whose named services (its escrow, breakers, agents) run on no node is refused: `ready` rejects with
+   * InvalidChildSpecError. Resolves at once when nothing runs at this address here.
    * @example
    * const ref = system.spawn('ticket', { id: 'ticket-42', durable: true });
    * await ref.ready;

@@ -311,7 +311,24 @@ export class ActorSystemCore implements CellHost, RefHost {
   // ---- RefHost --------------------------------------------------------------------------------
 
   readyOf(address: string): Promise<void> {
-    return this.cells.get(address)?.whenReady() ?? Promise.resolve();
+    const cellReady = (): Promise<void> => this.cells.get(address)?.whenReady() ?? Promise.resolve();
+    const gate = this.spawnGates.get(address);
+    return gate ? gate.then(cellReady) : cellReady();
+  }
+
+  /** Spawns still being checked (NATS: services asked across nodes), by address: `ready` waits for them and fails with them. */
+  private readonly spawnGates = new Map<string, Promise<void>>();
+
+  /** Makes `ready` of `address` wait for `gate`, and reject with its error; none clears an earlier refusal. */
+  gateReady(address: string, gate: Promise<void> | undefined): void {
+    if (gate === undefined) {
+      if (this.spawnGates.size > 0) this.spawnGates.delete(address);
+      return;
+    }
+    this.spawnGates.set(address, gate);
+    const forget = (): void => void (this.spawnGates.get(address) === gate && this.spawnGates.delete(address));
+    // A refused spawn is remembered a little longer than its check, so a `ready` awaited just after still sees why.
+    gate.then(forget, () => setTimeout(forget, 60_000).unref());
   }
 
   snapshotOf(address: string): unknown {
@@ -325,7 +342,9 @@ export class ActorSystemCore implements CellHost, RefHost {
 
   result(address: string, options: ResultWaitOptions | undefined): Promise<unknown> {
     if (!this.results) return Promise.reject(new DeadLetterError(address, 'results are not available in this system'));
-    return this.results(address, options ?? {});
+    const gate = this.spawnGates.get(address); // a refused spawn's result is its refusal
+    const results = this.results;
+    return gate ? gate.then(() => results(address, options ?? {})) : results(address, options ?? {});
   }
 
   subscribeTo(address: string, listener: SnapshotListener): () => void {

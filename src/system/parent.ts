@@ -12,8 +12,11 @@ export type RestartMode = 'initial' | 'last-good';
 /** How a child left: an explicit stop (never restarted), or its logic reached a final state. */
 export type ExitReason = 'stopped' | 'completed';
 
-/** Why an actor stopped, as `rt.actor.stopped` says: asked to, finished, the system shut down, or its supervisor. */
-export type StopReason = 'stopped' | 'completed' | 'shutdown' | 'supervisor';
+/**
+ * Why an actor stopped, as `rt.actor.stopped` says: asked to, finished, the system shut down, its supervisor, or
+ * its spawn was refused before it started (a service it names runs nowhere).
+ */
+export type StopReason = 'stopped' | 'completed' | 'shutdown' | 'supervisor' | 'refused';
 
 /** Something a supervisor can restart: an actor cell, or another supervisor. */
 export interface Child {

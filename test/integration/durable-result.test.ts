@@ -6,7 +6,7 @@
  */
 import { assign, setup } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { step, workflow } from '../../machines/index.js';
+import { escrow, step, workflow } from '../../machines/index.js';
 import { reply } from '../../machines/emit.js';
 import { Aborted, ActorFailedError, createSystem, NonRetryableError, TimeoutError, type TroupeSystem } from '../../src/index.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
@@ -132,6 +132,7 @@ describe('results and dead letters of durable actors (issue 8)', () => {
       ],
     });
     system.register('abort-me', flow);
+    system.spawn(system.register('escrow', escrow), { id: 'escrow' }); // a saga can escalate a failed compensation
     system.spawn('abort-me', { id: 'w1', durable: true, input: { workflowId: 'w1', address: 'res4/w1' } });
     const error = await system.result('res4/w1', { timeoutMs: 10_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Aborted);

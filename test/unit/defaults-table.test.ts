@@ -6,6 +6,7 @@ import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_BREAKER, DEFAULT_LEVELS, DEFAULT_POOL_A
 import { defaultConfig, DURABLE_RETENTION_DEFAULTS } from '../../src/index.js';
 import { DEFAULT_NODE_LEASE_MS } from '../../src/cluster/membership.js';
 import { DEFAULT_SHARDS } from '../../src/runtime/backends.js';
+import { SERVICE_GRACE_MS } from '../../src/runtime/service-check.js';
 import { DEAD_LETTER_DEFAULTS, JETSTREAM_MAILBOX_DEFAULTS } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
 import { JETSTREAM_TRACE_DEFAULTS } from '../../src/persistence/jetstream/jetstream-trace-log.js';
 import { InspectionHistory } from '../../src/inspection/history.js';
@@ -51,6 +52,7 @@ const expected: Record<string, string> = {
   'Agent ask timeout (breaker, verifier, summarizer, fallback agents)': `${n(DEFAULT_ASK_TIMEOUT_MS)} ms`,
   'Escalation tier': DEFAULT_TIER,
   'Escrow address': `\`<system>/${DEFAULT_ESCROW}\``,
+  'Spawn check on NATS: wait for a named service (escrow, breaker, agent) to appear': `${n(SERVICE_GRACE_MS)} ms`,
   'Escrow SLA, customer-facing': `${n(DEFAULT_SLA_MS['customer-facing']!)} ms`,
   'Escrow SLA, internal (and unknown tiers)': `${n(DEFAULT_SLA_MS['internal']!)} ms`,
   'Escrow levels': DEFAULT_LEVELS.join(', '),
