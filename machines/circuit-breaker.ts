@@ -12,6 +12,7 @@
  */
 import { setup, type AnyEventObject } from 'xstate';
 import { REPLY_EMITTED } from './emit.js';
+import type { GaugeReading } from '../src/observability/gauges.js';
 import { isTimerFor, remainingMs, withTimer, type Timers } from './timers.js';
 import { act, type ReducerArgs } from './workflow-context.js';
 
@@ -83,7 +84,7 @@ const retryAfter = (a: A) => ({ retryAfterMs: Math.max(0, (a.context.timers[COOL
  * system.spawn('breaker', { id: 'breaker-crm', input: { target: 'crm', failureThreshold: 5, windowMs: 60_000 } });
  * step('history', fetchHistory, { breaker: 'support/breaker-crm', fallback: cachedHistory })
  */
-export const circuitBreaker = setup({
+const breakerMachine = setup({
   types: {} as { context: CircuitBreakerContext; input: CircuitBreakerInput | undefined; events: AnyEventObject; emitted: AnyEventObject },
   delays: {
     [COOLDOWN]: ({ context, system }: { context: CircuitBreakerContext; system: unknown }) => remainingMs(context.timers, COOLDOWN, system),
@@ -146,5 +147,18 @@ export const circuitBreaker = setup({
         },
       },
     },
+  },
+});
+
+/** Breaker state as a gauge value: 0 closed, 1 half-open, 2 open. */
+const BREAKER_GAUGE: Readonly<Record<string, number>> = { closed: 0, halfOpen: 1, open: 2 };
+
+export const circuitBreaker = Object.assign(breakerMachine, {
+  /** Metrics (issue 12): `troupe.breaker.state` per target (0 closed, 1 half-open, 2 open). */
+  troupeGauges: (snapshot: unknown): readonly GaugeReading[] => {
+    const s = snapshot as { value?: unknown; context?: { target?: unknown } };
+    const value = typeof s.value === 'string' ? BREAKER_GAUGE[s.value] : undefined;
+    if (value === undefined || typeof s.context?.target !== 'string') return [];
+    return [{ name: 'troupe.breaker.state', labels: { target: s.context.target }, value }];
   },
 });

@@ -12,6 +12,7 @@
  */
 import { setup, type AnyEventObject } from 'xstate';
 import { toPlainError, UnknownEscrowItemError } from '../src/errors.js';
+import type { GaugeReading } from '../src/observability/gauges.js';
 import type {
   EscrowBreachedEvent,
   EscrowCommand,
@@ -152,13 +153,7 @@ const decisions = {
   'escrow.retry': { target: 'waiting', reenter: true, actions: decide('retry') },
 } as const;
 
-/**
- * @example
- * system.register('escrow', escrow);
- * system.spawn('escrow', { id: 'escrow', input: { slaMs: { 'customer-facing': 300_000 }, notify: 'support/pager' } });
- * await system.escrow('support/escrow').approve(itemId, { by: 'ana', output: editedReply }); // typed, with a receipt
- */
-export const escrow = setup({
+const escrowMachine = setup({
   types: {} as { context: EscrowContext; input: EscrowInput | undefined; events: EscrowEvent; emitted: AnyEventObject },
   delays: { [SLA]: ({ context, system }: { context: EscrowContext; system: unknown }) => remainingMs(context.timers, SLA, system) },
   guards: {
@@ -193,5 +188,26 @@ export const escrow = setup({
         ...decisions,
       },
     },
+  },
+});
+
+/**
+ * @example
+ * system.register('escrow', escrow);
+ * system.spawn('escrow', { id: 'escrow', input: { slaMs: { 'customer-facing': 300_000 }, notify: 'support/pager' } });
+ * await system.escrow('support/escrow').approve(itemId, { by: 'ana', output: editedReply }); // typed, with a receipt
+ */
+export const escrow = Object.assign(escrowMachine, {
+  /** Metrics (issue 12): `troupe.escrow.items` waiting, by tier and level (summed over this node's escrows). */
+  troupeGauges: (snapshot: unknown): readonly GaugeReading[] => {
+    const context = (snapshot as { context?: EscrowContext }).context;
+    if (context === undefined || typeof context.items !== 'object') return [];
+    const counts = new Map<string, GaugeReading>();
+    for (const item of Object.values(context.items)) {
+      const labels = { tier: item.tier, level: context.levels[item.level] ?? String(item.level) };
+      const key = `${labels.tier}|${labels.level}`;
+      counts.set(key, { name: 'troupe.escrow.items', labels, value: (counts.get(key)?.value ?? 0) + 1 });
+    }
+    return [...counts.values()];
   },
 });

@@ -42,8 +42,10 @@ function startAttempt(env: StepEnv, a: ReducerArgs, roundStart: number | undefin
     status: checking ? 'checking' : 'running', attempt: waited ? prev.attempt : prev.attempt + 1, roundStart: roundStart ?? prev.roundStart,
     startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now, askedAt: checking ? a.now : undefined, retryAt: undefined, viaFallback: false,
   });
-  if (!checking) return moveTo(env, a, r, { outcome: 'started' });
-  return moveTo(env, a, r, { outcome: 'asking-breaker', emit: [ask(env, a, env.breaker as string, { type: 'breaker.request' }, answerType.breaker(env.id))] });
+  // After a wait for pools, the entry says when the wait began (metrics: troupe.pool.wait).
+  const waitedSince = waited && prev.attemptStartedAt !== undefined ? { trace: { startedAt: prev.attemptStartedAt } } : {};
+  if (!checking) return moveTo(env, a, r, { outcome: 'started', ...waitedSince });
+  return moveTo(env, a, r, { outcome: 'asking-breaker', ...waitedSince, emit: [ask(env, a, env.breaker as string, { type: 'breaker.request' }, answerType.breaker(env.id))] });
 }
 
 /** waiting: one pool granted its slot; with every slot held the attempt starts. A grant of another attempt is ignored (guard). */

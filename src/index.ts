@@ -11,6 +11,7 @@ export type {
   Termination,
   TreeNode,
   DurabilityStats,
+  RuntimeStats,
   ActorDescription,
   TroupeSystem,
   DeadLetters,
@@ -70,6 +71,8 @@ export {
 export type * from './inspection/wire.js';
 export { startObservability, type ObservabilityEndpoint, type ObservabilityOptions } from './observability/endpoint.js';
 export { workflowTraceId } from './observability/tracing.js';
+export { instrumentMetrics, type InstrumentOptions } from './observability/instruments.js';
+export type { GaugeReading } from './observability/gauges.js';
 // Types the public API names (so the API reference and a consumer's editor reach them).
 export type { SupervisorPolicy } from './supervision/policy.js';
 export type { EventLike } from './protocol.js';

@@ -10,7 +10,10 @@ import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
 import { Membership, type NodeInfo } from './cluster/membership.js';
+import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { WorkflowSpans } from './observability/tracing.js';
+import { instrumentSystem } from './observability/instruments.js';
+import { addReadings, type DeclaresGauges, type GaugeReading } from './observability/gauges.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
 import type { DurableRecord, DurableStatus } from './durable/durable-record.js';
@@ -39,6 +42,7 @@ import type {
   DeadLetters,
   StoredDeadLetterEntry,
   DurabilityStats,
+  RuntimeStats,
   SpawnOptions,
   SupervisorOptions,
   SupervisorRef,
@@ -112,6 +116,7 @@ class Runtime implements TroupeSystem {
   private stopping: Promise<void> | undefined;
   private readonly durable: DurableNode;
   private readonly spans: WorkflowSpans;
+  private offMetrics: (() => void) | undefined;
   /** Wall-clock start of this node, as `nodes()` reports it. */
   private readonly startedAt = Date.now();
   /** This node's heartbeat and its view of the others (NATS only). */
@@ -129,7 +134,8 @@ class Runtime implements TroupeSystem {
   /** Addresses restored from the shards this node took. */
   private restored: string[] = [];
   private readonly backends: Backends;
-  private stats = { snapshotWrites: 0, snapshotBytes: 0, snapshotDeletes: 0, logAppends: 0 };
+  private stats = { snapshotWrites: 0, snapshotBytes: 0, snapshotDeletes: 0, logAppends: 0, acked: 0 };
+  private readonly writeListeners: Array<(write: { readonly bytes: number; readonly ms: number }) => void> = [];
   private closingBackends = false;
   private deadLetterView: DeadLetters | undefined;
   private published: { readonly bus: InspectionBus; readonly stop: () => void } | undefined;
@@ -215,7 +221,13 @@ class Runtime implements TroupeSystem {
     });
     // OpenTelemetry spans of workflow runs and step attempts (issue 12): no-ops until the application registers an SDK.
     this.spans = new WorkflowSpans(resolved.name);
-    this.core.onTrace((entry) => this.spans.record(entry as unknown as PublicTraceEntry));
+    if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') throw new InvalidConfigError('telemetry', 'must be true or false');
+    if (options.telemetry !== false) {
+      this.core.onTrace((entry) => this.spans.record(entry as unknown as PublicTraceEntry));
+      // The application's metrics pipeline, when it registered one first: Troupe's instruments on its meter.
+      const meter = metrics.getMeter('troupe');
+      if (meter !== createNoopMeter()) this.offMetrics = instrumentSystem(this, meter);
+    }
     if (backends.trace) {
       // The durable trace (issue 8): queued and pipelined by the log, never awaited by the emitting actor.
       const traceLog = backends.trace;
@@ -445,11 +457,15 @@ class Runtime implements TroupeSystem {
       retryDelayMs: (attempt: number) => backoffDelay({ minMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 }, attempt),
       closing: () => this.closingBackends,
       onRoom: () => this.durable.pump(address),
-      onAcked: (count: number) => this.durable.acked(count),
+      onAcked: (count: number) => {
+        this.stats.acked += count;
+        this.durable.acked(count);
+      },
       onFinal: (status: DurableStatus) => this.durable.finished(address, status),
-      onWrite: (bytes: number) => {
+      onWrite: (bytes: number, ms: number) => {
         this.stats.snapshotWrites++;
         this.stats.snapshotBytes += bytes;
+        for (const listener of this.writeListeners) listener({ bytes, ms });
       },
       onDelete: () => void this.stats.snapshotDeletes++,
     };
@@ -507,7 +523,32 @@ class Runtime implements TroupeSystem {
   }
 
   durabilityStats(): DurabilityStats {
-    return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated };
+    return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated, redeliveries: this.durable.redeliveries };
+  }
+
+  runtimeStats(): RuntimeStats {
+    let actors = 0;
+    let queued = 0;
+    let deepestMailbox = 0;
+    const gauges = new Map<string, GaugeReading>();
+    for (const cell of this.core.allCells()) {
+      if (cell.state === 'stopped') continue;
+      actors++;
+      const report = (cell.logic.logic as DeclaresGauges).troupeGauges;
+      const snapshot = report === undefined ? undefined : cell.getSnapshot();
+      if (report !== undefined && snapshot !== undefined) addReadings(gauges, report(snapshot));
+      const size = cell.queued;
+      queued += size;
+      if (size > deepestMailbox) deepestMailbox = size;
+    }
+    const handledByLogic: Record<string, number> = {};
+    for (const logic of this.core.logics.all()) handledByLogic[logic.name] = logic.counts.handled;
+    return { actors, queued, deepestMailbox, handledByLogic, gauges: [...gauges.values()] };
+  }
+
+  onDurableWrite(listener: (write: { readonly bytes: number; readonly ms: number }) => void): () => void {
+    this.writeListeners.push(listener);
+    return () => void this.writeListeners.splice(this.writeListeners.indexOf(listener), 1);
   }
 
   supervisor(id: string, policy?: PolicyOptions, options: SupervisorOptions = {}): SupervisorRef {
@@ -604,6 +645,7 @@ class Runtime implements TroupeSystem {
     await this.leases?.stop(); // after the last durable write, so the others take the shards at once
     await this.membership?.stop(); // the other nodes see this one leave now, not a lease later
     this.spans.close();
+    this.offMetrics?.();
     this.closingBackends = true;
     await this.backends.close().catch((error: unknown) => this.log.warn({ err: toPlainError(error) }, 'closing durable backends failed'));
     this.core.events.publish({ type: 'rt.system.shutdown', system: this.name, ts: this.clock.now() });

@@ -35,7 +35,8 @@ export interface DurableServices {
   /** True once the system is closing its backends: a failing write is not retried any more. */
   closing(): boolean;
   /** Counts writes, for metrics and the benchmark. */
-  onWrite?(bytes: number): void;
+  /** A record write ended (`ms`: how long the store took). */
+  onWrite?(bytes: number, ms: number): void;
   /** Counts deletes of active records (a finished actor's), likewise. */
   onDelete?(): void;
   /** The actor stopped for good (done, stopped, failed): the node releases what it still holds for it. */
@@ -174,9 +175,10 @@ export class DurableCell extends ActorCell {
     if (stored === epoch) return record;
     const claimed: DurableRecord = { ...record, epoch };
     const bytes = encodeRecord(claimed);
+    const started = performance.now();
     const result = await this.services.store.put(this.services.key, bytes, this.revision);
     if (!result.ok) throw new ShardMovedError(this.address, shard, 'its record changed while this node took it over');
-    this.services.onWrite?.(bytes.byteLength);
+    this.services.onWrite?.(bytes.byteLength, performance.now() - started);
     this.revision = result.revision;
     this.persisted = claimed;
     this.persistedBytes = bytes;
@@ -590,10 +592,11 @@ export class DurableCell extends ActorCell {
   private async put(record: DurableRecord, attempt: number): Promise<'written' | 'retry' | 'closing' | Error> {
     const bytes = encodeRecord(record);
     try {
+      const started = performance.now();
       const result = record.status !== 'active' && this.services.finished
         ? await this.finish(record, bytes, this.revision)
         : await this.services.store.put(this.services.key, bytes, this.revision);
-      this.services.onWrite?.(bytes.byteLength);
+      this.services.onWrite?.(bytes.byteLength, performance.now() - started);
       if (result.ok) {
         this.revision = result.revision;
         this.persisted = record;

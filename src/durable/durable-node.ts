@@ -129,6 +129,8 @@ export class DurableNode {
   rejected = 0;
   /** Actors unloaded after being idle, since start. */
   passivated = 0;
+  /** Deliveries the log handed over more than once (ack_wait passed, a nak, a dead process's). */
+  redeliveries = 0;
   /** Wake-ups of passivated actors at their earliest timer, by address. */
   private readonly wakes = new Map<string, TimerHandle>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -460,6 +462,7 @@ export class DurableNode {
     // message goes to whoever holds the shard (this node too, once its lease is renewed).
     if (this.options.mayHandle && !this.options.mayHandle(shard)) return void delivery.nak(NOT_MINE_RETRY_MS);
     this.checkContinuity(shard, delivery.deliverySeq);
+    if (delivery.deliveryCount > 1) this.redeliveries++;
     if (delivery.seq > (this.delivered.get(shard) ?? 0)) this.delivered.set(shard, delivery.seq);
     let envelope: EventEnvelope;
     try {

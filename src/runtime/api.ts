@@ -9,6 +9,7 @@ import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import type { ConfigOverrides, RuntimeConfig } from '../config.js';
 import type { PlainError } from '../errors.js';
 import type { InspectionBusOptions } from '../inspection/bus.js';
+import type { GaugeReading } from '../observability/gauges.js';
 import type { Logger, LogLevel } from '../log/index.js';
 import type { MailboxLog } from '../persistence/mailbox-log.js';
 import type { SnapshotStore } from '../persistence/snapshot-store.js';
@@ -138,6 +139,12 @@ export interface CreateSystemOptions extends ConfigOverrides {
    * workflows as its store holds, not as its heap holds. Default 300,000 (5 minutes); `false` never unloads.
    */
   readonly passivateAfterMs?: number | false;
+  /**
+   * OpenTelemetry (issue 12), default true: workflow and step spans, trace context in NATS message headers, and —
+   * when the application has registered a global MeterProvider before creating the system — Troupe's metrics on
+   * it. Everything goes through `@opentelemetry/api`, a no-op until an SDK is registered; false switches it off.
+   */
+  readonly telemetry?: boolean;
   /** This process's node id (message-id prefix, inspection subject token): `[A-Za-z0-9_-]+`; default: random hex. */
   readonly nodeId?: string;
   /**
@@ -162,6 +169,24 @@ export interface DurabilityStats {
   readonly rejected: number;
   /** Durable actors this node unloaded after they were idle for `passivateAfterMs`. */
   readonly passivated: number;
+  /** Deliveries the mailbox log handed this node more than once (ack_wait passed, a nak, a dead process's). */
+  readonly redeliveries: number;
+  /** Durable messages acked after their effect was stored: over `snapshotWrites`, how many each write carried (coalescing). */
+  readonly acked: number;
+}
+
+/** What this node runs and has handled, read at once (metrics). */
+export interface RuntimeStats {
+  /** Actors running here (supervisors not counted). */
+  readonly actors: number;
+  /** Messages waiting in the mailboxes of this node's actors. */
+  readonly queued: number;
+  /** The longest mailbox here. */
+  readonly deepestMailbox: number;
+  /** Messages handled here since start, by logic name. */
+  readonly handledByLogic: Readonly<Record<string, number>>;
+  /** What the logics that report gauges say of their actors here (breaker states, escrow items), summed per name and labels. */
+  readonly gauges: readonly GaugeReading[];
 }
 
 /** `TInput`: the logic's input type (`InputFrom<TLogic>`), so `spawn` checks a workflow's input against its definition. */
@@ -325,6 +350,10 @@ export interface TroupeSystem {
    */
   recover(): Promise<string[]>;
   durabilityStats(): DurabilityStats;
+  /** What this node runs and has handled, read now (mailbox depths, messages by logic): for metrics. */
+  runtimeStats(): RuntimeStats;
+  /** Calls `listener` after each durable record write of this node (its size and the store's time); returns the unsubscribe. */
+  onDurableWrite(listener: (write: { readonly bytes: number; readonly ms: number }) => void): () => void;
   /**
    * The live nodes of this system (issue 9): on NATS every process whose heartbeat is within its lease, with its
    * actors and the mailbox shards it consumes; on the embedded default, this one. Joins and departures are

@@ -367,11 +367,14 @@ export class ActorCell implements Child {
   private drain(): void {
     this.scheduled = false;
     let budget = this.host.config.drainBatch;
+    let handled = 0;
     while (this.state === 'running' && budget-- > 0) {
       const message = this.mailbox.shift();
       if (message === undefined) break;
       this.handle(message);
+      handled++;
     }
+    this.logic.counts.handled += handled;
     // Yield to the event loop (I/O, timers, other actors) between batches.
     if (this.state === 'running' && this.mailbox.size > 0) {
       this.scheduled = true;

@@ -15,6 +15,8 @@ export interface RegisterOptions {
 
 export interface RegisteredLogic<TLogic extends AnyActorLogic = AnyActorLogic> {
   readonly name: string;
+  /** Messages handled by this logic's actors on this node (metrics: one add per drain pass, not per message). */
+  readonly counts: { handled: number };
   readonly logic: TLogic;
   readonly version: number;
   readonly migrate: ((snapshot: unknown, fromVersion: number) => unknown) | undefined;
@@ -43,9 +45,14 @@ export class LogicRegistry {
       throw new InvalidConfigError(`register(${name}).logic`, 'must be XState v5 actor logic (a machine, fromPromise, fromCallback, ...)');
     }
     if (this.entries.has(name)) throw new InvalidConfigError(`register(${name})`, 'a logic with this name is already registered');
-    const entry: RegisteredLogic<TLogic> = { name, logic, version, migrate: options.migrate, accepts: acceptedEvents(logic) };
+    const entry: RegisteredLogic<TLogic> = { name, logic, version, migrate: options.migrate, accepts: acceptedEvents(logic), counts: { handled: 0 } };
     this.entries.set(name, entry);
     return entry;
+  }
+
+  /** Every registered logic. */
+  all(): IterableIterator<RegisteredLogic> {
+    return this.entries.values();
   }
 
   get(name: string): RegisteredLogic {

@@ -42,7 +42,7 @@ describe('observability endpoint (issue 12)', () => {
 
       const response = await fetch(`${endpoint.url}/metrics`);
       expect(response.status).toBe(200);
-      expect(response.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+      expect(response.headers.get('content-type')).toContain('text/plain');
       const samples = parseMetrics(await response.text());
       expect(samples.get('troupe_actors_spawned_total{logic="counter"}')).toBe(1);
       expect(samples.get('troupe_actor_failures_total{kind="actor-error"}')).toBe(1);
@@ -63,9 +63,11 @@ describe('observability endpoint (issue 12)', () => {
       const after = parseMetrics(await (await fetch(`${endpoint.url}/metrics`)).text());
       expect(after.get('troupe_step_attempts_total{step="flaky",outcome="retrying"}')).toBe(1);
       expect(after.get('troupe_step_attempts_total{step="flaky",outcome="succeeded"}')).toBe(1);
-      expect(after.get('troupe_step_duration_seconds_count{step="flaky"}')).toBe(2);
-      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="+Inf"}')).toBe(2);
-      expect(after.get('troupe_step_duration_seconds_bucket{step="flaky",le="60"}')).toBe(2);
+      expect(after.get('troupe_step_duration_count{step="flaky"}')).toBe(2);
+      expect(after.get('troupe_step_duration_bucket{step="flaky",le="+Inf"}')).toBe(2);
+      expect(after.get('troupe_step_duration_bucket{step="flaky",le="60"}')).toBe(2);
+      expect(after.get('troupe_messages_handled_total{logic="counter"}')).toBeGreaterThanOrEqual(2);
+      expect(after.get('troupe_mailbox_depth')).toBe(0);
       expect(after.get('troupe_cluster_shards_held')).toBe(0);
 
       expect((await fetch(`${endpoint.url}/healthz`)).status).toBe(200);
