@@ -2,7 +2,7 @@
  * `npm run bench` runs every group; `npm run bench -- <group> [...]` runs the named ones.
  * Groups are modules in this folder exporting `run()`; each prints `BENCH <group>.<figure> <value> <unit>`.
  */
-const GROUPS = ['core', 'workflow', 'durable', 'inspector', 'cluster', 'reliability', 'agent'] as const;
+const GROUPS = ['core', 'workflow', 'durable', 'inspector', 'cluster', 'reliability', 'agent', 'observability'] as const;
 
 async function main(): Promise<void> {
   const requested = process.argv.slice(2);

@@ -10,9 +10,10 @@ import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import { resolveConfig, type MessageCheck, type RuntimeConfig } from './config.js';
 import { Membership, type NodeInfo } from './cluster/membership.js';
-import { createNoopMeter, metrics } from '@opentelemetry/api';
+import { createNoopMeter, metrics, trace } from '@opentelemetry/api';
 import { WorkflowSpans } from './observability/tracing.js';
 import { instrumentSystem } from './observability/instruments.js';
+import { watchTracing } from './observability/propagation.js';
 import { addReadings, type DeclaresGauges, type GaugeReading } from './observability/gauges.js';
 import { RpcEndpoint } from './cluster/rpc-endpoint.js';
 import { DurableCell } from './durable/durable-cell.js';
@@ -222,7 +223,9 @@ class Runtime implements TroupeSystem {
     // OpenTelemetry spans of workflow runs and step attempts (issue 12): no-ops until the application registers an SDK.
     this.spans = new WorkflowSpans(resolved.name);
     if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') throw new InvalidConfigError('telemetry', 'must be true or false');
+    this.core.tracing = options.telemetry !== false;
     if (options.telemetry !== false) {
+      watchTracing();
       this.core.onTrace((entry) => this.spans.record(entry as unknown as PublicTraceEntry));
       // The application's metrics pipeline, when it registered one first: Troupe's instruments on its meter.
       const meter = metrics.getMeter('troupe');
@@ -715,8 +718,16 @@ function createPinoLogger(options: CreateSystemOptions, name: string): Logger {
   // `errWithCause` keeps an error's message as it is and its cause apart: the default serializer appends the
   // cause's message to the error's, which repeats it when the message already says it (issue 13).
   const serializers = { err: pino.stdSerializers.errWithCause };
-  const instance = pino({ level, base, redact, serializers }, (options.logDestination ?? pino.destination(2)) as never);
+  const instance = pino({ level, base, redact, serializers, mixin: options.telemetry === false ? undefined : traceIds }, (options.logDestination ?? pino.destination(2)) as never);
   return instance as unknown as Logger;
+}
+
+/** A log line written inside a span carries its ids (issue 12), under OTel's log field names. Only lines pay for it. */
+function traceIds(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (span === undefined) return {};
+  const { traceId, spanId, traceFlags } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId, trace_flags: `0${traceFlags.toString(16)}`.slice(-2) };
 }
 
 /** A dead-letter stream entry for people: its actor and event, when the stored bytes say. */

@@ -11,6 +11,8 @@
  * costs one publish and one parse on each side instead of one per tell; an ask to that address first sends the
  * tells queued before it, so it never overtakes them.
  */
+import { context } from '@opentelemetry/api';
+import { extractContext, injectContext, sendingContext } from '../observability/propagation.js';
 import type { EventObject } from 'xstate';
 import { decode, decodeEventEnvelopes, encode, encodeEnvelope, encodeEnvelopeBatch, eventEnvelope, type EventEnvelope } from '../codec/index.js';
 import { DeadLetterError, errorFromPlain, isPlainError, toPlainError, type PlainError } from '../errors.js';
@@ -59,7 +61,7 @@ export class RpcEndpoint {
   /** The core's remote resolver: sends to an address hosted elsewhere (or nowhere: then it is lost or times out). */
   readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): boolean => {
     if (this.subscription === undefined) return false;
-    const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), { from });
+    const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), { from, traceContext: injectContext(sendingContext()) });
     const subject = this.subjectOf(address);
     const bytes = encodeEnvelope(envelope);
     if (reply === undefined) {
@@ -157,7 +159,9 @@ export class RpcEndpoint {
     if (message.reply === undefined) {
       for (const envelope of envelopes) {
         try {
-          this.core.tellDecoded(envelope.to, envelope.payload, envelope.from);
+          const traced = extractContext(envelope.traceContext);
+          if (traced === undefined) this.core.tellDecoded(envelope.to, envelope.payload, envelope.from);
+          else context.with(traced, () => this.core.tellDecoded(envelope.to, envelope.payload, envelope.from));
         } catch (error) {
           this.garbage++; // e.g. an event the local check refuses: dropped, like any other bad input
           this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped an undeliverable tell');
@@ -168,7 +172,9 @@ export class RpcEndpoint {
     const envelope = envelopes[0]!;
     const event: EventObject = envelope.payload;
     const replyTo = message.reply;
-    this.core.ask(envelope.to, event, undefined).then(
+    const traced = extractContext(envelope.traceContext);
+    const asked = traced === undefined ? this.core.ask(envelope.to, event, undefined) : context.with(traced, () => this.core.ask(envelope.to, event, undefined));
+    asked.then(
       (payload) => this.transport.publish(replyTo, encode({ ok: true, payload } satisfies Answer)),
       (error: unknown) => this.transport.publish(replyTo, encode({ ok: false, error: toPlainError(error) } satisfies Answer)),
     );

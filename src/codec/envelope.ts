@@ -19,6 +19,8 @@ export interface Envelope {
   readonly correlationId?: string;
   readonly replyTo?: string;
   readonly traceId?: string;
+  /** The sender's trace context as its propagator's fields (W3C `traceparent`, `tracestate`), when it was traced. */
+  readonly traceContext?: Readonly<Record<string, string>>;
   /** Epoch ms when the message was built. */
   readonly ts: number;
 }
@@ -59,6 +61,10 @@ function checkEnvelope(value: unknown): Envelope {
     if (e[field] !== undefined && typeof e[field] !== 'string') throw new CodecError(`envelope.${field} must be a string`);
   }
   if (typeof e['ts'] !== 'number') throw new CodecError('envelope.ts must be a number');
+  const tc = e['traceContext'];
+  if (tc !== undefined && (typeof tc !== 'object' || tc === null || Array.isArray(tc) || Object.values(tc).some((v) => typeof v !== 'string'))) {
+    throw new CodecError('envelope.traceContext must be a map of strings');
+  }
   const problem = findNonPlainData(e['payload']);
   if (problem) throw new CodecError(`envelope.payload is not plain data at ${problem.path}: ${problem.reason}`);
   return e as unknown as Envelope;
@@ -75,7 +81,10 @@ export function eventEnvelope(
   to: string,
   event: { readonly type: string },
   ts: number,
-  extra: { readonly from?: string | undefined; readonly correlationId?: string | undefined; readonly replyTo?: string | undefined } = {},
+  extra: {
+    readonly from?: string | undefined; readonly correlationId?: string | undefined; readonly replyTo?: string | undefined;
+    readonly traceContext?: Readonly<Record<string, string>> | undefined;
+  } = {},
 ): EventEnvelope {
   return {
     v: ENVELOPE_VERSION,
@@ -87,6 +96,7 @@ export function eventEnvelope(
     ...(extra.from ? { from: extra.from } : {}),
     ...(extra.correlationId ? { correlationId: extra.correlationId } : {}),
     ...(extra.replyTo ? { replyTo: extra.replyTo } : {}),
+    ...(extra.traceContext ? { traceContext: extra.traceContext } : {}),
   };
 }
 

@@ -8,6 +8,7 @@
  * Deliveries are never nak'd: each actor's inbox keeps them, in order, and this node marks every held one
  * `working()` at a third of `ack_wait`, so the log redelivers only what a dead process held.
  */
+import { extractContext, injectContext, sendingContext } from '../observability/propagation.js';
 import type { EventObject } from 'xstate';
 import { decodeEventEnvelope, encodeEnvelope, eventEnvelope, type EventEnvelope } from '../codec/index.js';
 import { backoffDelay } from '../backoff.js';
@@ -373,7 +374,9 @@ export class DurableNode {
   async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string): Promise<AppendResult> {
     this.known.add(address);
     const id = msgId ?? `${this.options.nodeId}.${++this.counter}`;
-    const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), { from, correlationId: reply ? id : undefined, replyTo: reply ? this.replies?.subject : undefined });
+    const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), {
+      from, correlationId: reply ? id : undefined, replyTo: reply ? this.replies?.subject : undefined, traceContext: injectContext(sendingContext()),
+    });
     if (reply) this.asks.set(id, reply);
     const subject = mailboxSubject(this.options.core.name, shardOf(address, this.options.log.shards), address);
     try {
@@ -560,7 +563,8 @@ export class DurableNode {
       cell.rejectInOrder(entry, reason);
       return true;
     }
-    const outcome = cell.enqueue({ event, from: envelope.from, reply, receipt: entry });
+    const traced = extractContext(envelope.traceContext);
+    const outcome = cell.enqueue(traced === undefined ? { event, from: envelope.from, reply, receipt: entry } : { event, from: envelope.from, reply, receipt: entry, trace: traced });
     if (outcome === 'queued') return true;
     if (reply && envelope.correlationId !== undefined) this.asks.set(envelope.correlationId, reply);
     return false; // closing (a shutdown): left unacked for the next start

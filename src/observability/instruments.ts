@@ -45,7 +45,6 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const drops = counter('troupe.mailbox.drops', 'Messages refused because a mailbox was full.');
   const members = counter('troupe.cluster.member_changes', 'Other nodes joining or leaving, by change.');
   const shardChanges = counter('troupe.cluster.shard_changes', 'Mailbox shard leases this node took, released or lost, by change.');
-  const stepAttempts = counter('troupe.step.attempts', 'Step attempts that ended, by step and outcome.');
   const escrowOutcomes = counter('troupe.escrow.outcomes', 'Escrow events (queued, approved, rejected, retry, SLA breaches), by outcome.');
   const slaBreaches = counter('troupe.escrow.sla_breaches', 'Escrow items whose SLA passed before a person decided.');
   const histogram = (name: string, description: string) => meter.createHistogram(name, { description, unit: 's', advice: { explicitBucketBoundaries: SECONDS } });
@@ -54,11 +53,15 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const writeDuration = histogram('troupe.durable.write.duration', 'Time the store took to write a durable record.');
 
   let shardsHeld = 0;
+  const attempts = new Map<string, { readonly labels: Attributes; count: number }>();
   const offTrace = system.onTrace((entry) => {
     if (entry.kind === 'step' || entry.kind === 'compensation') {
       if (entry.from === 'waiting' && entry.to !== 'waiting' && entry.startedAt !== undefined) poolWait.record((entry.at - entry.startedAt) / 1_000, { step: entry.step });
       if (entry.kind !== 'step' || !ATTEMPT_ENDS.has(entry.outcome)) return;
-      stepAttempts.add(1, { step: entry.step, outcome: entry.outcome });
+      const key = `${entry.step}\0${entry.outcome}`; // counted here, reported at collection: the SDK hashes labels per add
+      const seen = attempts.get(key);
+      if (seen === undefined) attempts.set(key, { labels: { step: entry.step, outcome: entry.outcome }, count: 1 });
+      else seen.count++;
       if (entry.startedAt !== undefined && entry.at >= entry.startedAt) stepDuration.record((entry.at - entry.startedAt) / 1_000, { step: entry.step });
     } else if (entry.kind === 'escrow') {
       escrowOutcomes.add(1, { outcome: entry.outcome });
@@ -93,6 +96,7 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const depth = gauge('troupe.mailbox.depth', 'Messages waiting in the mailboxes of this node.');
   const deepest = gauge('troupe.mailbox.depth.max', 'The longest mailbox on this node.');
   const handled = total('troupe.messages.handled', 'Messages handled on this node, by logic.');
+  const stepAttempts = total('troupe.step.attempts', 'Step attempts that ended, by step and outcome.');
   const shards = gauge('troupe.cluster.shards.held', 'Mailbox shards whose lease this node holds.');
   const breakers = gauge('troupe.breaker.state', 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.');
   const escrowItems = gauge('troupe.escrow.items', "Items waiting for a person in this node's escrows, by tier and level.");
@@ -110,13 +114,14 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const inspected = inspection.length > 0 ? total('troupe.inspection.records', 'Inspection records produced, and lost to a full backlog, by state.') : undefined;
   const gauges = { 'troupe.breaker.state': breakers, 'troupe.escrow.items': escrowItems } as const;
 
-  const observables = [actors, depth, deepest, handled, shards, breakers, escrowItems, ...Object.values(durable), ...(inspected ? [inspected] : [])];
+  const observables = [actors, depth, deepest, handled, stepAttempts, shards, breakers, escrowItems, ...Object.values(durable), ...(inspected ? [inspected] : [])];
   const collect = (result: { observe(o: (typeof observables)[number], value: number, attributes?: Attributes): void }): void => {
     const stats = system.runtimeStats();
     result.observe(actors, stats.actors);
     result.observe(depth, stats.queued);
     result.observe(deepest, stats.deepestMailbox);
     for (const [logic, count] of Object.entries(stats.handledByLogic)) result.observe(handled, count, { logic });
+    for (const { labels, count } of attempts.values()) result.observe(stepAttempts, count, labels);
     result.observe(shards, shardsHeld);
     for (const reading of stats.gauges) {
       const instrument = gauges[reading.name as keyof typeof gauges];

@@ -8,6 +8,8 @@
  * the error observer (throwing actions, unhandled invoke/spawn errors, duplicate systemId, a throwing
  * start), a throwing listener of ours (isolated, then reported), and a throwing `createActor`.
  */
+import { context, SpanKind, SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api';
+import { activeTracer } from '../observability/propagation.js';
 import { createActor, type AnyActor, type AnyActorLogic, type EventObject, type Snapshot } from 'xstate';
 import { ActorFailedError, DeadLetterError, toPlainError, type FailureKind } from '../errors.js';
 import type { Logger } from '../log/index.js';
@@ -368,10 +370,14 @@ export class ActorCell implements Child {
     this.scheduled = false;
     let budget = this.host.config.drainBatch;
     let handled = 0;
+    // Read once per pass: without an SDK, handling costs nothing more (propagation.ts).
+    const tracer = this.host.tracing ? activeTracer() : undefined;
     while (this.state === 'running' && budget-- > 0) {
       const message = this.mailbox.shift();
       if (message === undefined) break;
-      this.handle(message);
+      // Only a message sent within a trace is handled as a span: one sent outside any starts no trace of its own.
+      if (tracer === undefined || message.trace === undefined) this.handle(message);
+      else this.handleTraced(message, message.trace, tracer);
       handled++;
     }
     this.logic.counts.handled += handled;
@@ -383,6 +389,18 @@ export class ActorCell implements Child {
       this.onIdle?.();
     }
     this.drained();
+  }
+
+  /** `handle` as an OpenTelemetry span, under the context the message was sent in: its outbound messages continue it. */
+  private handleTraced(message: Message, parent: Context, tracer: Tracer): void {
+    const span = tracer.startSpan(`troupe.handle ${message.event.type}`, {
+      kind: SpanKind.CONSUMER,
+      attributes: { 'troupe.actor.address': this.address, 'troupe.actor.logic': this.logic.name, 'troupe.event.type': message.event.type, 'troupe.actor.incarnation': this.incarnation },
+    }, parent);
+    const incarnation = this.incarnation; // a failure holds the cell for its restart, in this incarnation
+    context.with(trace.setSpan(parent, span), () => this.handle(message));
+    if (this.state === 'held' && this.incarnation === incarnation) span.setStatus({ code: SpanStatusCode.ERROR, message: 'the actor failed handling it' });
+    span.end();
   }
 
   private handle(message: Message): void {

@@ -3,6 +3,7 @@
  * event stream. It knows nothing of supervision, transports or persistence: parents come in through the
  * `Parent` seam and remote addresses through `setRemoteResolver` (protoactor's RegisterAddressResolver).
  */
+import { sendingContext } from '../observability/propagation.js';
 import type { EventObject } from 'xstate';
 import type { RuntimeConfig } from '../config.js';
 import { roundTrip } from '../codec/index.js';
@@ -76,6 +77,8 @@ const RESTART_TYPES: readonly RestartType[] = ['permanent', 'transient', 'tempor
 
 export class ActorSystemCore implements CellHost, RefHost {
   readonly logics = new LogicRegistry();
+  /** OpenTelemetry on (the system's `telemetry`): messages carry their context and handling is a span, when an SDK traces. */
+  tracing = true;
   readonly events: EventStream;
   readonly deadLetters: DeadLetterOffice;
   readonly traces = new TraceStore();
@@ -235,7 +238,8 @@ export class ActorSystemCore implements CellHost, RefHost {
   }
 
   private deliver(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string): void {
-    const message: Message = { event, from, reply };
+    const sent = this.tracing ? sendingContext() : undefined; // undefined unless an OpenTelemetry SDK traces (propagation.ts)
+    const message: Message = sent === undefined ? { event, from, reply } : { event, from, reply, trace: sent };
     if (this.stopped) return this.undeliverable(address, message, 'system stopped');
     if (this.durable?.(address, event, from, reply, msgId)) return;
     const cell = this.cells.get(address);

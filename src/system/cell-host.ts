@@ -12,6 +12,8 @@ export interface CellHost {
   readonly clock: Clock;
   readonly events: EventStream;
   readonly log: Logger;
+  /** Whether OpenTelemetry is on for this system (spans come only once an SDK is registered too). */
+  readonly tracing: boolean;
   deadLetter(to: string, message: Message, reason: string): void;
   /**
    * Tells `event` to `to` on behalf of `from` (from a machine's `tellTo`); never throws. `msgId`, when given, is the

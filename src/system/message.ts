@@ -1,4 +1,5 @@
 /** What travels through a mailbox, and the pending-ask handle a reply settles. */
+import type { Context } from '@opentelemetry/api';
 import type { EventObject } from 'xstate';
 
 export interface ReplyTarget {
@@ -20,6 +21,8 @@ export interface Message {
   readonly from: string | undefined;
   readonly reply: ReplyTarget | undefined;
   readonly receipt?: Receipt;
+  /** The OpenTelemetry context it was sent in (only when an SDK traces): its handling is a span under it. */
+  readonly trace?: Context;
 }
 
 /** A local ask: settles once, clears its timeout timer. */
