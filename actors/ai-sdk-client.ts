@@ -58,6 +58,8 @@ export function aiSdkClient(model: LanguageModel, options: AiSdkClientOptions = 
   }
 
   return {
+    ...(typeof model === 'string' ? {} : { provider: model.provider }),
+    modelId: defaultId,
     async complete(request) {
       const { call, context, modelId } = prepare(request);
       try {

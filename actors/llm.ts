@@ -82,6 +82,10 @@ export type LlmStreamPart =
   | { readonly type: 'finish'; readonly response: LlmResponse };
 
 export interface LlmClient {
+  /** Who serves it (`openai.chat`, `anthropic.messages`, ...), for traces (`gen_ai.provider.name`); optional. */
+  readonly provider?: string;
+  /** The model it calls when a request names none, for traces (`gen_ai.request.model`); optional. */
+  readonly modelId?: string;
   complete(request: LlmRequest): Promise<LlmResponse>;
   /** Streams the completion; the last part is `finish`. Failures are thrown from the iteration, typed. */
   stream?(request: LlmRequest): AsyncIterable<LlmStreamPart>;

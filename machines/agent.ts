@@ -14,6 +14,7 @@
  * const support = agent({ model: aiSdkClient({ model }), system: 'You answer customers.', tools: { lookupOrder }, maxTurns: 6 });
  * system.spawn(system.register('support-agent', support), { id: 'a1', input: { prompt: 'Where is order 42?' } });
  */
+import { inModelSpan, inToolSpan } from '../src/observability/genai-spans.js';
 import { assign, createActor, fromPromise, setup, toPromise } from 'xstate';
 import { toJSONSchema, type ZodType } from 'zod';
 import type { LlmClient, LlmMessage, LlmResponse, LlmToolCall, LlmToolDefinition, LlmToolResultMessage, LlmUsage } from '../actors/llm.js';
@@ -156,13 +157,15 @@ export function agent(options: AgentOptions) {
     actors: {
       think: fromPromise<LlmResponse, { messages: AgentContext['messages']; key: string | undefined }>(async ({ input, signal }) => {
         const journal = input.key === undefined ? undefined : options.journal;
-        const kept = await journal?.get(input.key!);
-        if (kept !== undefined) return kept;
-        const response = await options.model.complete({ messages: input.messages as LlmMessage[], ...(definitions.length > 0 ? { tools: definitions } : {}), signal });
-        await journal?.put(input.key!, response); // kept before the turn moves on: a crash after this pays nothing again
-        return response;
+        return inModelSpan({ provider: options.model.provider, model: options.model.modelId }, async () => {
+          const kept = await journal?.get(input.key!);
+          if (kept !== undefined) return { answer: kept, journaled: true };
+          const response = await options.model.complete({ messages: input.messages as LlmMessage[], ...(definitions.length > 0 ? { tools: definitions } : {}), signal });
+          await journal?.put(input.key!, response); // kept before the turn moves on: a crash after this pays nothing again
+          return { answer: response, journaled: false };
+        });
       }),
-      act: fromPromise<LlmToolResultMessage[], { calls: readonly LlmToolCall[] }>(({ input, signal }) => Promise.all(input.calls.map((call) => runTool(tools, call, signal)))),
+      act: fromPromise<LlmToolResultMessage[], { calls: readonly LlmToolCall[] }>(({ input, signal }) => Promise.all(input.calls.map((call) => inToolSpan(call.name, call.id, () => runTool(tools, call, signal))))),
       verify: fromPromise<AgentVerdict, { answer: string }>(async ({ input }) => options.verify!(input.answer)),
     },
     guards: {

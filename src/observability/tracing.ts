@@ -59,6 +59,17 @@ export class WorkflowSpans {
       this.runs.delete(entry.workflowId);
       return;
     }
+    if (entry.kind === 'escrow') {
+      // The escrow's side of an escalation: queued (tier, due time), moved up a level at an SLA breach, decided (by whom).
+      const detail = entry.detail ?? {};
+      const attributes: Record<string, string | number> = { 'troupe.step.id': entry.step, 'troupe.escrow.level': entry.to };
+      if (typeof detail['itemId'] === 'string') attributes['troupe.escrow.item'] = detail['itemId'];
+      if (typeof detail['tier'] === 'string') attributes['troupe.escrow.tier'] = detail['tier'];
+      if (typeof detail['dueAt'] === 'number') attributes['troupe.escrow.sla_ms'] = detail['dueAt'] - at;
+      if (typeof detail['by'] === 'string') attributes['troupe.escrow.decided_by'] = detail['by'];
+      run.span.addEvent(`troupe.escrow.${entry.outcome}`, attributes, at);
+      return;
+    }
     if (entry.kind !== 'step' && entry.kind !== 'compensation') return;
     const key = entry.kind === 'compensation' ? `${entry.step}~compensate` : entry.step;
     const open = run.attempts.get(key);

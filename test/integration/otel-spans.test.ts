@@ -5,7 +5,10 @@
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { escrow, step, workflow } from '../../machines/index.js';
+import { z } from 'zod';
+import { createActor, toPromise } from 'xstate';
+import { agent, escrow, step, workflow, type AgentOutput } from '../../machines/index.js';
+import type { LlmClient } from '../../actors/llm.js';
 import { createSystem, NonRetryableError, workflowTraceId } from '../../src/index.js';
 import { until } from '../fixtures/chaos.js';
 
@@ -51,6 +54,9 @@ describe('OpenTelemetry spans (issue 12)', () => {
     expect(children[0]!.attributes['troupe.idempotency_key']).toBe('o1/reserve');
     expect(children[2]!.events.map((e) => e.name)).toContain('troupe.escalated');
     expect(root.events.map((e) => e.name)).toContain('troupe.approved');
+    const queued = root.events.find((e) => e.name === 'troupe.escrow.queued')!;
+    expect(queued.attributes).toMatchObject({ 'troupe.step.id': 'review', 'troupe.escrow.tier': 'internal', 'troupe.escrow.sla_ms': 1_800_000, 'troupe.escrow.level': 'operator' });
+    expect(root.events.find((e) => e.name === 'troupe.escrow.approved')?.attributes).toMatchObject({ 'troupe.escrow.decided_by': 'ana' });
     expect(spans.every((s) => s.spanContext().traceId === root.spanContext().traceId)).toBe(true);
     // The run's trace id is derived from its system and workflow id: the same on any node, after any restart.
     expect(root.spanContext().traceId).toBe(workflowTraceId('otel', 'o1'));
@@ -73,5 +79,29 @@ describe('OpenTelemetry spans (issue 12)', () => {
     expect(new Set(roots.map((s) => s.spanContext().traceId))).toEqual(new Set([workflowTraceId('otel2', 'm1')]));
     expect(workflowTraceId('otel2', 'm2')).not.toBe(workflowTraceId('otel2', 'm1'));
     expect(workflowTraceId('other', 'm1')).not.toBe(workflowTraceId('otel2', 'm1'));
+  });
+
+  it('model and tool calls are spans after the GenAI conventions: provider, model, tokens; a failing tool is an error', async () => {
+    exporter.reset();
+    let turn = 0;
+    const model: LlmClient = {
+      provider: 'openai.chat',
+      modelId: 'gpt-test',
+      complete: async () => (++turn === 1
+        ? { text: '', toolCalls: [{ id: 'c1', name: 'lookupOrder', input: { orderId: '42' } }, { id: 'c2', name: 'nope', input: {} }], stopReason: 'tool-calls', model: 'gpt-test-0613', usage: { inputTokens: 100, outputTokens: 20 } }
+        : { text: 'shipped', stopReason: 'stop', model: 'gpt-test-0613', usage: { inputTokens: 150, outputTokens: 5 } }),
+    };
+    const lookupOrder = { input: z.object({ orderId: z.string() }), run: async () => ({ status: 'shipped' }) };
+    const actor = createActor(agent({ model, tools: { lookupOrder } }), { input: { prompt: 'Where is 42?' } }).start();
+    expect(await (toPromise(actor) as Promise<AgentOutput>)).toMatchObject({ status: 'answered', answer: 'shipped' });
+
+    const spans = exporter.getFinishedSpans();
+    const chats = spans.filter((s) => s.name === 'chat gpt-test');
+    expect(chats.map((s) => s.attributes)).toEqual([
+      expect.objectContaining({ 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai.chat', 'gen_ai.request.model': 'gpt-test', 'gen_ai.response.model': 'gpt-test-0613', 'gen_ai.usage.input_tokens': 100, 'gen_ai.usage.output_tokens': 20, 'gen_ai.response.finish_reasons': ['tool-calls'], 'troupe.agent.journaled': false }),
+      expect.objectContaining({ 'gen_ai.usage.input_tokens': 150, 'gen_ai.usage.output_tokens': 5, 'gen_ai.response.finish_reasons': ['stop'] }),
+    ]);
+    const tools = spans.filter((s) => s.attributes['gen_ai.operation.name'] === 'execute_tool');
+    expect(tools.map((s) => [s.name, s.attributes['gen_ai.tool.call.id'], s.status.code]).sort()).toEqual([['execute_tool lookupOrder', 'c1', 0], ['execute_tool nope', 'c2', 2]]);
   });
 });
