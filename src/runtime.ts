@@ -130,6 +130,8 @@ class Runtime implements TroupeSystem {
   private readonly leases: ShardLeases | undefined;
   /** Set once this node hosts durable actors (its first durable spawn or recover()): it then takes shards. */
   private hosting: Promise<void> | undefined;
+  /** How hosting durable actors went, for readiness: set when `hosting` settles. */
+  private hostingOutcome: 'started' | Error | undefined;
   /** False for a client node on NATS (`nats.hostsDurable: false`): it never takes shards. */
   private readonly hostsDurable: boolean;
   /** Addresses restored from the shards this node took. */
@@ -439,7 +441,13 @@ class Runtime implements TroupeSystem {
       await this.membership?.beatNow(); // the others count this node in their share from now
       await this.leases.start();
       await this.membership?.beatNow(); // and nodes() lists the shards it took
-    })();
+    })().then(
+      () => void (this.hostingOutcome = 'started'),
+      (error: unknown) => {
+        this.hostingOutcome = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      },
+    );
     return this.hosting;
   }
 
@@ -527,6 +535,16 @@ class Runtime implements TroupeSystem {
 
   durabilityStats(): DurabilityStats {
     return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated, redeliveries: this.durable.redeliveries };
+  }
+
+  notReadyBecause(): string | undefined {
+    if (this.stopping || this.core.isStopped) return 'the system has stopped';
+    // Only a node that hosts durable actors on shared backends has consumers to wait for.
+    // A node that never started hosting (no recover(), no durable spawn) serves what it runs; the others take the shards.
+    if (this.oneProcess || !this.hostsDurable || this.hosting === undefined) return undefined;
+    if (this.hostingOutcome === undefined) return 'taking shard leases and starting durable mailbox consumers';
+    if (this.hostingOutcome !== 'started') return `durable mailbox consumers failed to start: ${this.hostingOutcome.message}`;
+    return undefined;
   }
 
   runtimeStats(): RuntimeStats {

@@ -54,8 +54,8 @@ export async function startObservability(system: TroupeSystem, options: Observab
   void system.terminated.then(() => void (running = false));
   const notReadyBecause = (): string | undefined => {
     if (!running) return 'the system has stopped';
-    if (status === 'connected' || status === 'reconnected') return undefined;
-    return `transport ${system.transport.kind} is ${status}`;
+    if (status !== 'connected' && status !== 'reconnected') return `transport ${system.transport.kind} is ${status}`;
+    return system.notReadyBecause();
   };
 
   const server: Server = createServer((req, res) => {

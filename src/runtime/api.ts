@@ -350,6 +350,12 @@ export interface TroupeSystem {
    */
   recover(): Promise<string[]>;
   durabilityStats(): DurabilityStats;
+  /**
+   * Why this node cannot serve yet, or undefined when it can (`/readyz`): stopped, or — a node that started hosting
+   * durable actors on NATS (`recover()`, a durable spawn) — its shard leases and mailbox consumers still starting,
+   * or failed to start.
+   */
+  notReadyBecause(): string | undefined;
   /** What this node runs and has handled, read now (mailbox depths, messages by logic): for metrics. */
   runtimeStats(): RuntimeStats;
   /** Calls `listener` after each durable record write of this node (its size and the store's time); returns the unsubscribe. */

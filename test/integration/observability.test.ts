@@ -95,6 +95,10 @@ describe('observability endpoint (issue 12)', () => {
       const ready = async () => (await fetch(`${endpoint.url}/readyz`)).status;
       try {
         expect(await ready()).toBe(200);
+        const recovering = system.recover(); // hosting starts: not ready until its shard leases and consumers are up
+        expect(system.notReadyBecause()).toBe('taking shard leases and starting durable mailbox consumers'); // what /readyz answers meanwhile
+        await recovering;
+        expect(await ready()).toBe(200);
         await server.stop();
         await until(10_000, '/readyz answers 503', async () => (await ready()) === 503);
         const body = await (await fetch(`${endpoint.url}/readyz`)).json() as { ready: boolean; reason: string };
