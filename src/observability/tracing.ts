@@ -41,8 +41,12 @@ export class WorkflowSpans {
     this.tracer = tracer;
   }
 
+  /** Open escalation spans by escrow item id: from the item's queuing to its decision, on the escrow's node. */
+  private readonly escalations = new Map<string, Span>();
+
   /** Follows one trace entry. */
   record(entry: TraceEntry): void {
+    if (entry.kind === 'escrow') return this.escalation(entry);
     let run = this.runs.get(entry.workflowId);
     if (run === undefined) run = this.open(entry);
     const ends = entry.kind === 'workflow' && (entry.to === 'completed' || entry.to === 'aborted');
@@ -57,17 +61,6 @@ export class WorkflowSpans {
       run.span.setAttribute('troupe.workflow.outcome', entry.to);
       run.span.end(at);
       this.runs.delete(entry.workflowId);
-      return;
-    }
-    if (entry.kind === 'escrow') {
-      // The escrow's side of an escalation: queued (tier, due time), moved up a level at an SLA breach, decided (by whom).
-      const detail = entry.detail ?? {};
-      const attributes: Record<string, string | number> = { 'troupe.step.id': entry.step, 'troupe.escrow.level': entry.to };
-      if (typeof detail['itemId'] === 'string') attributes['troupe.escrow.item'] = detail['itemId'];
-      if (typeof detail['tier'] === 'string') attributes['troupe.escrow.tier'] = detail['tier'];
-      if (typeof detail['dueAt'] === 'number') attributes['troupe.escrow.sla_ms'] = detail['dueAt'] - at;
-      if (typeof detail['by'] === 'string') attributes['troupe.escrow.decided_by'] = detail['by'];
-      run.span.addEvent(`troupe.escrow.${entry.outcome}`, attributes, at);
       return;
     }
     if (entry.kind !== 'step' && entry.kind !== 'compensation') return;
@@ -101,8 +94,54 @@ export class WorkflowSpans {
     }
   }
 
+  /**
+   * An escalation as a span (issue 12): opened when the escrow queues the item (tier, SLA, level), a breach moves it
+   * a level up (an event), and the decision ends it (outcome, who decided). Its parent is the run's span where the
+   * run is followed here, else the run's derived context: the escrow may run on another node than the workflow.
+   */
+  private escalation(entry: TraceEntry): void {
+    const detail = entry.detail ?? {};
+    const itemId = typeof detail['itemId'] === 'string' ? detail['itemId'] : `${entry.workflowId}/${entry.step}`;
+    const open = this.escalations.get(itemId);
+    if (open === undefined) {
+      if (entry.outcome !== 'queued') return;
+      const run = this.runs.get(entry.workflowId);
+      const parent = run ? trace.setSpan(context.active(), run.span) : this.derivedContext(entry.workflowId);
+      const span = this.tracer.startSpan(`troupe.escalation ${entry.step}`, {
+        startTime: entry.at,
+        attributes: {
+          'troupe.workflow.id': entry.workflowId, 'troupe.step.id': entry.step, 'troupe.escrow.item': itemId, 'troupe.escrow.level': entry.to,
+          ...(typeof detail['tier'] === 'string' ? { 'troupe.escrow.tier': detail['tier'] } : {}),
+          ...(typeof detail['dueAt'] === 'number' ? { 'troupe.escrow.sla_ms': detail['dueAt'] - entry.at } : {}),
+        },
+      }, parent);
+      if (!span.isRecording()) return;
+      if (this.escalations.size >= MAX_OPEN_RUNS) this.escalations.delete(this.escalations.keys().next().value as string);
+      this.escalations.set(itemId, span);
+      return;
+    }
+    if (entry.outcome === 'approved' || entry.outcome === 'rejected' || entry.outcome === 'retry') {
+      open.setAttribute('troupe.escrow.outcome', entry.outcome);
+      if (typeof detail['by'] === 'string') open.setAttribute('troupe.escrow.decided_by', detail['by']);
+      open.end(entry.at);
+      this.escalations.delete(itemId);
+      return;
+    }
+    // Anything else is the item moving up a level at an SLA breach.
+    open.addEvent(`troupe.escrow.${entry.outcome}`, { 'troupe.escrow.level': entry.to }, entry.at);
+    open.setAttribute('troupe.escrow.level', entry.to);
+  }
+
+  /** The context of a run's root span as every node derives it (workflowTraceIds). */
+  private derivedContext(workflowId: string) {
+    const { traceId, spanId } = workflowTraceIds(this.system, workflowId);
+    return trace.setSpanContext(context.active(), { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  }
+
   /** Ends every open span (shutdown). */
   close(at = Date.now()): void {
+    for (const span of this.escalations.values()) span.end(at);
+    this.escalations.clear();
     for (const run of this.runs.values()) {
       if (run === null) continue;
       for (const span of run.attempts.values()) span.end(at);

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('OpenTelemetry spans (issue 12)', () => {
-  it('a run is a span; each step attempt and compensation is a child span with its outcome; escalations are events', async () => {
+  it('a run is a span; each step attempt and compensation is a child span with its outcome; an escalation is a span from queuing to decision', async () => {
     let calls = 0;
     const order = workflow('order', {
       steps: [
@@ -44,7 +44,7 @@ describe('OpenTelemetry spans (issue 12)', () => {
     const root = spans.find((s) => s.name === 'troupe.workflow')!;
     expect(root.attributes).toMatchObject({ 'troupe.workflow.id': 'o1', 'troupe.workflow.outcome': 'aborted' });
     expect(root.status.code).toBe(2); // ERROR
-    const children = spans.filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId);
+    const children = spans.filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId && /^troupe\.(step|compensation) /.test(s.name));
     const summary = children.map((s) => `${s.name}#${String(s.attributes['troupe.step.attempt'])}:${String(s.attributes['troupe.step.outcome'])}:${s.status.code}`);
     expect(summary).toEqual([
       'troupe.step reserve#1:retrying:2', 'troupe.step reserve#2:succeeded:0', 'troupe.step review#1:escalated:0',
@@ -54,9 +54,12 @@ describe('OpenTelemetry spans (issue 12)', () => {
     expect(children[0]!.attributes['troupe.idempotency_key']).toBe('o1/reserve');
     expect(children[2]!.events.map((e) => e.name)).toContain('troupe.escalated');
     expect(root.events.map((e) => e.name)).toContain('troupe.approved');
-    const queued = root.events.find((e) => e.name === 'troupe.escrow.queued')!;
-    expect(queued.attributes).toMatchObject({ 'troupe.step.id': 'review', 'troupe.escrow.tier': 'internal', 'troupe.escrow.sla_ms': 1_800_000, 'troupe.escrow.level': 'operator' });
-    expect(root.events.find((e) => e.name === 'troupe.escrow.approved')?.attributes).toMatchObject({ 'troupe.escrow.decided_by': 'ana' });
+    const escalation = spans.find((s) => s.name === 'troupe.escalation review')!;
+    expect(escalation.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(escalation.attributes).toMatchObject({
+      'troupe.step.id': 'review', 'troupe.escrow.item': 'o1/review/1', 'troupe.escrow.tier': 'internal', 'troupe.escrow.sla_ms': 1_800_000,
+      'troupe.escrow.level': 'operator', 'troupe.escrow.outcome': 'approved', 'troupe.escrow.decided_by': 'ana',
+    });
     expect(spans.every((s) => s.spanContext().traceId === root.spanContext().traceId)).toBe(true);
     // The run's trace id is derived from its system and workflow id: the same on any node, after any restart.
     expect(root.spanContext().traceId).toBe(workflowTraceId('otel', 'o1'));
