@@ -214,6 +214,8 @@ export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: P
   const item = {
     id: itemId, workflowId: a.context.workflowId, stepId: env.origin, kind: env.kind, replyTo: a.context.address, tier: env.tier, reason,
     attempt: prev.attempt, output: prev.output, error, detail,
+    // What the person deciding needs beside the output: what the run is about and what the step was given.
+    input: a.context.input, stepInput: handoffContext(prev.handoff, env.from, a.context.results),
   };
   return moveTo(env, a, patchRecord(prev, { status: 'escalated', error, escalation: { itemId, reason, tier: env.tier, level: 0, since: a.now } }), {
     outcome: 'escalated', trace: { error, detail: { reason, itemId, tier: env.tier, ...detail } },

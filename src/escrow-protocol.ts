@@ -20,6 +20,10 @@ export interface EscrowSubmission {
   readonly output?: unknown;
   readonly error?: unknown;
   readonly detail?: unknown;
+  /** The workflow's input, so the person deciding sees what the run is about (issue 14). */
+  readonly input?: unknown;
+  /** What the step received from the steps before it (its handoff), for the person deciding. */
+  readonly stepInput?: unknown;
 }
 
 /** An item waiting in the escrow (`escrow.list` answers with these). */

@@ -24,6 +24,10 @@ export interface EscrowItemView {
   readonly output?: unknown;
   readonly error?: { readonly message?: string };
   readonly breaches: readonly unknown[];
+  /** The address of the workflow waiting for the decision. */
+  readonly replyTo?: string;
+  readonly input?: unknown;
+  readonly stepInput?: unknown;
 }
 
 export function escrowItems(snapshot: WireSnapshot | undefined): EscrowItemView[] {

@@ -58,7 +58,7 @@ function chartTools(): HTMLElement {
     h('label', { class: 'cat', title: 'Runtime bookkeeping: ask answers, restored timers, the route choice by name' }, internal, 'internal transitions'));
 }
 
-const escrow = new EscrowView(store, (request) => ask({ ...request, requestId: '' } as ClientMessage));
+const escrow = new EscrowView(store, (request) => ask({ ...request, requestId: '' } as ClientMessage), (address) => select(address));
 
 function panel(title: string, body: HTMLElement, ...tools: HTMLElement[]): HTMLElement {
   return h('section', { class: 'panel' }, h('h2', {}, title, ...tools), body);

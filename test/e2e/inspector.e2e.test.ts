@@ -5,7 +5,8 @@
  * Issue 14: the chart fits its panel, zooms and pans, steps are collapsed (a badge says what they do) and open
  * on click, internal transitions show only on request; an outside app's `#id.path` target is drawn; a page
  * opened after the workflows finished, or reloaded, still lists them and keeps the log; the workflow list
- * filters by status and searches by id.
+ * filters by status and searches by id; an escrow card shows the workflow's input and the step's, and a decision
+ * asks for confirmation under the decider's name, remembered by the browser and recorded in the trace.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
@@ -73,11 +74,38 @@ test('a workflow started after the page opened: its active state changes live, t
   const item = page.locator('#escrow-queue .item[data-item-id="ticket-42/sentiment/1"], .escrow-list .item[data-item-id="ticket-42/sentiment/1"]');
   await item.waitFor();
   expect(await item.locator('.sla').textContent()).toMatch(/^SLA \d+:\d\d$/);
+  // Issue 14: the card says why, and shows what the run is about and what the step was given.
+  expect(await item.locator('.item-reason').textContent()).toMatch(/^Why: \S/);
+  expect(await item.locator('.workflow-input pre').textContent()).toContain('I was charged twice for my order');
+  expect(await item.locator('.step-input pre').textContent()).toMatch(/\S/);
+  await page.screenshot({ path: artifact('inspector-escrow-card.png'), scale: 'css' });
+  // Its link shows the workflow.
+  await page.locator(`#tree li[data-address="support/services/escrow"] .name, #tree li[data-address="support/services/escrow"]`).first().click();
+  await page.locator('#tree li.selected[data-address="support/services/escrow"]').waitFor();
+  await item.locator('a.open-workflow').click();
+  await page.locator(`${workflow('ticket-42')}.selected`).waitFor();
+
+  // A decision needs the decider's name, and asks for confirmation: Cancel sends nothing.
+  await page.locator('#decider-name').fill('');
   await item.locator('button[data-decision="approve"]').click();
+  expect(await item.locator('.decision-status').textContent()).toContain('Enter your name');
+  await page.locator('#decider-name').fill('Ana Lopez');
+  await page.locator('#decider-name').dispatchEvent('change');
+  await item.locator('button[data-decision="approve"]').click();
+  expect(await item.locator('.confirm').textContent()).toContain('Approve ticket-42 / sentiment as Ana Lopez?');
+  await item.locator('.confirm button[data-cancel]').click();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await expect(item.count()).resolves.toBe(1); // still waiting: nothing was sent
+  await item.locator('button[data-decision="approve"]').click();
+  await item.locator('.confirm button[data-confirm="approve"]').click();
   await page.locator('#workflow-status', { hasText: 'completed' }).waitFor({ timeout: 20_000 });
   await page.locator('#chart svg.chart g.state.leaf.active[data-path="completed"]').waitFor();
   await expect(item.count()).resolves.toBe(0);
   await expect(page.locator('#timeline tr[data-kind="escrow"][data-outcome="approved"]').count()).resolves.toBe(1);
+  expect(await page.locator('#timeline tr[data-kind="escrow"][data-outcome="approved"] .detail').textContent()).toContain('by Ana Lopez');
+  const decided = (await scenario.system.trace('ticket-42')).find((e) => e.kind === 'escrow' && e.outcome === 'approved');
+  expect(decided?.detail).toMatchObject({ by: 'Ana Lopez' }); // the decision record names the person
+  expect(await page.evaluate(() => localStorage.getItem('troupe.inspector.decider'))).toBe('Ana Lopez'); // entered once per browser
   await page.screenshot({ path: artifact('inspector-completed.png'), scale: 'css' });
   expect(runs.completes).toBe('support/tickets/ticket-42');
 }, 60_000);
