@@ -10,7 +10,7 @@ import { PanZoom } from './pan-zoom.js';
 import { EscrowView } from './escrow-view.js';
 import { kindOf, WORKFLOW_FILTERS, workflowStatus } from './kinds.js';
 import { Store, type LogEntry } from './store.js';
-import { renderTimeline } from './timeline.js';
+import { renderTimeline, type WorkflowContextView } from './timeline.js';
 import { renderBreakers, renderLog, renderTree, renderWorkflows, type LogFilter, type WorkflowFilter } from './views.js';
 import './styles.css';
 
@@ -242,7 +242,7 @@ function render(): void {
   renderActor();
   const actor = selected ? store.actors.get(selected) : undefined;
   const workflowId = actor && kindOf(actor.snapshot) === 'workflow' ? String((actor.snapshot.context as { workflowId?: string }).workflowId) : undefined;
-  if (workflowId) replace(el.timeline, renderTimeline(workflowId, store.traces.get(workflowId) ?? [], workflowStatus(actor!.snapshot), store.now()));
+  if (workflowId) replace(el.timeline, renderTimeline(workflowId, store.traces.get(workflowId) ?? [], workflowStatus(actor!.snapshot), store.now(), actor!.snapshot?.context as WorkflowContextView | undefined));
   else replace(el.timeline, h('div', { class: 'empty' }, 'Select a workflow to see its timeline.'));
   replace(el.log, renderLog(store, filter));
 }

@@ -12,14 +12,17 @@ import { STATELY_VERSION, type EventObjectLike, type WireRecord, type WireSnapsh
 export function toPlain(value: unknown): unknown {
   if (value === undefined) return undefined;
   try {
-    const seen = new WeakSet<object>();
-    const json = JSON.stringify(value, (_key, v: unknown) => {
+    // Only a true cycle (an object inside itself) is cut: a value shared by two fields — a workflow's `results` and
+    // its steps' outputs — is written at both places (a "seen" set turned the second into '[cycle]').
+    const ancestors: object[] = [];
+    const json = JSON.stringify(value, function (this: unknown, _key, v: unknown) {
       if (typeof v === 'bigint') return v.toString();
       if (typeof v === 'function' || typeof v === 'symbol') return undefined;
       if (v instanceof Error) return toPlainError(v);
       if (typeof v === 'object' && v !== null) {
-        if (seen.has(v)) return '[cycle]';
-        seen.add(v);
+        while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+        if (ancestors.includes(v)) return '[cycle]';
+        ancestors.push(v);
       }
       return v;
     });

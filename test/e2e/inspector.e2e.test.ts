@@ -118,6 +118,15 @@ test('the other ticket fails critically: the timeline shows its compensations in
   await expect(page.locator('#timeline tr[data-kind="workflow"][data-outcome="compensating"]').count()).resolves.toBe(1);
   await expect(page.locator('#timeline tr[data-step="history"][data-outcome="retrying"]').count()).resolves.toBe(1);
   await page.locator('#chart svg.chart g.state.leaf.active[data-path="aborted"]').waitFor();
+  // Issue 14: a time axis and a legend; a step's lane shows what it was given and what it returned.
+  expect(await page.locator('#timeline svg.lanes text.tick').count()).toBeGreaterThanOrEqual(3);
+  expect(await page.locator('#timeline svg.lanes text.tick').first().textContent()).toBe('0');
+  expect(await page.locator('#timeline .legend .key').allTextContents()).toContain('waiting for a person');
+  await page.locator('#timeline svg.lanes text.lane-label[data-lane="draft"]').click();
+  const draft = page.locator('#timeline .step-data[data-step="draft"]');
+  await draft.waitFor();
+  expect(await draft.locator('.step-input pre').textContent()).toContain('Where is my parcel?');
+  expect(await draft.locator('.step-output pre').textContent()).not.toBe('null');
   await page.screenshot({ path: artifact('inspector-compensated.png'), scale: 'css' });
 }, 60_000);
 
