@@ -138,7 +138,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     ui.handleUpgrade(req, socket, head, (ws) => {
       const channel = new ClientChannel(++nextClient, ws, bus, maxBuffered, () => stately.records(), relay, history.maxRecords > 0 ? () => history.messageJson(bus.node) : undefined);
       channels.add(channel);
-      ws.on('message', (data: RawData, isBinary: boolean) => onClientMessage(options.system, bus, channel, ws, data, isBinary));
+      ws.on('message', (data: RawData, isBinary: boolean) => onClientMessage(options.system, bus, channel, ws, data, isBinary, stately));
       ws.on('close', () => {
         channel.close();
         channels.delete(channel);
@@ -182,7 +182,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   };
 }
 
-function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: ClientChannel, ws: WebSocket, data: RawData, isBinary: boolean): void {
+function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: ClientChannel, ws: WebSocket, data: RawData, isBinary: boolean, stately: StatelyEndpoint): void {
   let message: ClientMessage;
   try {
     if (isBinary) throw new Error('binary');
@@ -222,6 +222,9 @@ function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: Clie
     }
     case 'resync':
       channel.requestResync();
+      return reply(true);
+    case 'clear-stopped-apps':
+      stately.clearStopped();
       return reply(true);
     default:
       // Only human decisions and inspection controls are accepted.

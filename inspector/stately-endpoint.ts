@@ -3,7 +3,9 @@
  * `createWebSocketInspector({ url: 'ws://127.0.0.1:<port>/stately?token=<token>' })`. Such clients send no
  * Origin (the token in the query authenticates them) and one JSON record per message. Records are checked,
  * their session ids put under `ext-<n>:` (so they never collide with Troupe addresses), passed to the bus,
- * and the latest actor and snapshot record of each session is kept (bounded) for resyncs.
+ * and the latest actor and snapshot record of each session is kept (bounded) for resyncs. When an app
+ * disconnects, each of its actors still shown active gets a last snapshot record with status `stopped` (issue 14: an
+ * app that went away must not look alive for ever); `clearStopped()` forgets them.
  */
 import type { RawData, WebSocket } from 'ws';
 import type { InspectionBus } from '../src/index.js';
@@ -32,6 +34,36 @@ export class StatelyEndpoint {
       this.remember(record);
       this.bus.ingest([record]);
     });
+    ws.on('close', () => this.disconnected(prefix));
+  }
+
+  /** Marks every session of a closed connection stopped, for the pages open now and for later resyncs. */
+  private disconnected(prefix: string): void {
+    const stopped: StatelyRecord[] = [];
+    for (const [sessionId, entry] of this.latest) {
+      if (!sessionId.startsWith(prefix)) continue;
+      const last = entry.snapshot ?? entry.actor;
+      const snapshot = (last as { snapshot?: Record<string, unknown> } | undefined)?.snapshot ?? {};
+      if (snapshot['status'] === 'stopped' || snapshot['status'] === 'done' || snapshot['status'] === 'error') continue;
+      const record = {
+        type: '@xstate.snapshot', sessionId, rootId: (last as { rootId?: string } | undefined)?.rootId, createdAt: String(Date.now()), id: '', _version: '',
+        event: { type: 'troupe.app.disconnected' }, snapshot: { ...snapshot, status: 'stopped' },
+      } as unknown as StatelyRecord;
+      entry.snapshot = record;
+      stopped.push(record);
+    }
+    if (stopped.length > 0) this.bus.ingest(stopped);
+  }
+
+  /** Forgets the sessions whose app disconnected; returns their ids (the pages drop them too). */
+  clearStopped(): string[] {
+    const cleared: string[] = [];
+    for (const [sessionId, entry] of this.latest) {
+      if ((entry.snapshot as { snapshot?: { status?: unknown } } | undefined)?.snapshot?.status !== 'stopped') continue;
+      this.latest.delete(sessionId);
+      cleared.push(sessionId);
+    }
+    return cleared;
   }
 
   /** Latest actor and snapshot records of the external sessions. */

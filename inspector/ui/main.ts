@@ -235,7 +235,7 @@ function render(): void {
     const first = [...store.actors.values()].find((a) => kindOf(a.snapshot) === 'workflow');
     if (first) selected = first.address;
   }
-  replace(el.tree, renderTree(store, selected, select));
+  replace(el.tree, renderTree(store, selected, select, () => void ask({ t: 'clear-stopped-apps', requestId: '' }).then((answer) => answer.ok && store.clearStoppedApps())));
   replace(el.workflows, renderWorkflows(store, selected, select, workflowFilter));
   replace(el.breakers, renderBreakers(store));
   escrow.render();

@@ -34,6 +34,17 @@ type MutableTree = { -readonly [K in keyof WireTreeNode]: WireTreeNode[K] } & { 
 
 const LOG_MAX = 5_000;
 
+const CLEARED_KEY = 'troupe.inspector.cleared-apps';
+
+function clearedSessions(): string[] {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(CLEARED_KEY) ?? '[]') as unknown;
+    return Array.isArray(stored) ? stored.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 export class Store {
   system = '';
   connected = false;
@@ -125,8 +136,27 @@ export class Store {
     }
   }
 
+  /** Outside apps' sessions the person cleared: their records (a reload replays the history) stay hidden. */
+  private readonly cleared = new Set<string>(clearedSessions());
+
+  /** Drops the outside apps' actors that stopped (their app disconnected), now and when the history replays them. */
+  clearStoppedApps(): void {
+    for (const [address, actor] of this.actors) {
+      if (!actor.external || actor.snapshot.status !== 'stopped') continue;
+      this.actors.delete(address);
+      this.cleared.add(address);
+    }
+    try {
+      sessionStorage.setItem(CLEARED_KEY, JSON.stringify([...this.cleared].slice(-1_000)));
+    } catch {
+      // storage off: cleared for this page only
+    }
+    this.version++;
+  }
+
   private stately(r: StatelyRecord & { type: '@xstate.actor' | '@xstate.snapshot' }, node: string): void {
     if (r.sessionId.includes('#')) return; // an XState child inside a Troupe actor: shown through its parent
+    if (this.cleared.has(r.sessionId)) return;
     const external = node === 'external' || r.sessionId.startsWith('ext-');
     let actor = this.actors.get(r.sessionId);
     if (!actor) {

@@ -6,7 +6,25 @@ import type { LogEntry, Store } from './store.js';
 
 export type Select = (address: string) => void;
 
-export function renderTree(store: Store, selected: string | undefined, select: Select): HTMLElement {
+/** An outside actor's name: its machine's id when its definition came with it, else what its app called it. */
+function externalName(a: { readonly address: string; readonly logic: string; readonly config?: string }): string {
+  let name = externalNames.get(a.address);
+  if (name === undefined) {
+    let id: unknown;
+    try {
+      id = a.config ? (JSON.parse(a.config) as { id?: unknown }).id : undefined;
+    } catch {
+      id = undefined;
+    }
+    name = typeof id === 'string' && id !== '' && id !== '(machine)' ? id : a.logic !== '?' ? a.logic : a.address.replace(/^ext-\d+:/, '');
+    if (a.config !== undefined) externalNames.set(a.address, name);
+  }
+  return name;
+}
+
+const externalNames = new Map<string, string>();
+
+export function renderTree(store: Store, selected: string | undefined, select: Select, clearStopped: () => void = () => {}): HTMLElement {
   const row = (node: WireTreeNode): HTMLElement => {
     if (node.kind === 'supervisor') {
       return h('li', { class: 'sup', 'data-address': node.address },
@@ -24,13 +42,29 @@ export function renderTree(store: Store, selected: string | undefined, select: S
   const sections = [...store.trees].map(([node, tree]) => h('div', { class: 'node' }, h('div', { class: 'node-name' }, `node ${node}`), h('ul', { class: 'tree' }, row(tree as WireTreeNode))));
   const external = [...store.actors.values()].filter((a) => a.external);
   if (external.length > 0) {
-    sections.push(h('div', { class: 'node' }, h('div', { class: 'node-name' }, 'outside XState apps'),
-      h('ul', { class: 'tree' }, ...external.map((a) => {
-        const li = h('li', { class: `act as-${a.snapshot.status ?? 'active'} ${a.address === selected ? 'selected' : ''}`, 'data-address': a.address },
-          h('div', { class: 'row' }, h('span', { class: 'dot' }), h('span', { class: 'name' }, a.logic), h('span', { class: 'value' }, short(valueText(a.snapshot.value), 40))));
-        li.addEventListener('click', () => select(a.address));
-        return li;
-      }))));
+    // Outside apps' actors nest under their parents (an app's root, its spawned and invoked children), by name.
+    const here = new Set(external.map((a) => a.address));
+    const childrenOf = new Map<string | undefined, typeof external>();
+    for (const a of external) {
+      const parent = a.parent !== undefined && here.has(a.parent) && a.parent !== a.address ? a.parent : undefined;
+      childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), a]);
+    }
+    const item = (a: (typeof external)[number], depth: number): HTMLElement => {
+      const status = String(a.snapshot.status ?? 'active');
+      const li = h('li', { class: `act as-${status} ${a.address === selected ? 'selected' : ''}`, 'data-address': a.address, 'data-status': status },
+        h('div', { class: 'row' }, h('span', { class: 'dot' }), h('span', { class: 'name', title: a.address }, externalName(a)),
+          status === 'stopped' ? h('span', { class: 'badge s-stopped' }, 'stopped') : null,
+          h('span', { class: 'value' }, short(valueText(a.snapshot.value), 40))));
+      li.querySelector('.row')!.addEventListener('click', (event) => ((event.stopPropagation()), select(a.address)));
+      const kids = depth < 20 ? childrenOf.get(a.address) ?? [] : [];
+      if (kids.length > 0) li.append(h('ul', { class: 'tree' }, ...kids.map((k) => item(k, depth + 1))));
+      return li;
+    };
+    const stopped = external.some((a) => a.snapshot.status === 'stopped');
+    const clear = stopped ? h('button', { type: 'button', id: 'clear-stopped-apps', title: 'Forget the outside apps that disconnected' }, 'clear stopped') : null;
+    clear?.addEventListener('click', () => clearStopped());
+    sections.push(h('div', { class: 'node' }, h('div', { class: 'node-name' }, 'outside XState apps ', clear),
+      h('ul', { class: 'tree' }, ...(childrenOf.get(undefined) ?? []).map((a) => item(a, 0)))));
   }
   return h('div', {}, ...sections);
 }

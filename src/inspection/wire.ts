@@ -248,6 +248,8 @@ export interface DecideRequest {
 export type ControlRequest =
   | { readonly t: 'definition'; readonly requestId: string; readonly address: string }
   | { readonly t: 'inspect'; readonly requestId: string; readonly address: string; readonly on: boolean }
-  | { readonly t: 'resync'; readonly requestId: string };
+  | { readonly t: 'resync'; readonly requestId: string }
+  /** Forgets the outside apps that disconnected (their actors are shown stopped until then). */
+  | { readonly t: 'clear-stopped-apps'; readonly requestId: string };
 
 export type ClientMessage = DecideRequest | ControlRequest;

@@ -274,6 +274,23 @@ test("an outside app's #id.path target is drawn as an edge, with its initial sta
     const boxes = await chartBoxes(page);
     expectInside(boxes.content, boxes.panel);
     await page.screenshot({ path: artifact('inspector-outside-app.png'), scale: 'css', clip: boxes.panel });
+
+    // Issue 14: its child actor nests under it, named; when the app disconnects both show stopped, and can be cleared.
+    app.send(JSON.stringify({ type: '@xstate.actor', name: 'x:1', sessionId: 'x:1', parentId: 'x:0', rootId: 'x:0', createdAt: String(Date.now()), id: '2', _version: '0.4.0', definition: JSON.stringify({ id: 'paymentGateway', initial: 'idle', states: { idle: {} } }), snapshot: { status: 'active', value: 'idle' } }));
+    const child = page.locator('#tree li[data-address="ext-1:x:0"] > ul > li[data-address="ext-1:x:1"]');
+    await child.waitFor();
+    expect(await child.locator('.name').first().textContent()).toBe('paymentGateway');
+    expect(await row.locator('.name').first().textContent()).toBe('checkout');
+    app.close();
+    await page.locator('#tree li[data-address="ext-1:x:0"][data-status="stopped"]').waitFor();
+    await page.locator('#tree li[data-address="ext-1:x:1"][data-status="stopped"]').waitFor();
+    await page.locator('#clear-stopped-apps').click();
+    await page.locator('#tree li[data-address="ext-1:x:0"]').waitFor({ state: 'detached' });
+    await page.reload();
+    await page.locator('#connection', { hasText: 'live' }).waitFor();
+    await page.locator('#tree li[data-address="support/services/escrow"]').waitFor();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await expect(page.locator('#tree li[data-address="ext-1:x:0"]').count()).resolves.toBe(0); // cleared stays cleared
   } finally {
     app.close();
   }
