@@ -178,7 +178,20 @@ test('the workflow chart fits its panel on open, zooms and pans; a step opens on
   const after = (await chartBoxes(page)).content;
   expect(after.left - before.left).toBeCloseTo(60, 0);
   expect(after.top - before.top).toBeCloseTo(30, 0);
+  // Zoomed in, part of the chart is out of view: the minimap shows, its frame smaller than the chart; a click on
+  // its top-left corner brings that corner into view.
+  const minimap = page.locator('#chart svg.minimap');
+  await minimap.waitFor();
+  const frame = await minimap.locator('rect.frame').evaluate((r) => ({ w: Number(r.getAttribute('width')), h: Number(r.getAttribute('height')) }));
+  const chartSize = await page.evaluate(() => { const svg = document.querySelector('#chart svg.chart') as SVGSVGElement; return { w: Number(svg.dataset['width']), h: Number(svg.dataset['height']) }; });
+  expect(frame.w).toBeLessThan(chartSize.w);
+  await page.screenshot({ path: artifact('inspector-chart-minimap.png'), scale: 'css', clip: fitted.panel });
+  const mm = (await minimap.boundingBox())!;
+  await page.mouse.click(mm.x + 3, mm.y + mm.height / 2);
+  const moved = await minimap.locator('rect.frame').evaluate((r) => Number(r.getAttribute('x')));
+  expect(moved).toBeLessThan(chartSize.w * 0.25); // the view now starts near the chart's left edge
   await page.keyboard.press('0');
+  await expect(minimap.isVisible()).resolves.toBe(false); // fitted: the whole chart is in view
   expect((await chartBoxes(page)).scale).toBeCloseTo(fitted.scale, 3);
 
   // A collapsed step opens on click: its states appear, the route is a nameless choice, labels are human.
