@@ -9,6 +9,8 @@
  *   (delivered + dropped must equal produced, checked). Goal <= 0.05.
  * - `inspector.history_bytes_per_workflow` (issue 14): what the history ring keeps per finished six-step workflow
  *   (its records as JSON), with a ring large enough to keep all of them (reported).
+ * - `inspector.first_paint_ms` (issue 14): from opening the page (headless Chromium) to the demo workflow's chart
+ *   drawn and fitted — the page loads, connects, lists the workflow, and it is selected — median of 5 (reported).
  */
 import { WebSocket } from 'ws';
 import { assign, setup } from 'xstate';
@@ -16,7 +18,10 @@ import { reply } from '../machines/emit.js';
 import { step, workflow } from '../machines/index.js';
 import { createSystem, type ActorRef, type BatchMessage } from '../src/index.js';
 import { startInspector, type Inspector } from '../inspector/index.js';
-import { nowMs, paired, report } from './harness.js';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { createSupportScenario } from '../examples/support-workflow.js';
+import { median, nowMs, paired, report } from './harness.js';
 
 const counter = setup({
   types: { context: {} as { count: number }, events: {} as { type: 'inc' } | { type: 'get' } },
@@ -88,6 +93,34 @@ export async function run(): Promise<void> {
   report('inspector', 'drop_rate', produced === 0 ? 0 : dropped / produced, 'ratio');
   await system.shutdown();
   report('inspector', 'history_bytes_per_workflow', await historyBytesPerWorkflow(), 'B');
+  report('inspector', 'first_paint_ms', await firstPaintMs(), 'ms');
+}
+
+/** Page open to the demo workflow's chart drawn and fitted (its `data-scale` set), median of 5 fresh pages. */
+async function firstPaintMs(): Promise<number> {
+  const executablePath = process.env['CHROMIUM_BIN'] ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath}: install Debian's chromium or set CHROMIUM_BIN`);
+  const scenario = await createSupportScenario({ latencyMs: 20 });
+  const inspector = await startInspector({ system: scenario.system });
+  const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  try {
+    scenario.startDemoTickets();
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+      const start = nowMs();
+      await page.goto(inspector.url);
+      await page.locator('#workflows li[data-address="support/tickets/ticket-42"]').click();
+      await page.locator('#chart[data-drawn^="support/tickets/ticket-42|"] svg.chart[data-scale]').waitFor();
+      if (i > 0) times.push(nowMs() - start); // the first page warms the browser and the server's bundle cache
+      await page.close();
+    }
+    return median(times);
+  } finally {
+    await browser.close();
+    await inspector.close();
+    await scenario.system.shutdown({ timeoutMs: 2_000 });
+  }
 }
 
 /** Runs six-step workflows with an inspector whose ring keeps everything; its bytes per workflow. */
