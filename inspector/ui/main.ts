@@ -19,7 +19,7 @@ let socket: WebSocket | undefined;
 let selected: string | undefined;
 let nextRequest = 0;
 const pending = new Map<string, (reply: { ok: boolean; error?: string }) => void>();
-const workflowFilter: WorkflowFilter = { text: '', status: '' };
+const workflowFilter: WorkflowFilter = { text: '', status: '', sort: 'id' };
 const filter: LogFilter = { text: '', categories: new Set<LogEntry['category']>(['runtime', 'event', 'trace', 'microstep']) };
 
 // The token reached us in the URL; the server set a cookie, so take it out of the address bar and history.
@@ -70,7 +70,9 @@ function workflowTools(): HTMLElement {
   const status = h('select', { id: 'workflow-status-filter', title: 'Show workflows with this status' },
     h('option', { value: '' }, 'all'), ...WORKFLOW_FILTERS.map(([value, label]) => h('option', { value }, label)));
   status.addEventListener('change', () => ((workflowFilter.status = status.value), store.version++));
-  return h('span', { class: 'tools' }, status, search);
+  const sort = h('select', { id: 'workflow-sort', title: 'Order the workflows' }, h('option', { value: 'id' }, 'by id'), h('option', { value: 'started' }, 'newest first'));
+  sort.addEventListener('change', () => ((workflowFilter.sort = sort.value === 'started' ? 'started' : 'id'), store.version++));
+  return h('span', { class: 'tools' }, status, sort, search);
 }
 
 function logTools(): HTMLElement {

@@ -1,7 +1,7 @@
 /** The list panels: supervision tree, workflows, circuit breakers, event log. */
 import type { WireTreeNode } from '../../src/inspection/wire.js';
 import { h, ms, short, valueText } from './dom.js';
-import { kindOf, listStatus, listStatusLabel } from './kinds.js';
+import { escrowItems, kindOf, listStatus, listStatusLabel } from './kinds.js';
 import type { LogEntry, Store } from './store.js';
 
 export type Select = (address: string) => void;
@@ -74,18 +74,62 @@ export interface WorkflowFilter {
   text: string;
   /** One of `WORKFLOW_FILTERS`, or '' for all. */
   status: string;
+  /** `id` (by address) or `started` (newest first); ties keep the address order, so rows never jump as statuses change. */
+  sort: 'id' | 'started';
+}
+
+/** When a workflow started and how long it ran (so far), from its trace; undefined before its first entry. */
+function timesOf(store: Store, workflowId: string, finished: boolean): { started: number; ms: number } | undefined {
+  const trace = (store.traces.get(workflowId) ?? []).filter((e) => e !== undefined);
+  if (trace.length === 0) return undefined;
+  const started = Math.min(...trace.map((e) => e.startedAt ?? e.at ?? Infinity));
+  const last = Math.max(...trace.map((e) => e.at ?? 0));
+  const ended = trace.some((e) => e.kind === 'workflow' && (e.to === 'completed' || e.to === 'aborted'));
+  return Number.isFinite(started) ? { started, ms: (ended || finished ? last : store.now()) - started } : undefined;
+}
+
+function clockTime(at: number): string {
+  const d = new Date(at);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
 /** The workflows, sorted by address (stable while statuses change), narrowed by the search and the status filter. */
+/** Escrow items waiting, by the address of the workflow waiting for each. */
+function escrowWaiting(store: Store): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const actor of store.actors.values()) {
+    if (actor.finished || kindOf(actor.snapshot) !== 'escrow') continue;
+    for (const item of escrowItems(actor.snapshot)) if (item.replyTo) out.set(item.replyTo, [...(out.get(item.replyTo) ?? []), item.id]);
+  }
+  return out;
+}
+
 export function renderWorkflows(store: Store, selected: string | undefined, select: Select, filter: WorkflowFilter): HTMLElement {
   const text = filter.text.trim().toLowerCase();
-  const all = [...store.actors.values()].filter((a) => kindOf(a.snapshot) === 'workflow').sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const idOf = (a: { address: string; snapshot: { context?: unknown } }) => {
+    const id = (a.snapshot.context as { workflowId?: unknown } | undefined)?.workflowId;
+    return typeof id === 'string' ? id : a.address.split('/').pop() ?? a.address;
+  };
+  const byAddress = [...store.actors.values()].filter((a) => kindOf(a.snapshot) === 'workflow').sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const times = new Map(byAddress.map((a) => [a.address, timesOf(store, idOf(a), a.finished)]));
+  // Array.prototype.sort is stable: equal start times keep the address order.
+  const all = filter.sort === 'started' ? [...byAddress].sort((a, b) => (times.get(b.address)?.started ?? 0) - (times.get(a.address)?.started ?? 0)) : byAddress;
   const shown = all.filter((a) => (filter.status === '' || listStatus(a.snapshot) === filter.status) && (text === '' || a.address.toLowerCase().includes(text)));
+  const waiting = escrowWaiting(store);
   const rows = shown.map((a) => {
     const status = listStatus(a.snapshot);
+    const t = times.get(a.address);
+    const items = waiting.get(a.address) ?? [];
+    const escrowLink = items.length > 0 ? h('a', { href: '#', class: 'escrow-link', title: 'Show its escrow item' }, `${items.length} waiting`) : null;
+    escrowLink?.addEventListener('click', (event) => {
+      event.preventDefault();
+      event.stopPropagation();
+      document.querySelector(`.escrow-list .item[data-item-id="${CSS.escape(items[0]!)}"]`)?.scrollIntoView({ block: 'center' });
+    });
     const li = h('li', { class: `wf ${a.address === selected ? 'selected' : ''}`, 'data-address': a.address, 'data-status': status },
-      h('span', { class: 'name' }, a.address.split('/').pop() ?? a.address), ' ', h('span', { class: `badge s-${status}` }, listStatusLabel(status)),
-      a.finished ? h('span', { class: 'meta' }, ' finished') : null,
+      h('span', { class: 'name' }, idOf(a)), ' ', h('span', { class: `badge s-${status}` }, listStatusLabel(status)),
+      a.finished ? h('span', { class: 'meta' }, ' finished') : null, escrowLink ? ' ' : null, escrowLink,
+      t ? h('div', { class: 'meta times' }, h('span', { class: 'started', 'data-at': t.started }, `started ${clockTime(t.started)}`), ' · ', h('span', { class: 'duration' }, ms(t.ms))) : null,
       h('div', { class: 'value' }, short(valueText(a.snapshot.value), 60)));
     li.addEventListener('click', () => select(a.address));
     return li;

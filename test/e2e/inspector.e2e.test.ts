@@ -85,6 +85,7 @@ test('a workflow started after the page opened: its active state changes live, t
   await item.locator('a.open-workflow').click();
   await page.locator(`${workflow('ticket-42')}.selected`).waitFor();
 
+  expect(await page.locator(`${workflow('ticket-42')} a.escrow-link`).textContent()).toBe('1 waiting');
   // A decision needs the decider's name, and asks for confirmation: Cancel sends nothing.
   await page.locator('#decider-name').fill('');
   await item.locator('button[data-decision="approve"]').click();
@@ -234,6 +235,15 @@ test('the workflow list filters by status and searches by id', async () => {
   await expect(page.locator('#workflow-count').textContent()).resolves.toBe('1 of 2');
   await page.locator('#workflow-search').fill('');
   await page.waitForFunction(() => document.querySelectorAll('#workflows li.wf').length === 2);
+  // Each row says when the run started and how long it took; newest first orders by start (ticket-43 started later).
+  const started = await page.locator('#workflows li.wf .started').evaluateAll((spans) => spans.map((s) => Number(s.getAttribute('data-at'))));
+  expect(started).toHaveLength(2);
+  expect(await page.locator('#workflows li.wf .duration').first().textContent()).toMatch(/\d+(\.\d)? (ms|s)$/);
+  await page.locator('#workflow-sort').selectOption('started');
+  const newestFirst = started[1]! > started[0]! ? ['support/tickets/ticket-43', 'support/tickets/ticket-42'] : ['support/tickets/ticket-42', 'support/tickets/ticket-43'];
+  await page.waitForFunction((order) => [...document.querySelectorAll('#workflows li.wf')].map((r) => r.getAttribute('data-address')).join() === order.join(), newestFirst);
+  await page.locator('#workflow-sort').selectOption('id');
+  await page.waitForFunction(() => document.querySelectorAll('#workflows li.wf')[0]?.getAttribute('data-address') === 'support/tickets/ticket-42');
 });
 
 test('a page opened after the workflows finished lists them with their traces and the log; a reload keeps it', async () => {
