@@ -2,7 +2,7 @@
  * The Troupe inspector UI (issue 5): plain TypeScript and SVG, bundled by esbuild, served by the inspector
  * itself (no CDN, works offline). It imports only the wire types from the runtime.
  */
-import type { ClientMessage, ServerMessage } from '../../src/inspection/wire.js';
+import type { ClientMessage, ServerMessage, WireSnapshot } from '../../src/inspection/wire.js';
 import { h, replace, valueText } from './dom.js';
 import { highlight, layout, renderChart } from './chart.js';
 import { modelFromConfig, modelFromDefinition, viewOf, type ChartModel } from './chart-model.js';
@@ -90,7 +90,7 @@ replace(document.getElementById('app')!,
   h('header', {}, h('h1', {}, 'Troupe inspector'), h('span', { class: 'system', id: 'system' }), el.status, el.counts),
   h('main', {},
     h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows, workflowTools()), panel('Circuit breakers', el.breakers)),
-    h('div', { class: 'col center' }, h('section', { class: 'panel' }, el.actorHead, chartTools(), el.chart, h('details', {}, h('summary', {}, 'context'), el.context)), panel('Workflow timeline', el.timeline)),
+    h('div', { class: 'col center' }, h('section', { class: 'panel' }, el.actorHead, h('div', { id: 'time-travel', class: 'time-travel', hidden: true }), chartTools(), el.chart, h('details', {}, h('summary', {}, 'context'), el.context)), panel('Workflow timeline', el.timeline)),
     h('div', { class: 'col right' }, panel('Escrow: waiting for a person', escrow.el))),
   h('footer', {}, panel('Event log', el.log, logTools())));
 
@@ -124,6 +124,7 @@ function connect(): void {
 }
 
 function select(address: string): void {
+  if (travel !== undefined && travel.address !== address) travel = undefined;
   if (selected === address) return;
   if (selected && store.inspected.has(selected)) void ask({ t: 'inspect', requestId: '', address: selected, on: false });
   selected = address;
@@ -138,7 +139,19 @@ let chartFor: string | undefined;
 let chartSvg: SVGSVGElement | undefined;
 
 function renderActor(): void {
-  const actor = selected ? store.actors.get(selected) : undefined;
+  const live = selected ? store.actors.get(selected) : undefined;
+  // Travelling, the head, context and chart show the recorded snapshot; everything else stays live.
+  const past = live !== undefined && travel?.address === live.address ? travel : undefined;
+  const actor = live && past ? { ...live, snapshot: past.snapshot } : live;
+  const banner = document.getElementById('time-travel');
+  if (past) {
+    const back = h('button', { type: 'button', id: 'back-to-live' }, 'back to live');
+    back.addEventListener('click', () => ((travel = undefined), store.version++));
+    replace(banner!, `Showing ${new Date(past.at).toISOString().slice(11, 23)}, as recorded `, back);
+    banner!.hidden = false;
+  } else {
+    banner!.hidden = true;
+  }
   if (!actor) {
     replace(el.actorHead, h('div', { class: 'empty' }, 'Select an actor in the tree or a workflow to see its statechart.'));
     return;
@@ -246,7 +259,18 @@ function render(): void {
   const workflowId = actor && kindOf(actor.snapshot) === 'workflow' ? String((actor.snapshot.context as { workflowId?: string }).workflowId) : undefined;
   if (workflowId) replace(el.timeline, renderTimeline(workflowId, store.traces.get(workflowId) ?? [], workflowStatus(actor!.snapshot), store.now(), actor!.snapshot?.context as WorkflowContextView | undefined));
   else replace(el.timeline, h('div', { class: 'empty' }, 'Select a workflow to see its timeline.'));
-  replace(el.log, renderLog(store, filter));
+  replace(el.log, renderLog(store, filter, travelTo));
+}
+
+/** Time travel (issue 14): the selected actor as a log entry's moment saw it, until "back to live". */
+let travel: { readonly address: string; readonly snapshot: WireSnapshot; readonly at: number } | undefined;
+
+function travelTo(entry: LogEntry): void {
+  const then = store.snapshotAt(entry.seq, entry.actor);
+  if (then === undefined) return;
+  select(then.address);
+  travel = then;
+  store.version++;
 }
 
 setInterval(() => {

@@ -28,6 +28,8 @@ export interface LogEntry {
   readonly type: string;
   readonly actor: string;
   readonly text: string;
+  /** A snapshot entry's snapshot: what time travel shows (kept as long as the entry, LOG_MAX at most). */
+  readonly snapshot?: WireSnapshot;
 }
 
 type MutableTree = { -readonly [K in keyof WireTreeNode]: WireTreeNode[K] } & { children?: MutableTree[]; [key: string]: unknown };
@@ -172,7 +174,7 @@ export class Store {
     actor.snapshot = r.snapshot;
     actor.updatedAt = Date.now();
     if (!external) this.patchTree(node, r.sessionId, (n) => (n['status'] = r.snapshot.status));
-    if (r.type === '@xstate.snapshot') this.push('snapshot', String(r.snapshot.status ?? ''), r.sessionId, JSON.stringify(r.snapshot.value ?? ''), timeOf(r.createdAt));
+    if (r.type === '@xstate.snapshot') this.push('snapshot', String(r.snapshot.status ?? ''), r.sessionId, JSON.stringify(r.snapshot.value ?? ''), timeOf(r.createdAt), r.snapshot);
   }
 
   private runtime(e: { type: string; ts: number; [key: string]: unknown }, node: string): void {
@@ -234,9 +236,24 @@ export class Store {
     else for (const child of children) this.remove(child, address);
   }
 
-  private push(category: LogEntry['category'], type: string, actor: string, text: string, at: number | undefined): void {
-    this.log.push({ seq: ++this.logSeq, at: typeof at === 'number' && Number.isFinite(at) ? at : this.now(), category, type, actor, text });
+  private push(category: LogEntry['category'], type: string, actor: string, text: string, at: number | undefined, snapshot?: WireSnapshot): void {
+    const time = typeof at === 'number' && Number.isFinite(at) ? at : this.now();
+    this.log.push(snapshot === undefined ? { seq: ++this.logSeq, at: time, category, type, actor, text } : { seq: ++this.logSeq, at: time, category, type, actor, text, snapshot });
     if (this.log.length > LOG_MAX) this.log.splice(0, this.log.length - LOG_MAX);
+  }
+
+  /**
+   * Time travel (issue 14): the snapshot `actor` had when log entry `seq` was recorded — its latest snapshot entry at
+   * or before it; for a workflow's trace entry, the workflow actor's. Undefined when the log holds none that early.
+   */
+  snapshotAt(seq: number, actor: string): { readonly address: string; readonly snapshot: WireSnapshot; readonly at: number } | undefined {
+    const address = this.actors.has(actor) ? actor : [...this.actors.values()].find((a) => (a.snapshot.context as { workflowId?: unknown } | undefined)?.workflowId === actor)?.address;
+    if (address === undefined) return undefined;
+    for (let i = this.log.length - 1; i >= 0; i--) {
+      const e = this.log[i]!;
+      if (e.seq <= seq && e.actor === address && e.snapshot !== undefined) return { address, snapshot: e.snapshot, at: e.at };
+    }
+    return undefined;
   }
 }
 

@@ -157,7 +157,8 @@ export interface LogFilter {
   categories: Set<LogEntry['category']>;
 }
 
-export function renderLog(store: Store, filter: LogFilter): HTMLElement {
+/** `onPick`: a row was clicked (time travel to that moment). */
+export function renderLog(store: Store, filter: LogFilter, onPick: (entry: LogEntry) => void = () => {}): HTMLElement {
   const text = filter.text.toLowerCase();
   const shown: LogEntry[] = [];
   for (let i = store.log.length - 1; i >= 0 && shown.length < 300; i--) {
@@ -166,7 +167,11 @@ export function renderLog(store: Store, filter: LogFilter): HTMLElement {
     if (text && !`${e.type} ${e.actor} ${e.text}`.toLowerCase().includes(text)) continue;
     shown.push(e);
   }
-  return h('table', { class: 'log' }, h('tbody', {}, ...shown.map((e) => h('tr', { class: `c-${e.category}`, 'data-type': e.type, 'data-at': e.at },
-    h('td', { class: 'num' }, new Date(e.at).toISOString().slice(11, 23)), h('td', {}, e.category), h('td', { class: 'type' }, e.type),
-    h('td', {}, e.actor), h('td', { class: 'detail' }, short(e.text, 140))))));
+  return h('table', { class: 'log' }, h('tbody', {}, ...shown.map((e) => {
+    const row = h('tr', { class: `c-${e.category}`, 'data-type': e.type, 'data-at': e.at, 'data-seq': e.seq, title: 'Show the actor as it was then' },
+      h('td', { class: 'num' }, new Date(e.at).toISOString().slice(11, 23)), h('td', {}, e.category), h('td', { class: 'type' }, e.type),
+      h('td', {}, e.actor), h('td', { class: 'detail' }, short(e.text, 140)));
+    row.addEventListener('click', () => onPick(e));
+    return row;
+  })));
 }

@@ -6,7 +6,8 @@
  * on click, internal transitions show only on request; an outside app's `#id.path` target is drawn; a page
  * opened after the workflows finished, or reloaded, still lists them and keeps the log; the workflow list
  * filters by status and searches by id; an escrow card shows the workflow's input and the step's, and a decision
- * asks for confirmation under the decider's name, remembered by the browser and recorded in the trace.
+ * asks for confirmation under the decider's name, remembered by the browser and recorded in the trace; the
+ * timeline has an axis, a legend and step data; a large chart has a minimap; a log event shows the past state.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
@@ -129,6 +130,15 @@ test('the other ticket fails critically: the timeline shows its compensations in
   expect(await draft.locator('.step-input pre').textContent()).toContain('Where is my parcel?');
   expect(await draft.locator('.step-output pre').textContent()).not.toBe('null');
   await page.screenshot({ path: artifact('inspector-compensated.png'), scale: 'css' });
+
+  // Time travel: a click on an old event of the log shows the workflow as it was then; "back to live" returns.
+  await page.locator('#log tr[data-type="step.retrying"]', { hasText: 'ticket-43' }).first().click();
+  await page.locator('#time-travel:not([hidden])').waitFor();
+  expect(await page.locator('#active-value').textContent()).toMatch(/history/);
+  await page.locator('#chart svg.chart g.state.active[data-path="active.history"]').waitFor();
+  await page.locator('#back-to-live').click();
+  await page.locator('#active-value', { hasText: 'aborted' }).waitFor();
+  await expect(page.locator('#time-travel').isHidden()).resolves.toBe(true);
 }, 60_000);
 
 /** The chart's drawn content and the panel, in page pixels. */
@@ -241,7 +251,7 @@ test('the workflow list filters by status and searches by id', async () => {
   expect(await page.locator('#workflows li.wf .duration').first().textContent()).toMatch(/\d+(\.\d)? (ms|s)$/);
   await page.locator('#workflow-sort').selectOption('started');
   const newestFirst = started[1]! > started[0]! ? ['support/tickets/ticket-43', 'support/tickets/ticket-42'] : ['support/tickets/ticket-42', 'support/tickets/ticket-43'];
-  await page.waitForFunction((order) => [...document.querySelectorAll('#workflows li.wf')].map((r) => r.getAttribute('data-address')).join() === order.join(), newestFirst);
+  await page.waitForFunction((order) => Array.from(document.querySelectorAll("#workflows li.wf")).map((r) => r.getAttribute("data-address")).join() === order.join(), newestFirst);
   await page.locator('#workflow-sort').selectOption('id');
   await page.waitForFunction(() => document.querySelectorAll('#workflows li.wf')[0]?.getAttribute('data-address') === 'support/tickets/ticket-42');
 });
