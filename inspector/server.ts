@@ -223,6 +223,12 @@ function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: Clie
     case 'resync':
       channel.requestResync();
       return reply(true);
+    case 'finished':
+      void bus.storedFinished().then(
+        (finished) => (channel.reply(finished), reply(true)),
+        (error: unknown) => reply(false, (error as Error).message),
+      );
+      return;
     case 'clear-stopped-apps':
       stately.clearStopped();
       return reply(true);

@@ -11,6 +11,7 @@ export type {
   Termination,
   TreeNode,
   DurabilityStats,
+  FinishedActor,
   RuntimeStats,
   ActorDescription,
   TroupeSystem,

@@ -43,6 +43,7 @@ import type {
   DeadLetters,
   StoredDeadLetterEntry,
   DurabilityStats,
+  FinishedActor,
   RuntimeStats,
   SpawnOptions,
   SupervisorOptions,
@@ -535,6 +536,13 @@ class Runtime implements TroupeSystem {
 
   durabilityStats(): DurabilityStats {
     return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated, redeliveries: this.durable.redeliveries };
+  }
+
+  async finishedActors(options: { readonly limit?: number } = {}): Promise<FinishedActor[]> {
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidConfigError('finishedActors.limit', 'must be an integer from 1 to 10,000');
+    const records = await this.durable.finishedRecords(limit);
+    return records.map((r) => ({ address: r.address, logic: r.logic, parent: r.parent, status: r.status as FinishedActor['status'], snapshot: r.snapshot, updatedAt: r.updatedAt }));
   }
 
   notReadyBecause(): string | undefined {

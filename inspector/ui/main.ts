@@ -106,7 +106,11 @@ function ask(message: ClientMessage): Promise<{ ok: boolean; error?: string }> {
 function connect(): void {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
   socket = ws;
-  ws.addEventListener('open', () => ((store.connected = true), store.version++));
+  ws.addEventListener('open', () => {
+    store.connected = true;
+    store.version++;
+    void ask({ t: 'finished', requestId: '' }); // durable runs that finished before the history (issue 14)
+  });
   ws.addEventListener('close', () => {
     store.connected = false;
     store.version++;

@@ -87,6 +87,15 @@ export class Store {
         this.definitions.set(message.key, message.definition);
         this.definitionKeys.set(message.address, message.key);
         return;
+      case 'finished':
+        // Finished durable actors from the store: listed when this page knows nothing newer of them.
+        for (const a of message.actors) {
+          if (!this.actors.has(a.address)) this.actors.set(a.address, { address: a.address, logic: a.logic, parent: a.parent, node: 'stored', snapshot: a.snapshot, finished: true, external: false, updatedAt: Date.now() });
+        }
+        for (const [workflowId, entries] of Object.entries(message.traces)) {
+          if ((this.traces.get(workflowId)?.length ?? 0) < entries.length) this.traces.set(workflowId, [...entries]);
+        }
+        return;
       default:
         return;
     }

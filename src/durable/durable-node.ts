@@ -609,6 +609,27 @@ export class DurableNode {
     }
   }
 
+  /**
+   * The most recently finished actors' final records (done, stopped, failed), newest first: from the finished store
+   * when there is one, else from the records store. Reads at most `scan` keys (the stores keep no time order).
+   */
+  async finishedRecords(limit: number, scan = 2_000): Promise<DurableRecord[]> {
+    const source = this.options.finished ?? this.options.store;
+    const keys = (await source.keys(snapshotKey(this.options.core.name))).slice(0, scan);
+    const records: DurableRecord[] = [];
+    for (const key of keys) {
+      const stored = await source.get(key).catch(() => undefined);
+      if (!stored) continue;
+      try {
+        const record = decodeRecord(stored.value);
+        if (record.status !== 'active') records.push(record);
+      } catch {
+        // an undecodable record is not listed (recover() reports it)
+      }
+    }
+    return records.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
+  }
+
   /** Whether an active (or passivated) record of `address` is stored: the actor runs, or wakes on its next message. */
   async isStored(address: string): Promise<boolean> {
     const stored = await this.options.store.get(snapshotKey(address));

@@ -18,7 +18,7 @@ import { fromInspection, plainSnapshot, toPlain } from './convert.js';
 import { createMasker, type Masker } from './mask.js';
 import {
   STATELY_VERSION, WIRE_VERSION,
-  type ActorState, type DefinitionMessage, type ResyncMessage, type TraceEntryLike, type WireRecord, type WireTreeNode,
+  type ActorState, type DefinitionMessage, type FinishedMessage, type ResyncMessage, type TraceEntryLike, type WireRecord, type WireTreeNode,
 } from './wire.js';
 
 /** What the bus needs of a system: `TroupeSystem` has it all (structural, so L3 needs nothing from L4). */
@@ -34,6 +34,10 @@ export interface InspectionSource {
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
   /** This node's recorded trace of a workflow, synchronously (`TroupeSystem.localTrace`). */
   localTrace(workflowId: string): readonly object[];
+  /** Durable actors that finished, newest first (`TroupeSystem.finishedActors`): listed after the history moved on. */
+  finishedActors?(options: { readonly limit: number }): Promise<ReadonlyArray<{ readonly address: string; readonly logic: string; readonly parent: string; readonly snapshot: unknown }>>;
+  /** A workflow's whole trace, from the durable trace when there is one (`TroupeSystem.trace`). */
+  trace?(workflowId: string): Promise<readonly object[]>;
 }
 
 export interface InspectionBusOptions {
@@ -222,6 +226,22 @@ export class InspectionBus {
       traces[workflowId] = { from, entries: all.slice(from).map((e) => this.maskTrace(e)) };
     }
     return { t: 'resync', v: WIRE_VERSION, node: this.node, system: this.source.name, now: this.source.clock.now(), tree, actors, traces, inspected: [...this.full.keys()] };
+  }
+
+  /**
+   * The durable actors that finished, with their final snapshots and, for workflows, their traces (the durable
+   * trace): a page opened after the history moved on, or after a restart, still lists them (issue 14).
+   */
+  async storedFinished(limit = 100): Promise<FinishedMessage> {
+    const stored = (await this.source.finishedActors?.({ limit })) ?? [];
+    const actors: ActorState[] = stored.map((a) => ({ address: a.address, logic: a.logic, parent: a.parent, snapshot: plainSnapshot(a.snapshot, this.mask), finished: true }));
+    const traces: Record<string, TraceEntryLike[]> = {};
+    for (const actor of actors) {
+      const workflowId = workflowIdOf(actor.snapshot);
+      if (workflowId === undefined || this.source.trace === undefined) continue;
+      traces[workflowId] = (await this.source.trace(workflowId).catch(() => [])).map((e) => this.maskTrace(e));
+    }
+    return { t: 'finished', v: WIRE_VERSION, node: this.node, actors, traces };
   }
 
   stats(): InspectionStats {

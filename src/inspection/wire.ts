@@ -225,7 +225,16 @@ export interface HistoryMessage {
   readonly records: readonly WireRecord[];
 }
 
-export type ServerMessage = BatchMessage | ResyncMessage | DefinitionMessage | ReplyMessage | HistoryMessage;
+/** Durable actors that finished, from the store, and their workflows' traces: answered to a `finished` request. */
+export interface FinishedMessage {
+  readonly t: 'finished';
+  readonly v: typeof WIRE_VERSION;
+  readonly node: string;
+  readonly actors: readonly ActorState[];
+  readonly traces: Readonly<Record<string, readonly TraceEntryLike[]>>;
+}
+
+export type ServerMessage = BatchMessage | ResyncMessage | DefinitionMessage | ReplyMessage | HistoryMessage | FinishedMessage;
 
 export type Decision = 'approve' | 'reject' | 'edit' | 'retry';
 
@@ -249,6 +258,8 @@ export type ControlRequest =
   | { readonly t: 'definition'; readonly requestId: string; readonly address: string }
   | { readonly t: 'inspect'; readonly requestId: string; readonly address: string; readonly on: boolean }
   | { readonly t: 'resync'; readonly requestId: string }
+  /** Lists the durable actors that finished (answered with a `finished` message). */
+  | { readonly t: 'finished'; readonly requestId: string }
   /** Forgets the outside apps that disconnected (their actors are shown stopped until then). */
   | { readonly t: 'clear-stopped-apps'; readonly requestId: string };
 

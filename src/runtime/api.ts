@@ -175,6 +175,18 @@ export interface DurabilityStats {
   readonly acked: number;
 }
 
+/** A durable actor's final record, as `finishedActors()` lists it. */
+export interface FinishedActor {
+  readonly address: string;
+  readonly logic: string;
+  readonly parent: string;
+  readonly status: 'done' | 'stopped' | 'failed';
+  /** Its last persisted XState snapshot. */
+  readonly snapshot: unknown;
+  /** When the record was written, ms since the epoch. */
+  readonly updatedAt: number;
+}
+
 /** What this node runs and has handled, read at once (metrics). */
 export interface RuntimeStats {
   /** Actors running here (supervisors not counted). */
@@ -356,6 +368,11 @@ export interface TroupeSystem {
    * or failed to start.
    */
   notReadyBecause(): string | undefined;
+  /**
+   * Durable actors that finished (done, stopped, failed), newest first, with their final snapshots — what the
+   * inspector lists after its history has moved on or the node restarted (issue 14). Default limit 100.
+   */
+  finishedActors(options?: { readonly limit?: number }): Promise<FinishedActor[]>;
   /** What this node runs and has handled, read now (mailbox depths, messages by logic): for metrics. */
   runtimeStats(): RuntimeStats;
   /** Calls `listener` after each durable record write of this node (its size and the store's time); returns the unsubscribe. */
