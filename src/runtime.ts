@@ -340,7 +340,11 @@ class Runtime implements TroupeSystem {
   private async hostedAnywhere(address: string): Promise<boolean> {
     if (this.core.cell(address) !== undefined || this.spawnedElsewhere.has(address)) return true;
     if ((this.hostedSeen.get(address) ?? 0) > Date.now()) return true;
-    const hosted = (this.describer !== undefined && (await this.describer.remote(address, SERVICE_LOOKUP_MS)) !== undefined) || (await this.durable.isStored(address));
+    // A durable service first: found stored, it is remembered as durable, so this node's messages to it go to its
+    // mailbox (exactly once, across a shard handover) instead of the at-most-once relay to whichever node hosts it.
+    const stored = await this.durable.isStored(address);
+    if (stored) this.durable.remember(address);
+    const hosted = stored || (this.describer !== undefined && (await this.describer.remote(address, SERVICE_LOOKUP_MS)) !== undefined);
     if (hosted) {
       if (this.hostedSeen.size >= 1_000) this.hostedSeen.clear();
       this.hostedSeen.set(address, Date.now() + HOSTED_FRESH_MS);
