@@ -241,7 +241,10 @@ class Runtime implements TroupeSystem {
     }
     if (backends.transport.kind === 'nats') {
       // Non-durable actors on other nodes are reached through the rpc subjects (at most once).
-      this.rpc = new RpcEndpoint(this.core, backends.transport, this.node, this.log);
+      this.rpc = new RpcEndpoint(this.core, backends.transport, this.node, this.log, {
+        isLocalDurable: (address) => this.core.cell(address) instanceof DurableCell,
+        learn: (address) => void (address.startsWith(`${this.name}/`) && this.durable.remember(address)),
+      });
       this.rpc.start();
       this.core.setRemoteResolver(this.rpc.send);
       // Definitions of the actors this node runs, for inspectors on other nodes (issue 9).

@@ -46,6 +46,12 @@ export class RpcEndpoint {
     private readonly transport: Transport,
     private readonly nodeId: string,
     private readonly log: Logger,
+    /**
+     * Durable actors, as senders and as names learnt: a tell sent by a durable actor says so, and the receiving node
+     * remembers the sender as durable, so its own messages back go to the sender's mailbox (exactly once, across a
+     * shard handover) rather than through this at-most-once relay.
+     */
+    private readonly durable: { readonly isLocalDurable: (address: string) => boolean; readonly learn: (address: string) => void } = { isLocalDurable: () => false, learn: () => {} },
   ) {}
 
   start(): void {
@@ -61,7 +67,9 @@ export class RpcEndpoint {
   /** The core's remote resolver: sends to an address hosted elsewhere (or nowhere: then it is lost or times out). */
   readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): boolean => {
     if (this.subscription === undefined) return false;
-    const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), { from, traceContext: injectContext(sendingContext()) });
+    const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), {
+      from, traceContext: injectContext(sendingContext()), fromDurable: from !== undefined && this.durable.isLocalDurable(from),
+    });
     const subject = this.subjectOf(address);
     const bytes = encodeEnvelope(envelope);
     if (reply === undefined) {
@@ -156,6 +164,7 @@ export class RpcEndpoint {
       this.log.debug({ subject: message.subject }, 'rpc: dropped a message whose envelopes name another address than its subject');
       return;
     }
+    for (const envelope of envelopes) if (envelope.fromDurable === true && envelope.from !== undefined) this.durable.learn(envelope.from);
     if (message.reply === undefined) {
       for (const envelope of envelopes) {
         try {

@@ -19,6 +19,8 @@ export interface Envelope {
   readonly correlationId?: string;
   readonly replyTo?: string;
   readonly traceId?: string;
+  /** The sender is a durable actor: the receiver sends to it through its durable mailbox from then on. */
+  readonly fromDurable?: boolean;
   /** The sender's trace context as its propagator's fields (W3C `traceparent`, `tracestate`), when it was traced. */
   readonly traceContext?: Readonly<Record<string, string>>;
   /** Epoch ms when the message was built. */
@@ -61,6 +63,7 @@ function checkEnvelope(value: unknown): Envelope {
     if (e[field] !== undefined && typeof e[field] !== 'string') throw new CodecError(`envelope.${field} must be a string`);
   }
   if (typeof e['ts'] !== 'number') throw new CodecError('envelope.ts must be a number');
+  if (e['fromDurable'] !== undefined && typeof e['fromDurable'] !== 'boolean') throw new CodecError('envelope.fromDurable must be a boolean');
   const tc = e['traceContext'];
   if (tc !== undefined && (typeof tc !== 'object' || tc === null || Array.isArray(tc) || Object.values(tc).some((v) => typeof v !== 'string'))) {
     throw new CodecError('envelope.traceContext must be a map of strings');
@@ -84,6 +87,7 @@ export function eventEnvelope(
   extra: {
     readonly from?: string | undefined; readonly correlationId?: string | undefined; readonly replyTo?: string | undefined;
     readonly traceContext?: Readonly<Record<string, string>> | undefined;
+    readonly fromDurable?: boolean | undefined;
   } = {},
 ): EventEnvelope {
   return {
@@ -97,6 +101,7 @@ export function eventEnvelope(
     ...(extra.correlationId ? { correlationId: extra.correlationId } : {}),
     ...(extra.replyTo ? { replyTo: extra.replyTo } : {}),
     ...(extra.traceContext ? { traceContext: extra.traceContext } : {}),
+    ...(extra.fromDurable ? { fromDurable: true } : {}),
   };
 }
 
