@@ -1,7 +1,7 @@
 /** What an actor is, from the shape of its snapshot (the machines of `troupe/machines`). */
 import type { WireSnapshot } from '../../src/inspection/wire.js';
 
-export type ActorKind = 'workflow' | 'escrow' | 'breaker' | 'actor';
+export type ActorKind = 'workflow' | 'escrow' | 'breaker' | 'pool' | 'actor';
 
 export function kindOf(snapshot: WireSnapshot | undefined): ActorKind {
   const c = snapshot?.context as Record<string, unknown> | undefined;
@@ -9,6 +9,7 @@ export function kindOf(snapshot: WireSnapshot | undefined): ActorKind {
   if (typeof c['workflowId'] === 'string' && typeof c['steps'] === 'object') return 'workflow';
   if (typeof c['items'] === 'object' && Array.isArray(c['levels'])) return 'escrow';
   if (typeof c['failureThreshold'] === 'number' && Array.isArray(c['failures'])) return 'breaker';
+  if (typeof c['capacity'] === 'number' && Array.isArray(c['queue']) && typeof c['leases'] === 'object') return 'pool';
   return 'actor';
 }
 

@@ -11,7 +11,7 @@ import { EscrowView } from './escrow-view.js';
 import { kindOf, WORKFLOW_FILTERS, workflowStatus } from './kinds.js';
 import { Store, type LogEntry } from './store.js';
 import { renderTimeline, type WorkflowContextView } from './timeline.js';
-import { renderBreakers, renderLog, renderTree, renderWorkflows, type LogFilter, type WorkflowFilter } from './views.js';
+import { renderBreakers, renderLog, renderPools, renderTree, renderWorkflows, type LogFilter, type WorkflowFilter } from './views.js';
 import './styles.css';
 
 const store = new Store();
@@ -31,6 +31,7 @@ const el = {
   tree: h('div', { class: 'panel-body', id: 'tree' }),
   workflows: h('div', { class: 'panel-body', id: 'workflows' }),
   breakers: h('div', { class: 'panel-body', id: 'breakers' }),
+  pools: h('div', { class: 'panel-body', id: 'pools' }),
   actorHead: h('div', { class: 'actor-head', id: 'actor' }),
   chart: h('div', { class: 'chart-box', id: 'chart' }),
   context: h('pre', { class: 'context', id: 'context' }),
@@ -89,7 +90,7 @@ function logTools(): HTMLElement {
 replace(document.getElementById('app')!,
   h('header', {}, h('h1', {}, 'Troupe inspector'), h('span', { class: 'system', id: 'system' }), el.status, el.counts),
   h('main', {},
-    h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows, workflowTools()), panel('Circuit breakers', el.breakers)),
+    h('div', { class: 'col left' }, panel('Supervision tree', el.tree), panel('Workflows', el.workflows, workflowTools()), panel('Circuit breakers', el.breakers), panel('Pools', el.pools)),
     h('div', { class: 'col center' }, h('section', { class: 'panel' }, el.actorHead, h('div', { id: 'time-travel', class: 'time-travel', hidden: true }), chartTools(), el.chart, h('details', {}, h('summary', {}, 'context'), el.context)), panel('Workflow timeline', el.timeline)),
     h('div', { class: 'col right' }, panel('Escrow: waiting for a person', escrow.el))),
   h('footer', {}, panel('Event log', el.log, logTools())));
@@ -257,6 +258,7 @@ function render(): void {
   replace(el.tree, renderTree(store, selected, select, () => void ask({ t: 'clear-stopped-apps', requestId: '' }).then((answer) => answer.ok && store.clearStoppedApps())));
   replace(el.workflows, renderWorkflows(store, selected, select, workflowFilter));
   replace(el.breakers, renderBreakers(store));
+  replace(el.pools, renderPools(store));
   escrow.render();
   renderActor();
   const actor = selected ? store.actors.get(selected) : undefined;

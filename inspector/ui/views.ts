@@ -152,6 +152,25 @@ export function renderBreakers(store: Store): HTMLElement {
   return rows.length ? h('ul', { class: 'breakers' }, ...rows) : h('div', { class: 'empty' }, 'No circuit breakers.');
 }
 
+/** Pools (issue 11): holders of the capacity, the queue, how long the longest waiter has waited, and past waits. */
+export function renderPools(store: Store): HTMLElement {
+  const now = store.now();
+  const rows = [...store.actors.values()].filter((a) => !a.finished && kindOf(a.snapshot) === 'pool').map((a) => {
+    const c = a.snapshot.context as { capacity?: number; queue?: Array<{ requestId?: string; enqueuedAt?: number; key?: string }>; leases?: Record<string, { replyTo?: string; waitedMs?: number; key?: string }> };
+    const holders = Object.values(c.leases ?? {});
+    const queue = c.queue ?? [];
+    const oldest = queue.reduce((min, r) => Math.min(min, r.enqueuedAt ?? Infinity), Infinity);
+    const waits = holders.map((l) => l.waitedMs ?? 0);
+    const full = holders.length >= (c.capacity ?? Infinity);
+    return h('li', { class: `pool ${full ? 'full' : ''}`, 'data-address': a.address, 'data-held': holders.length, 'data-queued': queue.length,
+      title: holders.length ? `held by ${holders.map((l) => `${l.replyTo ?? '?'}${l.key ? ` (${l.key})` : ''}`).join(', ')}` : 'no holder' },
+      h('span', { class: 'name' }, a.address.split('/').pop() ?? a.address), ' ',
+      h('span', { class: `badge ${full ? 'b-open' : 'b-closed'}` }, `${holders.length}/${c.capacity ?? '?'} held`),
+      h('span', { class: 'meta' }, ` · ${queue.length} waiting${Number.isFinite(oldest) ? ` · longest ${ms(now - oldest)}` : ''}${waits.length ? ` · holders waited ${ms(Math.max(...waits))} at most` : ''}`));
+  });
+  return rows.length ? h('ul', { class: 'breakers pools' }, ...rows) : h('div', { class: 'empty' }, 'No pools.');
+}
+
 export interface LogFilter {
   text: string;
   categories: Set<LogEntry['category']>;

@@ -14,6 +14,7 @@ import { WebSocket } from 'ws';
 import type { Browser, Page } from 'playwright-core';
 import { createSupportScenario, type SupportScenario } from '../../examples/support-workflow.js';
 import { startInspector, type Inspector } from '../../inspector/index.js';
+import { pool } from '../../machines/index.js';
 import { artifact, launchChromium } from '../fixtures/browser.js';
 
 let browser: Browser;
@@ -327,4 +328,18 @@ test("an outside app's #id.path target is drawn as an edge, with its initial sta
   } finally {
     app.close();
   }
+});
+
+test('a pool shows its holders, its queue and how long the longest waiter has waited (issue 11)', async () => {
+  const gpu = scenario.system.spawn(scenario.system.register('gpu-pool', pool), { id: 'gpu', input: { capacity: 1 } });
+  gpu.tell({ type: 'pool.acquire', requestId: 'r1', replyTo: 'support/tickets/ticket-42' });
+  gpu.tell({ type: 'pool.acquire', requestId: 'r2', replyTo: 'support/tickets/ticket-43' });
+  const row = page.locator('#pools li.pool[data-address="support/gpu"]');
+  await page.locator('#pools li.pool[data-address="support/gpu"][data-held="1"][data-queued="1"]').waitFor();
+  expect(await row.textContent()).toMatch(/gpu 1\/1 held · 1 waiting · longest \d/);
+  expect(await row.getAttribute('title')).toBe('held by support/tickets/ticket-42');
+  gpu.tell({ type: 'pool.release', requestId: 'r1' });
+  await page.locator('#pools li.pool[data-address="support/gpu"][data-held="1"][data-queued="0"]').waitFor();
+  expect(await row.getAttribute('title')).toBe('held by support/tickets/ticket-43');
+  await gpu.stop();
 });
