@@ -13,14 +13,19 @@
  * same trace without any context having to travel with it.
  */
 import { createHash } from 'node:crypto';
-import { context, SpanStatusCode, trace, TraceFlags, type Span, type Tracer } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, TraceFlags, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { TraceEntry } from '../trace-entry.js';
 
 /** Bounds the runs followed at once (a run that never ends must not grow the map for ever). */
 const MAX_OPEN_RUNS = 10_000;
 
+/** A step's `to` states that end its attempt's span. */
+const ATTEMPT_ENDS: ReadonlySet<string> = new Set(['done', 'failed', 'skipped', 'retrying', 'escalated']);
+
 interface Run {
   readonly span: Span;
+  /** The context with the run's span: the parent of its attempt spans, made once per run. */
+  readonly context: Context;
   /** Open attempt spans by step id (a compensation's id is `<step>~compensate`). */
   readonly attempts: Map<string, Span>;
 }
@@ -73,7 +78,7 @@ export class WorkflowSpans {
           'troupe.workflow.id': entry.workflowId, 'troupe.step.id': entry.step, 'troupe.step.attempt': entry.attempt,
           'troupe.idempotency_key': entry.kind === 'compensation' ? `${entry.workflowId}/${entry.step}/compensate` : `${entry.workflowId}/${entry.step}`,
         },
-      }, trace.setSpan(context.active(), run.span));
+      }, run.context);
       run.attempts.set(key, span);
       return;
     }
@@ -85,7 +90,7 @@ export class WorkflowSpans {
       open.addEvent('troupe.escalated', { 'troupe.step.id': entry.step }, at);
     }
     // The attempt ends when its work does: done, failed for good, skipped, retrying later, or waiting for a person.
-    if (['done', 'failed', 'skipped', 'retrying', 'escalated'].includes(entry.to)) {
+    if (ATTEMPT_ENDS.has(entry.to)) {
       open.setAttribute('troupe.step.outcome', entry.outcome);
       if (entry.delayMs !== undefined) open.setAttribute('troupe.step.retry_delay_ms', entry.delayMs);
       if (entry.error !== undefined) open.setStatus({ code: SpanStatusCode.ERROR, message: entry.error.message });
@@ -106,7 +111,7 @@ export class WorkflowSpans {
     if (open === undefined) {
       if (entry.outcome !== 'queued') return;
       const run = this.runs.get(entry.workflowId);
-      const parent = run ? trace.setSpan(context.active(), run.span) : this.derivedContext(entry.workflowId);
+      const parent = run ? run.context : this.derivedContext(entry.workflowId);
       const span = this.tracer.startSpan(`troupe.escalation ${entry.step}`, {
         startTime: entry.at,
         attributes: {
@@ -156,7 +161,7 @@ export class WorkflowSpans {
     const { traceId, spanId } = workflowTraceIds(this.system, entry.workflowId);
     const parent = trace.setSpanContext(context.active(), { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
     const span = this.tracer.startSpan('troupe.workflow', { startTime: entry.at, attributes: { 'troupe.workflow.id': entry.workflowId } }, parent);
-    const run = span.isRecording() ? { span, attempts: new Map<string, Span>() } : null;
+    const run = span.isRecording() ? { span, context: trace.setSpan(context.active(), span), attempts: new Map<string, Span>() } : null;
     this.runs.set(entry.workflowId, run);
     return run;
   }
