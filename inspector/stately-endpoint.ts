@@ -55,15 +55,11 @@ export class StatelyEndpoint {
     if (stopped.length > 0) this.bus.ingest(stopped);
   }
 
-  /** Forgets the sessions whose app disconnected; returns their ids (the pages drop them too). */
-  clearStopped(): string[] {
-    const cleared: string[] = [];
+  /** Forgets the sessions whose app disconnected (each page drops them itself). */
+  clearStopped(): void {
     for (const [sessionId, entry] of this.latest) {
-      if ((entry.snapshot as { snapshot?: { status?: unknown } } | undefined)?.snapshot?.status !== 'stopped') continue;
-      this.latest.delete(sessionId);
-      cleared.push(sessionId);
+      if ((entry.snapshot as { snapshot?: { status?: unknown } } | undefined)?.snapshot?.status === 'stopped') this.latest.delete(sessionId);
     }
-    return cleared;
   }
 
   /** Latest actor and snapshot records of the external sessions. */

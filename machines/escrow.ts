@@ -198,16 +198,12 @@ const escrowMachine = setup({
  * await system.escrow('support/escrow').approve(itemId, { by: 'ana', output: editedReply }); // typed, with a receipt
  */
 export const escrow = Object.assign(escrowMachine, {
-  /** Metrics (issue 12): `troupe.escrow.items` waiting, by tier and level (summed over this node's escrows). */
+  /** Metrics (issue 12): `troupe.escrow.items` waiting, by tier and level (one reading per item: the runtime sums them). */
   troupeGauges: (snapshot: unknown): readonly GaugeReading[] => {
     const context = (snapshot as { context?: EscrowContext }).context;
     if (context === undefined || typeof context.items !== 'object') return [];
-    const counts = new Map<string, GaugeReading>();
-    for (const item of Object.values(context.items)) {
-      const labels = { tier: item.tier, level: context.levels[item.level] ?? String(item.level) };
-      const key = `${labels.tier}|${labels.level}`;
-      counts.set(key, { name: 'troupe.escrow.items', labels, value: (counts.get(key)?.value ?? 0) + 1 });
-    }
-    return [...counts.values()];
+    return Object.values(context.items).map((item) => ({
+      name: 'troupe.escrow.items', labels: { tier: item.tier, level: context.levels[item.level] ?? String(item.level) }, value: 1,
+    }));
   },
 });

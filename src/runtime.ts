@@ -216,10 +216,10 @@ class Runtime implements TroupeSystem {
     // address no one hosts ends in the DLQ stream). The embedded default is one process: an unknown address is refused.
     const sharedLog = backends.transport.kind === 'nats';
     this.oneProcess = backends.transport.kind === 'memory';
-    this.core.setDurableRouter((address, event, from, reply, msgId, explicit) => {
+    this.core.setDurableRouter((address, event, from, reply, msgId, explicit, trace) => {
       if (!this.durable.knows(address) && !(explicit && sharedLog)) return undefined;
       this.stats.logAppends++;
-      const appended = this.durable.send(address, event, from, reply, msgId);
+      const appended = this.durable.send(address, event, from, reply, msgId, trace);
       appended.catch(() => {}); // recorded as a dead letter by the node; deliver() callers see the rejection
       return appended;
     });
@@ -324,7 +324,7 @@ class Runtime implements TroupeSystem {
   private checkServicesAt(logicName: string, address: string, input: unknown): Promise<void> | undefined {
     const registered = this.core.logics.has(logicName) ? this.core.logics.get(logicName).logic : undefined;
     if (registered === undefined) return undefined; // a client node starting a logic it does not load: the owner checks nothing it cannot see
-    const isHere = (a: string): boolean => this.core.cell(a) !== undefined || this.spawnedElsewhere.has(a);
+    const isHere = (a: string): boolean => this.isHere(a);
     if (this.oneProcess) {
       checkServices(registered, address, input, isHere);
       return undefined;
@@ -340,8 +340,13 @@ class Runtime implements TroupeSystem {
   /** Addresses found hosted, with when that answer goes stale (ms since epoch): one lookup per service per while. */
   private readonly hostedSeen = new Map<string, number>();
 
+  /** Runs in this process, or this process asked another node to spawn it a moment ago. */
+  private isHere(address: string): boolean {
+    return this.core.cell(address) !== undefined || this.spawnedElsewhere.has(address);
+  }
+
   private async hostedAnywhere(address: string): Promise<boolean> {
-    if (this.core.cell(address) !== undefined || this.spawnedElsewhere.has(address)) return true;
+    if (this.isHere(address)) return true; // it may have appeared here while the others were asked
     if ((this.hostedSeen.get(address) ?? 0) > Date.now()) return true;
     // A durable service first: found stored, it is remembered as durable, so this node's messages to it go to its
     // mailbox (exactly once, across a shard handover) instead of the at-most-once relay to whichever node hosts it.

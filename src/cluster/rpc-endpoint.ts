@@ -11,8 +11,8 @@
  * costs one publish and one parse on each side instead of one per tell; an ask to that address first sends the
  * tells queued before it, so it never overtakes them.
  */
-import { context } from '@opentelemetry/api';
-import { extractContext, injectContext, sendingContext } from '../observability/propagation.js';
+import { context, type Context } from '@opentelemetry/api';
+import { extractContext, injectContext } from '../observability/propagation.js';
 import type { EventObject } from 'xstate';
 import { decode, decodeEventEnvelopes, encode, encodeEnvelope, encodeEnvelopeBatch, eventEnvelope, type EventEnvelope } from '../codec/index.js';
 import { DeadLetterError, errorFromPlain, isPlainError, toPlainError, type PlainError } from '../errors.js';
@@ -65,10 +65,10 @@ export class RpcEndpoint {
   }
 
   /** The core's remote resolver: sends to an address hosted elsewhere (or nowhere: then it is lost or times out). */
-  readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined): boolean => {
+  readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, trace?: Context): boolean => {
     if (this.subscription === undefined) return false;
     const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), {
-      from, traceContext: injectContext(sendingContext()), fromDurable: from !== undefined && this.durable.isLocalDurable(from),
+      from, traceContext: injectContext(trace), fromDurable: from !== undefined && this.durable.isLocalDurable(from),
     });
     const subject = this.subjectOf(address);
     const bytes = encodeEnvelope(envelope);

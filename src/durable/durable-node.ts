@@ -8,7 +8,8 @@
  * Deliveries are never nak'd: each actor's inbox keeps them, in order, and this node marks every held one
  * `working()` at a third of `ack_wait`, so the log redelivers only what a dead process held.
  */
-import { extractContext, injectContext, sendingContext } from '../observability/propagation.js';
+import type { Context } from '@opentelemetry/api';
+import { extractContext, injectContext } from '../observability/propagation.js';
 import type { EventObject } from 'xstate';
 import { decodeEventEnvelope, encodeEnvelope, eventEnvelope, type EventEnvelope } from '../codec/index.js';
 import { backoffDelay } from '../backoff.js';
@@ -371,11 +372,11 @@ export class DurableNode {
    * Appends `event` to the actor's durable mailbox; resolves once it is stored in the log. `msgId` (a durable
    * sender's deterministic id) makes a re-sent message a duplicate the log drops.
    */
-  async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string): Promise<AppendResult> {
+  async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string, trace?: Context): Promise<AppendResult> {
     this.known.add(address);
     const id = msgId ?? `${this.options.nodeId}.${++this.counter}`;
     const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), {
-      from, correlationId: reply ? id : undefined, replyTo: reply ? this.replies?.subject : undefined, traceContext: injectContext(sendingContext()),
+      from, correlationId: reply ? id : undefined, replyTo: reply ? this.replies?.subject : undefined, traceContext: injectContext(trace),
     });
     if (reply) this.asks.set(id, reply);
     const subject = mailboxSubject(this.options.core.name, shardOf(address, this.options.log.shards), address);
@@ -617,14 +618,16 @@ export class DurableNode {
     const source = this.options.finished ?? this.options.store;
     const keys = (await source.keys(snapshotKey(this.options.core.name))).slice(0, scan);
     const records: DurableRecord[] = [];
-    for (const key of keys) {
-      const stored = await source.get(key).catch(() => undefined);
-      if (!stored) continue;
-      try {
-        const record = decodeRecord(stored.value);
-        if (record.status !== 'active') records.push(record);
-      } catch {
-        // an undecodable record is not listed (recover() reports it)
+    // Read 64 at a time: a page opening lists them, and one round trip per record would take seconds.
+    for (let i = 0; i < keys.length; i += 64) {
+      for (const stored of await Promise.all(keys.slice(i, i + 64).map((key) => source.get(key).catch(() => undefined)))) {
+        if (!stored) continue;
+        try {
+          const record = decodeRecord(stored.value);
+          if (record.status !== 'active') records.push(record);
+        } catch {
+          // an undecodable record is not listed (recover() reports it)
+        }
       }
     }
     return records.sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);

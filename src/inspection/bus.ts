@@ -235,13 +235,11 @@ export class InspectionBus {
   async storedFinished(limit = 100): Promise<FinishedMessage> {
     const stored = (await this.source.finishedActors?.({ limit })) ?? [];
     const actors: ActorState[] = stored.map((a) => ({ address: a.address, logic: a.logic, parent: a.parent, snapshot: plainSnapshot(a.snapshot, this.mask), finished: true }));
-    const traces: Record<string, TraceEntryLike[]> = {};
-    for (const actor of actors) {
-      const workflowId = workflowIdOf(actor.snapshot);
-      if (workflowId === undefined || this.source.trace === undefined) continue;
-      traces[workflowId] = (await this.source.trace(workflowId).catch(() => [])).map((e) => this.maskTrace(e));
-    }
-    return { t: 'finished', v: WIRE_VERSION, node: this.node, actors, traces };
+    const trace = this.source.trace?.bind(this.source);
+    const workflowIds = trace === undefined ? [] : actors.map((a) => workflowIdOf(a.snapshot)).filter((id): id is string => id !== undefined);
+    // The traces are read side by side: one round trip to the durable trace, not one per workflow.
+    const read = await Promise.all(workflowIds.map(async (id) => [id, (await trace!(id).catch(() => [])).map((e) => this.maskTrace(e))] as const));
+    return { t: 'finished', v: WIRE_VERSION, node: this.node, actors, traces: Object.fromEntries(read) };
   }
 
   stats(): InspectionStats {

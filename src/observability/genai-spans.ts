@@ -30,8 +30,8 @@ export async function inModelSpan<T extends ModelAnswer>(call: ModelCall, run: (
       ...(call.model ? { 'gen_ai.request.model': call.model } : {}),
     },
   });
-  try {
-    const { answer, journaled } = await context.with(trace.setSpan(context.active(), span), run);
+  return within(span, async () => {
+    const { answer, journaled } = await run();
     span.setAttribute('troupe.agent.journaled', journaled);
     if (answer.model) span.setAttribute('gen_ai.response.model', answer.model);
     if (answer.usage) {
@@ -40,12 +40,7 @@ export async function inModelSpan<T extends ModelAnswer>(call: ModelCall, run: (
     }
     if (answer.stopReason) span.setAttribute('gen_ai.response.finish_reasons', [answer.stopReason]);
     return answer;
-  } catch (error) {
-    fail(span, error);
-    throw error;
-  } finally {
-    span.end();
-  }
+  });
 }
 
 /** Runs a tool call in an `execute_tool` span; a result flagged `isError` marks the span failed. */
@@ -54,10 +49,17 @@ export async function inToolSpan<T extends { readonly isError?: boolean }>(tool:
     kind: SpanKind.INTERNAL,
     attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': tool, 'gen_ai.tool.call.id': callId },
   });
-  try {
-    const result = await context.with(trace.setSpan(context.active(), span), run);
+  return within(span, async () => {
+    const result = await run();
     if (result.isError) span.setStatus({ code: SpanStatusCode.ERROR, message: 'the tool failed' });
     return result;
+  });
+}
+
+/** Runs `run` with `span` active; a throw marks the span failed; the span ends either way. */
+async function within<T>(span: Span, run: () => Promise<T>): Promise<T> {
+  try {
+    return await context.with(trace.setSpan(context.active(), span), run);
   } catch (error) {
     fail(span, error);
     throw error;

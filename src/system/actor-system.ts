@@ -4,6 +4,7 @@
  * `Parent` seam and remote addresses through `setRemoteResolver` (protoactor's RegisterAddressResolver).
  */
 import { sendingContext } from '../observability/propagation.js';
+import type { Context } from '@opentelemetry/api';
 import type { EventObject } from 'xstate';
 import type { RuntimeConfig } from '../config.js';
 import { roundTrip } from '../codec/index.js';
@@ -58,6 +59,8 @@ export type DurableRouter = (
   msgId?: string,
   /** `deliver()`: the sender says the address is durable, though this node may never have seen it. */
   explicit?: boolean,
+  /** The OpenTelemetry context it was sent in, to travel with it (only when an SDK traces and telemetry is on). */
+  trace?: Context,
 ) => Promise<unknown> | undefined;
 
 /** Takes each trace entry this node records for the first time, with its stable id (a durable trace log). */
@@ -71,7 +74,7 @@ export interface ResultWaitOptions {
 export type ResultResolver = (address: string, options: ResultWaitOptions) => Promise<unknown>;
 
 /** Delivers to addresses this node does not host; returns false when it cannot (then: dead letter). */
-export type RemoteResolver = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined) => boolean;
+export type RemoteResolver = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, trace?: Context) => boolean;
 
 const RESTART_TYPES: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
 
@@ -218,7 +221,7 @@ export class ActorSystemCore implements CellHost, RefHost {
     // A local non-durable actor or a supervisor is not durable; any other address of this system may be hosted by
     // another process: the message is stored in its durable mailbox (an address no one hosts ends in the DLQ).
     const local = this.cells.get(address) !== undefined || this.reserved.has(address);
-    const appended = this.durable?.(address, checked, undefined, undefined, undefined, !local);
+    const appended = this.durable?.(address, checked, undefined, undefined, undefined, !local, this.sendingContext());
     if (appended === undefined) return Promise.reject(new DeadLetterError(address, 'not a durable actor'));
     return appended.then(() => undefined);
   }
@@ -237,15 +240,20 @@ export class ActorSystemCore implements CellHost, RefHost {
     return this.ask(to, event, timeoutMs === undefined ? undefined : { timeoutMs });
   }
 
+  /** The context a message sent now belongs to: undefined unless an OpenTelemetry SDK traces and telemetry is on. */
+  private sendingContext(): Context | undefined {
+    return this.tracing ? sendingContext() : undefined;
+  }
+
   private deliver(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string): void {
-    const sent = this.tracing ? sendingContext() : undefined; // undefined unless an OpenTelemetry SDK traces (propagation.ts)
+    const sent = this.sendingContext();
     const message: Message = sent === undefined ? { event, from, reply } : { event, from, reply, trace: sent };
     if (this.stopped) return this.undeliverable(address, message, 'system stopped');
-    if (this.durable?.(address, event, from, reply, msgId)) return;
+    if (this.durable?.(address, event, from, reply, msgId, false, sent)) return;
     const cell = this.cells.get(address);
     if (cell === undefined) {
       if (this.reserved.has(address)) return this.undeliverable(address, message, 'supervisors accept no messages');
-      if (this.remote?.(address, event, from, reply)) return;
+      if (this.remote?.(address, event, from, reply, sent)) return;
       return this.undeliverable(address, message, 'no actor at this address');
     }
     if (cell.state === 'stopped') return this.undeliverable(address, message, 'actor stopped');
