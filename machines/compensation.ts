@@ -51,7 +51,7 @@ const HOLDING = new Set(['waiting', 'checking', 'running', 'fallback']);
 const entered = (steps: readonly StepEnv[]) => (a: ReducerArgs) => {
   // Attempts still running or waiting in parallel branches were stopped on the way out: their pool slots go back.
   const releases = steps.filter((env) => env.uses.length > 0 && HOLDING.has(recordOf(a.context, env.id).status))
-    .flatMap((env) => poolCancels(env, a.context.workflowId, recordOf(a.context, env.id).attempt));
+    .flatMap((env) => poolCancels(env, a.context.workflowId, recordOf(a.context, env.id)));
   return {
     // Their deadlines go with them.
     context: { status: 'compensating' as const, timers: {} },

@@ -131,6 +131,20 @@ export interface WorkflowDefinition<TInput = unknown> {
   readonly summarizer?: Summarizer;
   /** Address of the escrow actor that escalations go to; default `escrow` (input `escrow` overrides). */
   readonly escrow?: string;
+  /**
+   * Step concurrency beyond one step (issue 11; Inngest's `concurrency`): every attempt of every step of this workflow
+   * holds a slot of each of these pools while it runs (after the step's own `uses`). Like Inngest's, a limit counts
+   * running steps, not runs: a run waiting for a person or a retry holds no slot. The pool's address is the scope —
+   * one only this definition names caps its steps across all its runs; one that every definition names caps the
+   * system's — and `key` (from the input) makes it a limit per tenant, customer or model with the pool's `perKey`.
+   */
+  readonly concurrency?: readonly (string | ConcurrencyLimit<TInput>)[];
+}
+
+/** One step-concurrency limit of a workflow: the pool whose slots its steps hold, and the flow-control key of their requests. */
+export interface ConcurrencyLimit<TInput = unknown> {
+  readonly pool: string;
+  readonly key?: (input: TInput) => string | undefined;
 }
 
 /**

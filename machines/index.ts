@@ -24,7 +24,7 @@ export {
   step, parallel, sequence, sequence as subWorkflow,
   type AttemptArgs, type StepFn, type StepOptions, type StepDef, type ParallelDef, type SequenceDef, type DefinitionNode,
   type WorkflowDefinition, type Verifier, type VerifierFn, type VerifyArgs, type VerifyResult, type Compensation,
-  type CompensateFn, type CompensateArgs,
+  type CompensateFn, type CompensateArgs, type ConcurrencyLimit,
 } from './definition.js';
 export { validateDefinition, WorkflowDefinitionError } from './validate.js';
 export { isWorkflowInput } from './workflow-input.js';
@@ -63,6 +63,7 @@ export {
   type PoolInput, type PoolContext, type PoolCommand, type PoolAcquireEvent, type PoolNotice, type PoolEvent, type PoolRequest, type PoolLease, type PoolStatus,
 } from './pool.js';
 export { flowControl, type FlowContext, type FlowEvent, type FlowHeld, type FlowInput } from './flow-control.js';
+export { batcher, DEFAULT_BATCH_KEY, DEFAULT_BATCH_TYPE, type BatchContext, type BatchEvent, type BatchInput, type BatchMessage, type OpenBatch } from './batch.js';
 export { rateLimit, type RateLimitInput, type RateLimitContext, type RateLimitEvent } from './rate-limit.js';
 export type { OutputSize, HandoffKey } from './handoff.js';
 export type { StepEnv } from './step-env.js';

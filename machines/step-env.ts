@@ -1,7 +1,7 @@
 /**
  * A step's compiled environment: its definition with defaults filled, shared by its reducers and its states.
  */
-import type { StepDef, StepFn, Verifier } from './definition.js';
+import type { ConcurrencyLimit, StepDef, StepFn, Verifier } from './definition.js';
 import { compensationOf } from './definition.js';
 import { handoffKeys, type HandoffKey, type Summarizer, type Tokenizer } from './handoff.js';
 import { resolveRetry, type ResolvedRetryPolicy } from './policy.js';
@@ -24,10 +24,10 @@ export interface StepEnv {
   readonly compensable: boolean;
   readonly tier: string;
   readonly breaker: string | undefined;
-  /** Pools whose slots each attempt waits for (empty: none). */
+  /** Pools whose slots each attempt waits for (empty: none): the step's `uses`, then its workflow's `concurrency`. */
   readonly uses: readonly string[];
-  /** The flow-control key of the pool requests, from the workflow input. */
-  readonly poolKey: ((input: never) => string | undefined) | undefined;
+  /** The flow-control key of each pool's requests (by index in `uses`), from the workflow input. */
+  readonly poolKeys: readonly (((input: never) => string | undefined) | undefined)[];
   readonly fallback: StepFn | string | undefined;
   readonly verify: Verifier | undefined;
   readonly onVerifyFail: 'retry' | 'escalate';
@@ -47,9 +47,12 @@ export interface StepEnv {
 export function stepEnv(
   def: StepDef,
   before: readonly string[],
-  shared: { budget: number; tokenizer: Tokenizer; summarizer: Summarizer | undefined },
+  shared: { budget: number; tokenizer: Tokenizer; summarizer: Summarizer | undefined; concurrency?: readonly ConcurrencyLimit[] },
 ): StepEnv {
   const o = def.options;
+  const own = o.uses ?? [];
+  // A workflow-wide limit on a pool the step already uses is that one slot: the step's own key stands.
+  const limits = (shared.concurrency ?? []).filter((limit) => !own.includes(limit.pool));
   return {
     id: def.id,
     kind: 'step',
@@ -61,8 +64,8 @@ export function stepEnv(
     compensable: compensationOf(def) !== undefined,
     tier: o.escalation?.tier ?? DEFAULT_TIER,
     breaker: o.breaker,
-    uses: o.uses ?? [],
-    poolKey: o.poolKey as StepEnv['poolKey'],
+    uses: [...own, ...limits.map((limit) => limit.pool)],
+    poolKeys: [...own.map(() => o.poolKey as StepEnv['poolKeys'][number]), ...limits.map((limit) => limit.key as StepEnv['poolKeys'][number])],
     fallback: o.fallback,
     verify: o.verify,
     onVerifyFail: o.onVerifyFail ?? 'retry',
@@ -91,7 +94,7 @@ export function compensationEnv(step: StepEnv): StepEnv {
     compensable: false,
     breaker: undefined,
     uses: [],
-    poolKey: undefined,
+    poolKeys: [],
     fallback: undefined,
     verify: undefined,
     minConfidence: undefined,

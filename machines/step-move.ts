@@ -29,7 +29,7 @@ export function moveTo(env: StepEnv, a: ReducerArgs, next: StepRecord, extra: Ex
   const emit: AnyEventObject[] = [traceEvent(entry)];
   if (extra.emit !== undefined) for (const e of extra.emit) emit.push(e as AnyEventObject);
   if (env.uses.length > 0 && holdsPools(prev.status) && (!holdsPools(next.status) || next.attempt !== prev.attempt)) {
-    for (const e of poolCancels(env, a.context.workflowId, prev.attempt)) emit.push(e);
+    for (const e of poolCancels(env, a.context.workflowId, prev)) emit.push(e);
   }
   return { context, emit };
 }
@@ -39,9 +39,18 @@ function holdsPools(status: StepStatus): boolean {
   return status === 'waiting' || status === 'checking' || status === 'running' || status === 'fallback';
 }
 
-/** Gives back an attempt's slots, granted or still queued (a pool's cancel frees either). */
-export function poolCancels(env: StepEnv, workflowId: string, attempt: number): TellEmitted[] {
-  return env.uses.map((pool, index) => tell(pool, { type: 'pool.cancel', requestId: poolRequestOf(env, workflowId, attempt, index) }));
+/** Gives back an attempt's slots, granted or still queued (a pool's cancel frees either); pools not yet asked are skipped. */
+export function poolCancels(env: StepEnv, workflowId: string, r: StepRecord): TellEmitted[] {
+  const asked = r.status === 'waiting' ? Math.min((r.granted?.length ?? 0) + 1, env.uses.length) : env.uses.length;
+  return env.uses.slice(0, asked).map((pool, index) => tell(pool, { type: 'pool.cancel', requestId: poolRequestOf(env, workflowId, r.attempt, index) }));
+}
+
+/** Asks the next pool of an attempt for its slot (pools are asked one at a time, in `uses` order: see `begin`). */
+export function poolAcquire(env: StepEnv, a: ReducerArgs, attempt: number, index: number): TellEmitted {
+  const key = env.poolKeys[index]?.(a.context.input as never);
+  return tell(env.uses[index]!, {
+    type: 'pool.acquire', requestId: poolRequestOf(env, a.context.workflowId, attempt, index), replyTo: a.context.address, ...(typeof key === 'string' ? { key } : {}),
+  });
 }
 
 /** The request id of one pool of an attempt: `<workflowId>/<stepId>/<attempt>#<index in uses>`. */

@@ -9,7 +9,7 @@ import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type Pla
 import { handoffContext, measure, outputSize } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
 import { answerType, idempotencyKey, type StepEnv } from './step-env.js';
-import { ask, moveTo, poolRequestOf, tell } from './step-move.js';
+import { ask, moveTo, poolAcquire, poolRequestOf, tell } from './step-move.js';
 import { nextRandom } from './timers.js';
 import { patch, patchRecord, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
@@ -19,17 +19,16 @@ export { moveTo, awaitsAnswer } from './step-move.js';
 export function begin(env: StepEnv, a: ReducerArgs, roundStart?: number, from: StepRecord = recordOf(a.context, env.id)): Effect {
   const prev = from;
   if (env.uses.length > 0) {
-    // First the pools' slots (issue 11): the attempt waits, visibly, until every pool granted one.
+    // First the pools' slots (issue 11): the attempt waits, visibly, until every pool granted one. Pools are asked one
+    // at a time, in `uses` order (the step's own, then its workflow's limits, narrowest first): an attempt never
+    // holds a wide slot (the system's) while it queues for a narrow one (its tenant's), and a fixed order cannot
+    // deadlock two attempts that each hold what the other waits for.
     const attempt = prev.attempt + 1;
     const r: StepRecord = patchRecord(prev, {
       status: 'waiting', attempt, roundStart: roundStart ?? prev.roundStart, startedAt: prev.startedAt ?? a.now, attemptStartedAt: a.now,
       askedAt: undefined, retryAt: undefined, viaFallback: false, granted: [],
     });
-    const key = env.poolKey?.(a.context.input as never);
-    const emit = env.uses.map((pool, index) => tell(pool, {
-      type: 'pool.acquire', requestId: poolRequestOf(env, a.context.workflowId, attempt, index), replyTo: a.context.address, ...(typeof key === 'string' ? { key } : {}),
-    }));
-    return moveTo(env, a, r, { outcome: 'waiting-for-resources', trace: { detail: { uses: env.uses } }, emit });
+    return moveTo(env, a, r, { outcome: 'waiting-for-resources', trace: { detail: { uses: env.uses } }, emit: [poolAcquire(env, a, attempt, 0)] });
   }
   return startAttempt(env, a, roundStart, prev);
 }
@@ -56,7 +55,9 @@ export function granted(env: StepEnv): (a: ReducerArgs) => Effect {
     if (index === undefined || prev.granted?.includes(env.uses[index]!)) return {};
     const held = [...(prev.granted ?? []), env.uses[index]!];
     const r: StepRecord = patchRecord(prev, { granted: held });
-    if (held.length < env.uses.length) return moveTo(env, a, r, { outcome: 'granted', trace: { detail: { pool: env.uses[index] } } });
+    if (held.length < env.uses.length) {
+      return moveTo(env, a, r, { outcome: 'granted', trace: { detail: { pool: env.uses[index] } }, emit: [poolAcquire(env, a, prev.attempt, held.length)] });
+    }
     return startAttempt(env, a, undefined, r);
   };
 }

@@ -26,6 +26,7 @@ export function validateDefinition(workflowId: string, def: WorkflowDefinition):
   positive('', 'tokenBudget', def.tokenBudget);
   if (def.tokenizer !== undefined && typeof def.tokenizer !== 'function') fail('', 'tokenizer', 'must be a function');
   if (def.summarizer !== undefined && !isFnOrAddress(def.summarizer)) fail('', 'summarizer', 'must be a function or an address');
+  checkConcurrency(def.concurrency);
   const seen = new Set<string>();
   walk(def.steps, new Set(), seen, 'steps');
 }
@@ -90,6 +91,19 @@ function checkStep(def: StepDef, before: Set<string>, seen: Set<string>): void {
     if (!seen.has(ref) || ref === id) fail(id, `from[${i}]`, `unknown step ${JSON.stringify(ref)}`);
     if (!before.has(ref)) fail(id, `from[${i}]`, `step ${JSON.stringify(ref)} does not finish before ${JSON.stringify(id)}`);
   }
+}
+
+function checkConcurrency(limits: WorkflowDefinition['concurrency']): void {
+  if (limits === undefined) return;
+  if (!Array.isArray(limits)) fail('', 'concurrency', 'must be a list of pool addresses or { pool, key }');
+  const pools = new Set<string>();
+  limits.forEach((limit, i) => {
+    const pool = typeof limit === 'string' ? limit : (limit as { pool?: unknown } | null)?.pool;
+    if (typeof pool !== 'string' || pool.length === 0) fail('', `concurrency[${i}]`, 'must be a pool address or { pool, key }');
+    if (pools.has(pool)) fail('', `concurrency[${i}]`, `pool ${JSON.stringify(pool)} is listed twice`);
+    pools.add(pool);
+    if (typeof limit === 'object' && limit.key !== undefined && typeof limit.key !== 'function') fail('', `concurrency[${i}].key`, 'must be a function of the workflow input');
+  });
 }
 
 function checkCompensation(def: StepDef): void {

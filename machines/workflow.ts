@@ -10,7 +10,7 @@
  * The machine is pure: it talks to the runtime only through emitted events (tell, ask, trace; see emit.ts).
  */
 import { fromPromise, setup, type AnyActorLogic, type AnyEventObject } from 'xstate';
-import type { DefinitionNode, StepDef, WorkflowDefinition } from './definition.js';
+import type { ConcurrencyLimit, DefinitionNode, StepDef, WorkflowDefinition } from './definition.js';
 import { DEFAULT_TOKEN_BUDGET, estimateTokens, type SummarizeRequest } from './handoff.js';
 import { stepEnv, actorName, type StepEnv } from './step-env.js';
 import { startsDirectly, stepState, type DelayFn, type SuccessHandoff } from './step.js';
@@ -32,7 +32,7 @@ interface Compiled {
   delays: Record<string, DelayFn>;
 }
 
-type Shared = { budget: number; tokenizer: (text: string) => number; summarizer: WorkflowDefinition['summarizer'] };
+type Shared = { budget: number; tokenizer: (text: string) => number; summarizer: WorkflowDefinition['summarizer']; concurrency: readonly ConcurrencyLimit[] };
 
 /**
  * Builds the workflow's machine; throws `WorkflowDefinitionError` naming the step and field of a bad definition.
@@ -54,7 +54,10 @@ type Shared = { budget: number; tokenizer: (text: string) => number; summarizer:
  */
 export function workflow<TInput = unknown>(id: string, definition: WorkflowDefinition<TInput>) {
   validateDefinition(id, definition as WorkflowDefinition);
-  const shared: Shared = { budget: definition.tokenBudget ?? DEFAULT_TOKEN_BUDGET, tokenizer: definition.tokenizer ?? estimateTokens, summarizer: definition.summarizer };
+  const shared: Shared = {
+    budget: definition.tokenBudget ?? DEFAULT_TOKEN_BUDGET, tokenizer: definition.tokenizer ?? estimateTokens, summarizer: definition.summarizer,
+    concurrency: (definition.concurrency ?? []).map((limit) => (typeof limit === 'string' ? { pool: limit } : limit) as ConcurrencyLimit),
+  };
   const compiled: Compiled = { states: {}, items: 0, envs: [], actors: {}, delays: {} };
   const active = compileSequence(definition.steps as readonly DefinitionNode[], [], shared, compiled);
   const compensating = compensatingState(compiled.envs);
@@ -90,7 +93,7 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
   return Object.assign(machine, {
     workflowDefinition: definition as WorkflowDefinition<TInput>,
     stepIds: compiled.envs.map((e) => e.id),
-    troupeServices: servicesOf(id, escrow, summarizer, compiled.envs),
+    troupeServices: servicesOf(id, escrow, summarizer, compiled.envs, shared.concurrency),
   });
 }
 
@@ -100,13 +103,13 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
  * the escrow when some step can escalate (a verifier, a confidence threshold, `onExhausted: 'escalate'`, or a
  * compensation, which escalates when its retries run out). `role` names the field that set it.
  */
-function servicesOf(id: string, escrow: string | undefined, summarizer: WorkflowDefinition['summarizer'], envs: readonly StepEnv[]) {
-  const fixed: Array<{ role: string; address: string }> = [];
+function servicesOf(id: string, escrow: string | undefined, summarizer: WorkflowDefinition['summarizer'], envs: readonly StepEnv[], concurrency: readonly ConcurrencyLimit[]) {
+  const fixed: Array<{ role: string; address: string }> = concurrency.map((limit, i) => ({ role: `concurrency[${i}]`, address: limit.pool }));
   for (const env of envs) {
     if (env.breaker !== undefined) fixed.push({ role: `steps.${env.id}.breaker`, address: env.breaker });
     if (typeof env.fallback === 'string') fixed.push({ role: `steps.${env.id}.fallback`, address: env.fallback });
     if (typeof env.verify === 'string') fixed.push({ role: `steps.${env.id}.verify`, address: env.verify });
-    env.uses.forEach((pool, i) => fixed.push({ role: `steps.${env.id}.uses[${i}]`, address: pool }));
+    (env.def.options.uses ?? []).forEach((pool, i) => fixed.push({ role: `steps.${env.id}.uses[${i}]`, address: pool }));
   }
   if (typeof summarizer === 'string') fixed.push({ role: 'summarizer', address: summarizer });
   const escalates = envs.some((e) => e.verify !== undefined || e.minConfidence !== undefined || e.retry.onExhausted === 'escalate' || e.compensable);

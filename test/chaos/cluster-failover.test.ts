@@ -13,8 +13,12 @@ import { chaosSeed, expectEveryWorkflowOnce, seededRandom, Sink, until, Worker, 
 const WORKFLOWS = 200;
 const NODES = 3;
 const SHARDS = 12;
-/** The kill lands this long after every node has spawned its slice, uniformly, ms. */
-const KILL_WINDOW_MS = [200, 1_200] as const;
+const STEPS = 10;
+/**
+ * The kill lands when this share of all step effects is made (seeded, uniformly): by progress, not by time, so it is
+ * mid-run on a fast machine and a slow one alike (a time window once fell after the last workflow finished on CI).
+ */
+const KILL_AT_PROGRESS = [0.1, 0.6] as const;
 
 let server: NatsServer;
 let sink: Sink;
@@ -35,17 +39,17 @@ describe('cluster failover (issue 9)', () => {
     const seed = chaosSeed();
     const random = seededRandom(seed);
     const victim = Math.floor(random() * NODES);
-    const killAfterMs = KILL_WINDOW_MS[0] + Math.floor(random() * (KILL_WINDOW_MS[1] - KILL_WINDOW_MS[0]));
-    console.log(`cluster-failover: seed ${seed} (repeat with CHAOS_SEED=${seed}): kill node ${victim} at spawned+${killAfterMs} ms`);
+    const killAtEffects = Math.floor(WORKFLOWS * STEPS * (KILL_AT_PROGRESS[0] + random() * (KILL_AT_PROGRESS[1] - KILL_AT_PROGRESS[0])));
+    console.log(`cluster-failover: seed ${seed} (repeat with CHAOS_SEED=${seed}): kill node ${victim} at ${killAtEffects} effects`);
     const slice = Math.ceil(WORKFLOWS / NODES);
-    const config: WorkerConfig = { url: server.url, system: 'failover', sink: 'sink_failover', count: WORKFLOWS, shards: SHARDS, seed, spreadOver: NODES, minMs: 40, maxMs: 100 };
+    const config: WorkerConfig = { url: server.url, system: 'failover', sink: 'sink_failover', count: WORKFLOWS, steps: STEPS, shards: SHARDS, seed, spreadOver: NODES, minMs: 40, maxMs: 100 };
     for (let n = 0; n < NODES; n++) workers.push(new Worker({ ...config, nodeId: `node-${n}`, spawn: [n * slice, Math.min(WORKFLOWS, (n + 1) * slice)] }));
     // Every node has spawned its slice (stored: a spawn request, or a local actor that writes its record) before the kill.
     await Promise.all(workers.map((worker) => worker.event('spawned', 30_000)));
     const target = workers[victim]!;
     const survivors = workers.filter((worker) => worker !== target);
 
-    await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+    await until(60_000, `${killAtEffects} effects made`, async () => (await sink.summary()).effects >= killAtEffects, 10);
     // The shards the victim holds now: each must be taken over by a survivor.
     const held = new Set<number>();
     for (const e of target.events.filter((e) => e.ev === 'shard')) {

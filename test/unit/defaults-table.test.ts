@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_BREAKER, DEFAULT_LEVELS, DEFAULT_POOL_AGING_MS, DEFAULT_POOL_LEASE_MS, DEFAULT_RETRY, DEFAULT_SLA_MS, DEFAULT_TIER, DEFAULT_TOKEN_BUDGET, DEFAULT_ESCROW } from '../../machines/index.js';
+import { DEFAULT_ASK_TIMEOUT_MS, DEFAULT_BATCH_TYPE, DEFAULT_BREAKER, DEFAULT_LEVELS, DEFAULT_POOL_AGING_MS, DEFAULT_POOL_LEASE_MS, DEFAULT_RETRY, DEFAULT_SLA_MS, DEFAULT_TIER, DEFAULT_TOKEN_BUDGET, DEFAULT_ESCROW } from '../../machines/index.js';
 import { defaultConfig, DURABLE_RETENTION_DEFAULTS } from '../../src/index.js';
 import { DEFAULT_NODE_LEASE_MS } from '../../src/cluster/membership.js';
 import { DEFAULT_SHARDS } from '../../src/runtime/backends.js';
@@ -63,6 +63,7 @@ const expected: Record<string, string> = {
   'Breaker trial timeout': `${n(DEFAULT_BREAKER.trialTimeoutMs)} ms`,
   'Pool aging': `${n(DEFAULT_POOL_AGING_MS)} ms per priority level`,
   'Pool lease': `${n(DEFAULT_POOL_LEASE_MS)} ms`,
+  'Batch message type': DEFAULT_BATCH_TYPE,
   'Node lease (membership and shard leases)': `${n(DEFAULT_NODE_LEASE_MS)} ms`,
   'Mailbox shards': `${n(DEFAULT_SHARDS)}`,
   'Durable mailbox ackWait': `${n(JETSTREAM_MAILBOX_DEFAULTS.ackWaitMs)} ms`,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { assign, createActor, setup } from 'xstate';
-import { InvalidConfigError } from '../../../src/errors.js';
+import { InvalidConfigError, RetryableError } from '../../../src/errors.js';
 import { pool, step, workflow, type PoolContext, type PoolNotice } from '../../../machines/index.js';
 import { createNet, traceLines } from './harness.js';
 
@@ -197,9 +197,10 @@ describe('steps that use pools (issue 11)', () => {
     net.add('w1', wf('w1'));
     net.add('w2', wf('w2'));
     await net.settle();
-    // w1 holds the GPU; w2 waits for it (it holds an rpm slot meanwhile).
+    // w1 holds the GPU; w2 waits for it, and has not asked the next pool yet (pools are asked one at a time).
     expect(net.path('w2')).toEqual(['active.draft.waiting']);
     expect((gpu.getSnapshot().context as PoolContext).queue.map((q) => q.requestId)).toEqual(['w2/draft/1#0']);
+    expect(Object.keys((net.get('rpm').getSnapshot().context as PoolContext).leases)).toEqual(['w1/draft/1#1']);
     finishW1(); // w1's attempt ends: its GPU slot goes to w2
     for (let i = 0; i < 100 && net.get('w2').getSnapshot().status !== 'done'; i++) await net.settle();
     expect(started).toEqual(['w1', 'w2']);
@@ -252,5 +253,110 @@ describe('steps that use pools (issue 11)', () => {
     expect(run.getSnapshot().output).toMatchObject({ status: 'aborted' });
     expect((gpu.getSnapshot().context as PoolContext).queue).toEqual([]); // its request was cancelled on the way out
     expect(Object.keys((gpu.getSnapshot().context as PoolContext).leases)).toEqual(['hog']);
+  });
+});
+
+describe('step concurrency per workflow definition and per system (issue 11)', () => {
+  /** Steps that block until released, counting how many run at once. */
+  function gatedSteps() {
+    const gates: Array<() => void> = [];
+    let running = 0;
+    let peak = 0;
+    const run = async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      running--;
+      return 1;
+    };
+    const releaseAll = async (net: ReturnType<typeof createNet>, done: () => boolean) => {
+      for (let i = 0; i < 200 && !done(); i++) {
+        for (const open of gates.splice(0)) open();
+        await net.settle();
+      }
+    };
+    return { run, releaseAll, peak: () => peak, running: () => running };
+  }
+
+  test("a pool named by two definitions caps their running steps together; a definition's own pool caps only its runs", async () => {
+    const g = gatedSteps();
+    // Narrowest first: a checkout queued for its own pool holds no slot of the system's meanwhile.
+    const checkout = workflow('checkout', { concurrency: ['checkout-steps', 'all-steps'], steps: [step('a', g.run), step('b', g.run)] });
+    const refund = workflow('refund', { concurrency: ['all-steps'], steps: [step('a', g.run)] });
+    const net = createNet();
+    const all = net.add('all-steps', pool, { input: { capacity: 3 } });
+    const own = net.add('checkout-steps', pool, { input: { capacity: 1 } });
+    for (const id of ['c1', 'c2', 'c3']) net.add(id, checkout);
+    for (const id of ['r1', 'r2', 'r3']) net.add(id, refund);
+    await net.settle();
+    // checkout: one step at a time across its runs (its own pool); the system pool's other two slots go to refunds.
+    expect(g.running()).toBe(3);
+    const holders = (p: typeof all) => Object.keys((p.getSnapshot().context as PoolContext).leases).map((r) => r.split('/')[0] ?? r).sort();
+    expect(holders(own)).toEqual(['c1']);
+    expect(holders(all)).toEqual(['c1', 'r1', 'r2']);
+    expect((all.getSnapshot().context as PoolContext).queue.map((r) => r.requestId)).toEqual(['r3/a/1#0']);
+    expect(['c2', 'c3'].map((id) => net.path(id).at(-1))).toEqual(['active.a.waiting', 'active.a.waiting']);
+
+    await g.releaseAll(net, () => ['c1', 'c2', 'c3', 'r1', 'r2', 'r3'].every((id) => net.get(id).getSnapshot().status === 'done'));
+    for (const id of ['c1', 'c2', 'c3', 'r1', 'r2', 'r3']) expect(net.get(id).getSnapshot().output).toMatchObject({ status: 'completed' });
+    expect(g.peak()).toBe(3);
+    for (const p of [all, own]) expect(p.getSnapshot().context).toMatchObject({ leases: {}, queue: [] });
+  });
+
+  test('a limit with a key counts per tenant: one tenant at its limit waits while another runs', async () => {
+    const g = gatedSteps();
+    const wf = workflow('draft', { concurrency: [{ pool: 'tenant-steps', key: (input: { tenant: string }) => input.tenant }], steps: [step('draft', g.run)] });
+    const net = createNet();
+    const p = net.add('tenant-steps', pool, { input: { capacity: 10, perKey: 1 } });
+    net.add('a1', wf, { input: { tenant: 'acme' } });
+    net.add('a2', wf, { input: { tenant: 'acme' } });
+    net.add('b1', wf, { input: { tenant: 'globex' } });
+    await net.settle();
+    const c = p.getSnapshot().context as PoolContext;
+    expect(Object.values(c.leases).map((l) => [l.requestId, l.key]).sort()).toEqual([['a1/draft/1#0', 'acme'], ['b1/draft/1#0', 'globex']]);
+    expect(c.queue.map((r) => [r.requestId, r.key])).toEqual([['a2/draft/1#0', 'acme']]);
+    await g.releaseAll(net, () => ['a1', 'a2', 'b1'].every((id) => net.get(id).getSnapshot().status === 'done'));
+    expect(net.path('a2')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
+  });
+
+  test('a run waiting for its retry holds no slot (the limit counts running steps, not runs)', async () => {
+    let calls = 0;
+    const flaky = workflow('flaky', {
+      concurrency: ['steps'],
+      steps: [step('a', async () => { if (++calls === 1) throw new RetryableError('busy'); return 'ok'; }, { retry: { maximumAttempts: 2, initialInterval: 5_000, jitter: 0 } })],
+    });
+    const other = workflow('other', { concurrency: ['steps'], steps: [step('a', async () => 'ok')] });
+    const net = createNet();
+    const p = net.add('steps', pool, { input: { capacity: 1 } });
+    net.add('f', flaky);
+    await net.settle();
+    expect(net.path('f').at(-1)).toBe('active.a.retrying');
+    net.add('o', other); // the slot is free while f waits out its backoff
+    await net.settle();
+    expect(net.get('o').getSnapshot().output).toMatchObject({ status: 'completed' });
+    await net.advance(5_000);
+    expect(net.get('f').getSnapshot().output).toMatchObject({ status: 'completed' });
+    expect(p.getSnapshot().context).toMatchObject({ leases: {}, queue: [] });
+  });
+
+  test("a step's own use of the pool counts once, with the step's key; bad limits fail the definition with the field named", async () => {
+    const wf = workflow('w', { concurrency: [{ pool: 'gpu', key: () => 'definition-key' }, 'all'], steps: [step('a', async () => 1, { uses: ['gpu'], poolKey: () => 'step-key' })] });
+    expect(wf.troupeServices(undefined, 'sys/w').map((s) => `${s.role}=${s.address}`)).toEqual(['concurrency[0]=gpu', 'concurrency[1]=all', 'steps.a.uses[0]=gpu']);
+    const net = createNet();
+    const gpu = net.add('gpu', pool, { input: { capacity: 1 } });
+    net.add('all', pool, { input: { capacity: 1 } });
+    gpu.send({ type: 'pool.acquire', requestId: 'hog', replyTo: 'nobody' });
+    net.add('w', wf);
+    await net.settle();
+    expect((gpu.getSnapshot().context as PoolContext).queue.map((r) => [r.requestId, r.key])).toEqual([['w/a/1#0', 'step-key']]);
+    gpu.send({ type: 'pool.release', requestId: 'hog' });
+    await net.settle();
+    expect(net.get('w').getSnapshot().output).toMatchObject({ status: 'completed' });
+    expect(net.trace.filter((e) => e.outcome === 'waiting-for-resources').map((e) => e.detail)).toEqual([{ uses: ['gpu', 'all'] }]);
+    for (const [concurrency, field] of [
+      ['gpu', 'concurrency'], [[''], 'concurrency[0]'], [['a', 'a'], 'concurrency[1]'], [[{ pool: 'a', key: 'tenant' }], 'concurrency[0].key'], [[{ key: () => 'k' }], 'concurrency[0]'],
+    ] as const) {
+      expect(() => workflow('x', { concurrency: concurrency as never, steps: [step('a', async () => 1)] }), JSON.stringify(concurrency)).toThrow(expect.objectContaining({ stepField: field }));
+    }
   });
 });
