@@ -8,6 +8,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createSystem, type TroupeSystem } from '../src/index.js';
+import { table } from './table.js';
 
 export class UsageError extends Error {}
 
@@ -21,6 +22,7 @@ const CONNECTION = {
 
 export const REMOTE_USAGE = {
   nodes: 'troupe nodes [--nats <url>] [--system <name>] [--json]          the live nodes: host, pid, actors, shards, last heartbeat',
+  ps: 'troupe ps [<address prefix>] [--nats <url>] [--system <name>] [--json]   the running actors of every node: state, status, node',
   escrow: 'troupe escrow list|approve|reject|retry [<item id>] --by <name> [--reason <text>] [--escrow <address>] [--nats <url>] [--system <name>] [--json]',
   dlq: 'troupe dlq list [--limit <n>] | replay <dlq seq> [--nats <url>] [--system <name>] [--json]',
   trace: 'troupe trace <workflow id> [--nats <url>] [--system <name>] [--json]   a workflow\'s execution trace',
@@ -60,6 +62,7 @@ export async function runRemote(command: keyof typeof REMOTE_USAGE, args: string
   try {
     switch (command) {
       case 'nodes': return await nodes(system, values.json, out);
+      case 'ps': return await ps(system, positionals, values.json, out);
       case 'escrow': return await escrow(system, positionals, values, out);
       case 'dlq': return await dlq(system, positionals, values, out);
       case 'trace': return await trace(system, positionals, values.json, out);
@@ -68,6 +71,17 @@ export async function runRemote(command: keyof typeof REMOTE_USAGE, args: string
   } finally {
     await system.shutdown({ timeoutMs: 2_000 });
   }
+}
+
+async function ps(system: TroupeSystem, positionals: string[], json: boolean, out: Output): Promise<number> {
+  if (positionals.length > 1) throw new UsageError(`ps takes at most one address prefix\nusage: ${REMOTE_USAGE.ps}`);
+  const [prefix = ''] = positionals;
+  // The client node this command runs on hosts nothing: every actor listed runs on a node of the system.
+  const actors = (await system.actors()).filter((a) => a.node !== system.node && a.address.startsWith(prefix));
+  if (json) return out(`${JSON.stringify(actors)}\n`), 0;
+  const rows = actors.map((a) => [a.address, a.logic, a.value || '-', a.status ?? '-', a.state, a.durable ? 'yes' : 'no', String(a.queued), a.node]);
+  out(table(['address', 'logic', 'state', 'status', 'cell', 'durable', 'queued', 'node'], rows));
+  return 0;
 }
 
 async function nodes(system: TroupeSystem, json: boolean, out: Output): Promise<number> {
@@ -167,12 +181,4 @@ async function runWorkflow(system: TroupeSystem, positionals: string[], values: 
   const output = await result;
   out(values.json ? `${JSON.stringify({ workflowId: id, output })}\n` : `${id}: ${output?.status ?? 'done'}\n${JSON.stringify(output, null, 2)}\n`);
   return output?.status === 'aborted' ? 1 : 0;
-}
-
-/** A plain text table: a header, a rule, the rows; columns as wide as their widest cell. */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  if (rows.length === 0) return '(none)\n';
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return `${[line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')}\n`;
 }

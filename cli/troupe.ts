@@ -5,12 +5,14 @@
  *     starts the demo support system (examples/support-workflow.ts) with the inspector attached and prints
  *     the URL, token included; runs until interrupted. New tickets arrive every few seconds.
  *   troupe start <system file>               a node of the system the file sets up (cli/start.ts)
- *   troupe nodes | escrow | dlq | trace | run   against a running system over NATS (cli/remote.ts)
+ *   troupe inspect --nats <url> --system <name>   the inspector attached to a running system (a client node)
+ *   troupe nodes | ps | escrow | dlq | trace | run   against a running system over NATS (cli/remote.ts)
  * Exit codes: 0 done, 1 a failure (one line; `--verbose` adds the cause), 2 a usage error.
  */
 import { parseArgs } from 'node:util';
 import { createSupportScenario, DEMO_TICKETS } from '../examples/support-workflow.js';
 import { startInspector } from '../inspector/index.js';
+import { createSystem } from '../src/index.js';
 import { REMOTE_USAGE, runRemote, UsageError } from './remote.js';
 import { start, START_USAGE } from './start.js';
 
@@ -18,6 +20,7 @@ const USAGE = `usage: troupe <command>
 
 commands:
   inspect [--port <n>] [--host <loopback>] [--latency <ms>]   the demo system with the inspector (browser UI)
+  inspect --nats <url> --system <name> [--port <n>]          the inspector for a running system (every publishing node)
   ${START_USAGE.replace('troupe ', '')}
   ${Object.values(REMOTE_USAGE).join('\n  ')}
 
@@ -25,11 +28,17 @@ commands:
 `;
 
 async function inspect(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, latency: { type: 'string', default: '400' } } });
+  const { values } = parseArgs({
+    args,
+    options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, latency: { type: 'string', default: '400' }, nats: { type: 'string' }, system: { type: 'string' } },
+  });
   const port = Number(values.port);
   const latencyMs = Number(values.latency);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError('--port must be an integer between 0 and 65535');
-  if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new TypeError('--latency must be a number of milliseconds >= 0');
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError('--port must be an integer between 0 and 65535');
+  if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new UsageError('--latency must be a number of milliseconds >= 0');
+  const url = values.nats ?? process.env['TROUPE_NATS_URL'];
+  const name = values.system ?? process.env['TROUPE_SYSTEM'];
+  if (url || values.system) return inspectRunning(url, name, port, values.host);
   const scenario = await createSupportScenario({ latencyMs, logLevel: 'warn' });
   const inspector = await startInspector({ system: scenario.system, port, host: values.host });
   process.stdout.write(`Troupe inspector for system "${scenario.system.name}"\n  open  ${inspector.url}\n  XState apps (@statelyai/inspect): ${inspector.statelyUrl}\n  Ctrl-C to stop\n`);
@@ -51,11 +60,36 @@ async function inspect(args: string[]): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
+/**
+ * The inspector for a running system: a client node of it (it hosts nothing) whose inspector shows every node that
+ * publishes its inspection records (`troupe start` nodes do), draws any node's statecharts and decides its escrow items.
+ */
+async function inspectRunning(url: string | undefined, name: string | undefined, port: number, host: string): Promise<void> {
+  if (!url || !name) throw new UsageError('--nats and --system (or TROUPE_NATS_URL and TROUPE_SYSTEM) name the running system');
+  const system = await createSystem({ name, logLevel: 'warn', nats: { servers: url, hostsDurable: false, startupTimeoutMs: 5_000, connectTimeoutMs: 5_000 } });
+  const inspector = await startInspector({ system, port, host, cluster: true });
+  const live = (await system.nodes()).filter((n) => n.node !== system.node);
+  process.stdout.write(`Troupe inspector for the running system "${name}" on ${url} (${live.length} other node(s))\n  open  ${inspector.url}\n  Ctrl-C to stop\n`);
+  const stop = async () => {
+    await inspector.close();
+    await system.shutdown();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'inspect':
-      return inspect(rest);
+      try {
+        await inspect(rest);
+      } catch (error) {
+        process.stderr.write(`troupe inspect: ${(error as Error).message}\n`);
+        process.exitCode = error instanceof UsageError ? 2 : 1;
+      }
+      return;
     case 'start':
       try {
         const system = await start(rest, (text) => process.stdout.write(text));
@@ -68,6 +102,7 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     case 'nodes':
+    case 'ps':
     case 'escrow':
     case 'dlq':
     case 'trace':

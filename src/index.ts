@@ -50,6 +50,7 @@ export type { Logger, LogLevel } from './log/index.js';
 export type { Transport, TransportMessage, TransportSubscription, TransportStatus } from './transport/transport.js';
 export * from './errors.js';
 export type { NodeInfo } from './cluster/membership.js';
+export type { ActorInfo } from './cluster/actors-endpoint.js';
 export { natsPermissions, natsPermissionsConfig, systemStreams, type NatsPermissions } from './cluster/nats-permissions.js';
 export * from './protocol.js';
 export {

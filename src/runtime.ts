@@ -24,6 +24,7 @@ import type { TraceEntry as PublicTraceEntry } from './trace-entry.js';
 import { awaitLocalResult } from './runtime/local-result.js';
 import { ShardLeases } from './cluster/shard-leases.js';
 import { DescribeEndpoint } from './cluster/describe-endpoint.js';
+import { ActorsEndpoint, stateText, type ActorInfo } from './cluster/actors-endpoint.js';
 import { storeJournal, type Journal } from './runtime/journal.js';
 import { createMemorySnapshotStore } from './persistence/memory/memory-snapshot-store.js';
 import type { SnapshotStore } from './persistence/snapshot-store.js';
@@ -127,6 +128,7 @@ class Runtime implements TroupeSystem {
   private readonly oneProcess: boolean;
   private rpc: RpcEndpoint | undefined;
   private describer: DescribeEndpoint | undefined;
+  private actorsEndpoint: ActorsEndpoint | undefined;
   /** The mailbox shards this node hosts (NATS, issue 9); none on the one-process backends, which host every shard. */
   private readonly leases: ShardLeases | undefined;
   /** Set once this node hosts durable actors (its first durable spawn or recover()): it then takes shards. */
@@ -250,6 +252,8 @@ class Runtime implements TroupeSystem {
       // Definitions of the actors this node runs, for inspectors on other nodes (issue 9).
       this.describer = new DescribeEndpoint(this.core, backends.transport, (address) => this.describe(address), this.log);
       this.describer.start();
+      this.actorsEndpoint = new ActorsEndpoint(this.name, backends.transport, () => this.localActors(), this.log);
+      this.actorsEndpoint.start();
     }
     if (options.inspection?.publish) {
       const { publish: _publish, ...busOptions } = options.inspection;
@@ -540,6 +544,27 @@ class Runtime implements TroupeSystem {
   }
 
   /** Actors this node runs (supervisors are not counted). */
+  async actors(options: { readonly windowMs?: number } = {}): Promise<ActorInfo[]> {
+    if (options.windowMs !== undefined && !(Number.isFinite(options.windowMs) && options.windowMs >= 0)) throw new InvalidConfigError('actors.windowMs', 'must be a number >= 0 (ms)');
+    if (!this.actorsEndpoint) return this.localActors();
+    const live = this.membership ? (await this.membership.nodes()).length : undefined;
+    return this.actorsEndpoint.gather(live, options.windowMs);
+  }
+
+  /** The actors this node runs now (not stopped), as `actors()` lists them. */
+  private localActors(): ActorInfo[] {
+    const list: ActorInfo[] = [];
+    for (const cell of this.core.allCells()) {
+      if (cell.state === 'stopped') continue;
+      const snapshot = cell.getSnapshot() as { status?: string; value?: unknown } | undefined;
+      list.push({
+        address: cell.address, node: this.node, logic: cell.logic.name, version: cell.logic.version, state: cell.state,
+        status: snapshot?.status, value: stateText(snapshot?.value), durable: cell instanceof DurableCell, incarnation: cell.incarnation, queued: cell.queued,
+      });
+    }
+    return list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  }
+
   private actorCount(): number {
     let count = 0;
     for (const cell of this.core.allCells()) if (cell.state !== 'stopped') count++;
@@ -681,6 +706,7 @@ class Runtime implements TroupeSystem {
     }
     this.rpc?.stop();
     this.describer?.stop();
+    this.actorsEndpoint?.stop();
     // Unacked messages are redelivered to the next start, so a write still failing at the bound is given up safely.
     await this.durable.stop(timeoutMs);
     await this.leases?.stop(); // after the last durable write, so the others take the shards at once

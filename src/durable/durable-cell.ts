@@ -100,12 +100,20 @@ export class DurableCell extends ActorCell {
   ) {
     super(host, options);
     this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.stored = new Promise((resolve) => (this.markStored = resolve));
   }
 
   private startCalled = false;
+  /**
+   * Settles once the actor exists in the store: its record was there at start, or its first write landed (or it
+   * stopped without one). A new actor that only ran in memory is lost with its process, so `ref.ready` waits for this.
+   */
+  private readonly stored: Promise<void>;
+  private markStored!: () => void;
 
+  /** The record was read and the first incarnation started, and the actor is stored (a spawn survives a crash from here). */
   override whenReady(): Promise<void> {
-    return this.ready;
+    return this.ready.then(() => this.stored);
   }
 
   /** Loads the stored record (if any) before the first incarnation starts; messages queue meanwhile. */
@@ -143,6 +151,7 @@ export class DurableCell extends ActorCell {
     const record = stored && (await this.fence(stored));
     this.loaded = true;
     if (record === undefined) return undefined;
+    this.markStored();
     this.incarnation = record.incarnation;
     return snapshotForLogic(record, this.logic) as Snapshot<unknown>;
   }
@@ -512,6 +521,7 @@ export class DurableCell extends ActorCell {
     }
     await this.flushed();
     this.finalStored?.settle(undefined); // no-op when a final record settled it
+    this.markStored(); // no-op when a write settled it; a stopped actor is waited for no longer
   }
 
   /** The queue is handled: the last write goes out before the incarnation ends (a shutdown loses nothing). */
@@ -602,6 +612,7 @@ export class DurableCell extends ActorCell {
         this.persisted = record;
         if (result.revision !== null) this.persistedBytes = bytes; // a finish keeps the bytes the finished store has
         if (record.status !== 'active') this.finalStored?.settle(record);
+        this.markStored();
         this.deadSeqs = this.deadSeqs.filter((seq) => seq > record.lastSeq);
         return 'written';
       }

@@ -3,6 +3,7 @@
  * `TroupeSystem` interface itself (types only; the composition root in ../runtime.ts implements them).
  */
 import type { NodeInfo } from '../cluster/membership.js';
+import type { ActorInfo } from '../cluster/actors-endpoint.js';
 import type { Journal } from './journal.js';
 import type { EscrowClient } from './escrow-client.js';
 import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
@@ -385,6 +386,15 @@ export interface TroupeSystem {
    * for (const n of await system.nodes()) console.log(n.node, n.host, n.actors, n.shards.length);
    */
   nodes(): Promise<NodeInfo[]>;
+  /**
+   * Every actor of the system that runs now, on every node (issue 10, `troupe ps`): address, node, logic, the
+   * statechart's active state, status, durability and mailbox depth. On NATS the nodes answer a control request
+   * (`troupe.<name>.ctl.actors`), gathered until every live node answered or `windowMs` (default 1,000) passed; on
+   * the embedded default, this process's. Passivated durable actors are not running, so they are not listed.
+   * @example
+   * for (const a of await system.actors()) console.log(a.address, a.value, a.node);
+   */
+  actors(options?: { readonly windowMs?: number }): Promise<ActorInfo[]>;
   /** Stops every actor (right to left, waiting for each), then the transports. Idempotent. */
   shutdown(options?: { timeoutMs?: number }): Promise<void>;
   /** Settles when the system has stopped: by shutdown, or because the root supervisor failed. */

@@ -40,7 +40,8 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
   deliver(event: EventFromLogic<TLogic>): Promise<void>;
   /**
    * Resolves once the actor's first incarnation has started here, so `getSnapshot()` has its state: at once for an
-   * ordinary actor, after its stored record is read for a durable one (issue 13). A durable spawn placed on another
+   * ordinary actor; for a durable one once its stored record is read (issue 13) and, for a new actor, its first
+   * record is stored — from then on the spawn survives a crash of this process. A durable spawn placed on another
    * node (NATS) is ready once its spawn request is stored, so messages sent after it queue behind it. On NATS a
    * spawn whose named services (its escrow, breakers, agents) run on no node is refused: `ready` rejects with
    * InvalidChildSpecError. Resolves at once when nothing runs at this address here.

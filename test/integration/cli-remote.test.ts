@@ -56,6 +56,26 @@ describe('troupe CLI against a running system (issue 10)', () => {
     expect(text.stdout).toContain('host-1');
   });
 
+  it('ps lists the running actors of every node with their active state; a prefix narrows it', async () => {
+    const other = await createSystem({ name: 'clisys', nodeId: 'host-2', logLevel: 'silent', nats: { servers: server.url, shards: 2, hostsDurable: false } });
+    try {
+      other.spawn(other.register('counter', counterMachine, { version: 1 }), { id: 'tally' });
+      const json = await troupe('ps', ...on(), '--json');
+      expect(json.code).toBe(0);
+      const actors = JSON.parse(json.stdout) as Array<{ address: string; node: string; value: string; status: string; durable: boolean }>;
+      expect(actors.map((a) => [a.address, a.node])).toEqual([['clisys/escrow', 'host-1'], ['clisys/tally', 'host-2'], ['clisys/ticket-1', 'host-1']]);
+      expect(actors.find((a) => a.address === 'clisys/ticket-1')).toMatchObject({ value: 'active.draft.escalated', status: 'active', durable: false });
+      const text = await troupe('ps', 'clisys/t', ...on());
+      expect(text.stdout).toMatch(/^address\s+logic\s+state\s+status\s+cell\s+durable\s+queued\s+node$/m);
+      expect(text.stdout).toMatch(/^clisys\/tally\s+counter\s+\S+\s+active\s+running\s+no\s+0\s+host-2$/m);
+      expect(text.stdout).toMatch(/^clisys\/ticket-1\s+review\s+active\.draft\.escalated\s+active\s+running\s+no\s+0\s+host-1$/m);
+      expect(text.stdout).not.toContain('clisys/escrow');
+      expect((await troupe('ps', 'a', 'b', ...on())).code).toBe(2);
+    } finally {
+      await other.shutdown();
+    }
+  });
+
   it('escrow list shows the waiting item; approve decides it with the decider named; the workflow completes', async () => {
     const listed = await troupe('escrow', 'list', ...on(), '--json');
     expect(listed.code).toBe(0);
