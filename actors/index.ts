@@ -14,6 +14,7 @@ export {
   LLM_ENV, LLM_INSPECTION_MASK, LLM_LOG_REDACT_PATHS, LLM_PROVIDERS, type LlmProvider, type LlmSettings,
 } from './llm-config.js';
 export { scriptedModel, SCRIPTED_PROVIDER, SCRIPTED_TEXT_LABEL, type ScriptRule, type ScriptedAnswer, type ScriptedModelOptions, type ScriptedTurn } from './scripted-model.js';
+export { mcpTools, type McpClientLike, type McpToolsOptions } from './mcp-tools.js';
 export { fnVerifier, allOf, forbids, matches, maxLength, llmVerifier, type Check } from './verifier.js';
 export { truncatingSummarizer, llmSummarizer, type SummarizeRequest, type SummarizerFn, type Summarizer } from './summarizer.js';
 export { estimateTokens, type Tokenizer } from '../machines/index.js';

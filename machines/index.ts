@@ -34,7 +34,7 @@ export {
   estimateTokens, measure, DEFAULT_TOKEN_BUDGET,
   type Tokenizer, type Summarizer, type SummarizerFn, type SummarizeRequest, type HandoffRecord, type Measured,
 } from './handoff.js';
-export { traceEvent, type TraceEntry, type TraceKind } from './trace.js';
+export { traceEvent, traceUsage, type TokenUsage, type TraceEntry, type TraceKind } from './trace.js';
 export { TIMER_EVENT, pendingTimers, nowOf, type TimerEvent, type TimerRecord, type Timers } from './timers.js';
 export type {
   WorkflowContext, WorkflowInput, WorkflowOutput, SkippedStep, WorkflowStatus, StepRecord, StepStatus, EscalationRecord,

@@ -5,6 +5,7 @@
  */
 import type { EscrowNotice } from '../src/escrow-protocol.js';
 import type { AnyEventObject } from 'xstate';
+import { TRACE_EMITTED } from './emit.js';
 import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
 import { handoffContext, measure, outputSize } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
@@ -118,11 +119,25 @@ export function succeeded(env: StepEnv, answer?: unknown): (a: ReducerArgs) => E
       if (typeof env.verify === 'string') {
         emit.push(ask(env, a, env.verify, { type: 'verify', output, attempt: prev.attempt }, answerType.verify(env.id)));
       }
-      return moveTo(env, a, verifying, { outcome: 'produced', trace: { startedAt: prev.attemptStartedAt, bytes: measure(output).bytes }, emit });
+      return moveTo(env, a, verifying, { outcome: 'produced', trace: { startedAt: prev.attemptStartedAt, bytes: measure(output).bytes, ...usageOf(output) }, emit });
     }
-    const accepted = accept(env, a, output);
+    const accepted = withUsage(accept(env, a, output), output);
     return emit.length === 0 ? accepted : { context: accepted.context, emit: [...(emit as AnyEventObject[]), ...(accepted.emit ?? [])] };
   };
+}
+
+/** `{ usage }` when an output reports the model tokens it cost (an agent's output does), else nothing. */
+function usageOf(output: unknown): { usage?: { inputTokens: number; outputTokens: number } } {
+  const u = (output as { usage?: { inputTokens?: unknown; outputTokens?: unknown } } | null)?.usage;
+  return u !== null && typeof u === 'object' && typeof u.inputTokens === 'number' && typeof u.outputTokens === 'number' ? { usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens } } : {};
+}
+
+/** Puts the output's usage on the effect's trace entry (moveTo emits it first). */
+function withUsage(effect: Effect, output: unknown): Effect {
+  const usage = usageOf(output);
+  const first = effect.emit?.[0] as { type?: string; entry?: object } | undefined;
+  if (usage.usage === undefined || first?.type !== TRACE_EMITTED || first.entry === undefined) return effect;
+  return { ...effect, emit: [{ ...first, entry: { ...first.entry, ...usage } } as AnyEventObject, ...effect.emit!.slice(1)] };
 }
 
 /** verifying: the verdict. FAIL retries or escalates, by the step's `onVerifyFail`. */

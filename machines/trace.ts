@@ -13,3 +13,28 @@ import type { TraceEntry } from '../src/trace-entry.js';
 export function traceEvent(entry: TraceEntry): TraceEmitted {
   return { type: TRACE_EMITTED, entry: entry as unknown as TraceEmitted['entry'] };
 }
+
+/** Model tokens, as the provider reported them. */
+export interface TokenUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+/**
+ * What a workflow's model calls cost, from its trace: the `usage` of every attempt (a refused or retried one too),
+ * summed per step and in all.
+ *
+ * @example
+ * const { total, steps } = traceUsage(await system.trace('ticket-42'));
+ */
+export function traceUsage(entries: readonly TraceEntry[]): { readonly total: TokenUsage; readonly steps: Readonly<Record<string, TokenUsage>> } {
+  const steps: Record<string, TokenUsage> = {};
+  let total: TokenUsage = { inputTokens: 0, outputTokens: 0 };
+  const add = (a: TokenUsage, b: TokenUsage): TokenUsage => ({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens });
+  for (const entry of entries) {
+    if (entry.usage === undefined) continue;
+    steps[entry.step] = add(steps[entry.step] ?? { inputTokens: 0, outputTokens: 0 }, entry.usage);
+    total = add(total, entry.usage);
+  }
+  return { total, steps };
+}

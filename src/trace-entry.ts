@@ -32,6 +32,12 @@ export interface TraceEntry {
   readonly originalTokens?: number;
   readonly summarized?: boolean;
   readonly delayMs?: number;
+  /**
+   * Model tokens an attempt paid for, as the provider reported them: on the entry that first holds the attempt's
+   * output (`produced` before a verifier, else `succeeded` or `escalated`), when the output carries a `usage` (an
+   * agent's does). Every attempt counts, a refused draft too; `traceUsage` sums them per step and per workflow.
+   */
+  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number };
   readonly error?: PlainError;
   readonly detail?: Record<string, unknown>;
 }

@@ -11,7 +11,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { circuitBreaker, escrow } from '../../machines/index.js';
+import { circuitBreaker, escrow, traceUsage } from '../../machines/index.js';
 import { createSystem, type TroupeSystem } from '../../src/index.js';
 import { table } from '../../cli/table.js';
 import { startCrm } from './crm-server.js';
@@ -33,6 +33,8 @@ export interface TicketSummary {
   readonly compensated: readonly string[];
   readonly cause?: string;
   readonly reply?: string;
+  /** Model tokens the ticket's attempts paid for (the provider's count; the local model's are estimates). */
+  readonly tokens: { readonly inputTokens: number; readonly outputTokens: number };
   /** Drafting-model requests: served by the model, refused by the outage. */
   readonly modelCalls: { readonly served: number; readonly refused: number };
 }
@@ -151,6 +153,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         ...(cause === undefined ? {} : { cause }),
         ...(typeof (results['route'] as { reply?: unknown } | undefined)?.reply === 'string' ? { reply: (results['route'] as { reply: string }).reply } : {}),
         modelCalls: models.drafterCalls.get(id) ?? { served: 0, refused: 0 },
+        tokens: traceUsage(trace as never).total,
       });
     }
     const result: DemoResult = {
@@ -179,11 +182,12 @@ export function summaryTable(result: DemoResult): string {
     t.ticket, t.scenario, t.status === 'completed' ? 'completed' : 'aborted',
     [t.retries > 0 ? `${t.retries} retr${t.retries === 1 ? 'y' : 'ies'}` : '', t.outcome === 'fallback' ? 'fallback (breaker open)' : '', t.decidedBy ? `approved by ${t.decidedBy}` : '', t.compensated.length > 0 ? `compensated ${t.compensated.join(', ')}` : '', t.outcome === 'malformed' ? 'rejected at intake' : ''].filter(Boolean).join('; ') || 'straight through',
     `${t.modelCalls.served}/${t.modelCalls.refused}`,
+    `${t.tokens.inputTokens}/${t.tokens.outputTokens}`,
     t.outcome === t.expected ? 'ok' : `EXPECTED ${t.expected}`,
   ]);
   const stock = Object.keys(result.stockBefore).map((sku) => `${sku} ${result.stockBefore[sku]} -> ${result.stockAfter[sku]}`).join(', ');
   return [
-    table(['ticket', 'scenario', 'status', 'path', 'model calls ok/503', 'check'], rows),
+    table(['ticket', 'scenario', 'status', 'path', 'model calls ok/503', 'tokens in/out', 'check'], rows),
     `inventory (SQLite): ${stock}; reservations held: ${result.reservations.map((r) => `${r.ticket}:${r.sku}`).join(', ') || 'none'}`,
     `replies sent: ${result.sent.join(', ')}`,
     `drafting model: ${result.model}; escalation below confidence ${ESCALATE_BELOW}`,

@@ -36,7 +36,7 @@ export const BRAND_GUIDELINES = [
 interface History { readonly name: string; readonly interactions: ReadonlyArray<{ at: string; channel: string; text: string }> }
 interface Sentiment { readonly label: 'angry' | 'neutral'; readonly confidence: number }
 interface Reservation { readonly sku: string; readonly name: string; readonly reservation: string }
-export interface Draft { readonly reply: string; readonly confidence: number; readonly via: 'model' | 'fallback-template'; readonly turns?: number }
+export interface Draft { readonly reply: string; readonly confidence: number; readonly via: 'model' | 'fallback-template'; readonly turns?: number; readonly usage?: { inputTokens: number; outputTokens: number } }
 
 /** The first JSON object in a model's text (a real model may wrap it in prose or a code fence). */
 function jsonIn<T>(text: string, what: string): T {
@@ -109,7 +109,7 @@ export function customerReply(deps: CustomerReplyDeps) {
         const prompt = `Ticket ${input.id}. Last interactions:\n${history.interactions.map((i) => `- ${i.channel}: ${i.text}`).join('\n')}`;
         const out = await runAgent(classifier, { prompt, id: idempotencyKey }, signal);
         if (out.status !== 'answered') throw new RetryableError(`classifier ${out.reason}: ${out.detail}`);
-        return jsonIn<Sentiment>(out.answer, 'sentiment');
+        return { ...jsonIn<Sentiment>(out.answer, 'sentiment'), usage: out.usage };
       }, { retry: { maximumAttempts: 3, initialInterval: retryMs } }),
 
       step('inventory', ({ input, context, idempotencyKey }: Args) => {
@@ -125,7 +125,7 @@ export function customerReply(deps: CustomerReplyDeps) {
         const out = await runAgent(drafter, { prompt, id: `${idempotencyKey}/${attempt}` }, signal);
         if (out.status !== 'answered') throw new RetryableError(`drafter ${out.reason}: ${out.detail}`);
         const draft = jsonIn<{ reply: string; confidence: number }>(out.answer, 'draft');
-        return { reply: draft.reply, confidence: draft.confidence, via: 'model', turns: out.turns } satisfies Draft;
+        return { reply: draft.reply, confidence: draft.confidence, via: 'model', turns: out.turns, usage: out.usage } satisfies Draft;
       }, {
         retry: { maximumAttempts: 3, initialInterval: retryMs },
         breaker: deps.breaker,

@@ -33,6 +33,9 @@ describe('the customer-reply demo (issue 10)', () => {
     // reserved voucher back, so it holds no reservation and sent nothing.
     expect(by['T-1007']).toMatchObject({ status: 'aborted', retries: 2, compensated: ['inventory'] });
     expect(by['T-1007']!.modelCalls).toEqual({ served: 6, refused: 0 });
+    // Its three refused drafts were paid for, and the trace says so: more tokens than the one accepted draft of T-1001.
+    expect(by['T-1007']!.tokens.inputTokens).toBeGreaterThan(2 * by['T-1001']!.tokens.inputTokens);
+    expect(by['T-1005']!.tokens).toEqual({ inputTokens: 0, outputTokens: 0 });
 
     // The inventory (SQLite) agrees: one unit reserved per completed ticket, none for the aborted ones.
     const completed = result.tickets.filter((t) => t.status === 'completed').map((t) => t.ticket);
