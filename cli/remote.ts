@@ -40,11 +40,15 @@ function parse<T extends ParseArgsConfig['options']>(command: keyof typeof REMOT
   }
 }
 
-async function connectTo(values: { nats?: string | undefined; system?: string | undefined }, command: keyof typeof REMOTE_USAGE): Promise<TroupeSystem> {
+/**
+ * A client node of the running system that `--nats` / `--system` (or TROUPE_NATS_URL / TROUPE_SYSTEM) name: it hosts
+ * nothing. A UsageError naming both when either is missing (`usage` is appended).
+ */
+export async function connectTo(values: { nats?: string | undefined; system?: string | undefined }, usage: string, logLevel: 'silent' | 'warn' = 'silent'): Promise<TroupeSystem> {
   const url = values.nats ?? process.env['TROUPE_NATS_URL'];
   const name = values.system ?? process.env['TROUPE_SYSTEM'];
-  if (!url || !name) throw new UsageError(`--nats and --system (or TROUPE_NATS_URL and TROUPE_SYSTEM) name the running system\nusage: ${REMOTE_USAGE[command]}`);
-  return createSystem({ name, logLevel: 'silent', nats: { servers: url, hostsDurable: false, startupTimeoutMs: 5_000, connectTimeoutMs: 5_000 } });
+  if (!url || !name) throw new UsageError(`--nats and --system (or TROUPE_NATS_URL and TROUPE_SYSTEM) name the running system\nusage: ${usage}`);
+  return createSystem({ name, logLevel, nats: { servers: url, hostsDurable: false, startupTimeoutMs: 5_000, connectTimeoutMs: 5_000 } });
 }
 
 /** Runs one remote command; resolves with its exit code. */
@@ -58,7 +62,7 @@ export async function runRemote(command: keyof typeof REMOTE_USAGE, args: string
     out(`usage: ${REMOTE_USAGE[command]}\n`);
     return 0;
   }
-  const system = await connectTo(values, command);
+  const system = await connectTo(values, REMOTE_USAGE[command]);
   try {
     switch (command) {
       case 'nodes': return await nodes(system, values.json, out);

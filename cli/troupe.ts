@@ -12,15 +12,16 @@
 import { parseArgs } from 'node:util';
 import { createSupportScenario, DEMO_TICKETS } from '../examples/support-workflow.js';
 import { startInspector } from '../inspector/index.js';
-import { createSystem } from '../src/index.js';
-import { REMOTE_USAGE, runRemote, UsageError } from './remote.js';
+import { connectTo, REMOTE_USAGE, runRemote, UsageError } from './remote.js';
 import { start, START_USAGE } from './start.js';
+
+const INSPECT_RUNNING_USAGE = 'troupe inspect --nats <url> --system <name> [--port <n>]          the inspector for a running system (every publishing node)';
 
 const USAGE = `usage: troupe <command>
 
 commands:
   inspect [--port <n>] [--host <loopback>] [--latency <ms>]   the demo system with the inspector (browser UI)
-  inspect --nats <url> --system <name> [--port <n>]          the inspector for a running system (every publishing node)
+  ${INSPECT_RUNNING_USAGE.replace('troupe ', '')}
   ${START_USAGE.replace('troupe ', '')}
   ${Object.values(REMOTE_USAGE).join('\n  ')}
 
@@ -36,9 +37,7 @@ async function inspect(args: string[]): Promise<void> {
   const latencyMs = Number(values.latency);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError('--port must be an integer between 0 and 65535');
   if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new UsageError('--latency must be a number of milliseconds >= 0');
-  const url = values.nats ?? process.env['TROUPE_NATS_URL'];
-  const name = values.system ?? process.env['TROUPE_SYSTEM'];
-  if (url || values.system) return inspectRunning(url, name, port, values.host);
+  if (values.nats || values.system || process.env['TROUPE_NATS_URL']) return inspectRunning(values, port, values.host);
   const scenario = await createSupportScenario({ latencyMs, logLevel: 'warn' });
   const inspector = await startInspector({ system: scenario.system, port, host: values.host });
   process.stdout.write(`Troupe inspector for system "${scenario.system.name}"\n  open  ${inspector.url}\n  XState apps (@statelyai/inspect): ${inspector.statelyUrl}\n  Ctrl-C to stop\n`);
@@ -64,12 +63,11 @@ async function inspect(args: string[]): Promise<void> {
  * The inspector for a running system: a client node of it (it hosts nothing) whose inspector shows every node that
  * publishes its inspection records (`troupe start` nodes do), draws any node's statecharts and decides its escrow items.
  */
-async function inspectRunning(url: string | undefined, name: string | undefined, port: number, host: string): Promise<void> {
-  if (!url || !name) throw new UsageError('--nats and --system (or TROUPE_NATS_URL and TROUPE_SYSTEM) name the running system');
-  const system = await createSystem({ name, logLevel: 'warn', nats: { servers: url, hostsDurable: false, startupTimeoutMs: 5_000, connectTimeoutMs: 5_000 } });
+async function inspectRunning(values: { nats?: string | undefined; system?: string | undefined }, port: number, host: string): Promise<void> {
+  const system = await connectTo(values, INSPECT_RUNNING_USAGE, 'warn');
   const inspector = await startInspector({ system, port, host, cluster: true });
   const live = (await system.nodes()).filter((n) => n.node !== system.node);
-  process.stdout.write(`Troupe inspector for the running system "${name}" on ${url} (${live.length} other node(s))\n  open  ${inspector.url}\n  Ctrl-C to stop\n`);
+  process.stdout.write(`Troupe inspector for the running system "${system.name}" (${live.length} other node(s))\n  open  ${inspector.url}\n  Ctrl-C to stop\n`);
   const stop = async () => {
     await inspector.close();
     await system.shutdown();

@@ -15,7 +15,7 @@
 import { setup, type AnyEventObject } from 'xstate';
 import { InvalidConfigError } from '../src/errors.js';
 import { REPLY_EMITTED, TELL_EMITTED } from './emit.js';
-import { dueTimerChart, withTimer, type TimerEvent, type Timers } from './timers.js';
+import { dueTimerChart, earliestTimer, type TimerEvent, type Timers } from './timers.js';
 import { act, type ReducerArgs } from './workflow-context.js';
 
 export const DEFAULT_BATCH_TYPE = 'batch';
@@ -72,11 +72,7 @@ type A = ReducerArgs<BatchContext>;
 type Effect = { context?: Partial<BatchContext>; emit?: AnyEventObject[] };
 const TICK = 'batch:tick';
 
-function arm(open: Readonly<Record<string, OpenBatch>>): Timers {
-  let due = Infinity;
-  for (const b of Object.values(open)) due = Math.min(due, b.dueAt);
-  return due === Infinity ? {} : withTimer({}, TICK, 'batch', due);
-}
+const arm = (open: Readonly<Record<string, OpenBatch>>): Timers => earliestTimer(TICK, 'batch', open);
 
 /** Forwards the batches of `keys` and closes them. */
 function send(c: BatchContext, keys: readonly string[]): Effect {

@@ -15,7 +15,7 @@
 import { setup, type AnyEventObject } from 'xstate';
 import { InvalidConfigError } from '../src/errors.js';
 import { REPLY_EMITTED, TELL_EMITTED } from './emit.js';
-import { dueTimerChart, withTimer, type TimerEvent, type Timers } from './timers.js';
+import { dueTimerChart, earliestTimer, type TimerEvent, type Timers } from './timers.js';
 import { act, type ReducerArgs } from './workflow-context.js';
 
 export interface FlowInput {
@@ -55,11 +55,7 @@ const TICK = 'flow:tick';
 
 const tell = (to: string, event: AnyEventObject): AnyEventObject => ({ type: TELL_EMITTED, to, event });
 
-function arm(held: Readonly<Record<string, FlowHeld>>): Timers {
-  let due = Infinity;
-  for (const h of Object.values(held)) due = Math.min(due, h.dueAt);
-  return due === Infinity ? {} : withTimer({}, TICK, 'flow', due);
-}
+const arm = (held: Readonly<Record<string, FlowHeld>>): Timers => earliestTimer(TICK, 'flow', held);
 
 const receive = act<FlowContext>((a: A): Effect => {
   const e = a.event as { key?: unknown; event?: { type?: unknown } };

@@ -5,7 +5,6 @@
  */
 import type { EscrowNotice } from '../src/escrow-protocol.js';
 import type { AnyEventObject } from 'xstate';
-import { TRACE_EMITTED } from './emit.js';
 import { NonRetryableError, RetryableError, TimeoutError, toPlainError, type PlainError } from '../src/errors.js';
 import { handoffContext, measure, outputSize } from './handoff.js';
 import { isPermanent, retryDelay } from './policy.js';
@@ -121,23 +120,19 @@ export function succeeded(env: StepEnv, answer?: unknown): (a: ReducerArgs) => E
       }
       return moveTo(env, a, verifying, { outcome: 'produced', trace: { startedAt: prev.attemptStartedAt, bytes: measure(output).bytes, ...usageOf(output) }, emit });
     }
-    const accepted = withUsage(accept(env, a, output), output);
+    const accepted = accept(env, a, output, usageOf(output));
     return emit.length === 0 ? accepted : { context: accepted.context, emit: [...(emit as AnyEventObject[]), ...(accepted.emit ?? [])] };
   };
 }
 
-/** `{ usage }` when an output reports the model tokens it cost (an agent's output does), else nothing. */
-function usageOf(output: unknown): { usage?: { inputTokens: number; outputTokens: number } } {
+/**
+ * What an attempt paid for, for the trace entry that first holds its output: `{ usage }` when the output reports the
+ * model tokens it cost (an agent's output does), else nothing.
+ */
+type Paid = { readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } };
+function usageOf(output: unknown): Paid {
   const u = (output as { usage?: { inputTokens?: unknown; outputTokens?: unknown } } | null)?.usage;
   return u !== null && typeof u === 'object' && typeof u.inputTokens === 'number' && typeof u.outputTokens === 'number' ? { usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens } } : {};
-}
-
-/** Puts the output's usage on the effect's trace entry (moveTo emits it first). */
-function withUsage(effect: Effect, output: unknown): Effect {
-  const usage = usageOf(output);
-  const first = effect.emit?.[0] as { type?: string; entry?: object } | undefined;
-  if (usage.usage === undefined || first?.type !== TRACE_EMITTED || first.entry === undefined) return effect;
-  return { ...effect, emit: [{ ...first, entry: { ...first.entry, ...usage } } as AnyEventObject, ...effect.emit!.slice(1)] };
 }
 
 /** verifying: the verdict. FAIL retries or escalates, by the step's `onVerifyFail`. */
@@ -151,26 +146,26 @@ export function verified(env: StepEnv, verdict: { ok: boolean; reason?: string }
   };
 }
 
-/** An output below `minConfidence` escalates; anything else completes the step. */
-function accept(env: StepEnv, a: ReducerArgs, output: unknown): Effect {
+/** An output below `minConfidence` escalates; anything else completes the step. `paid` goes on the entry either way. */
+function accept(env: StepEnv, a: ReducerArgs, output: unknown, paid: Paid = {}): Effect {
   const confidence = (output as { confidence?: unknown } | null)?.confidence;
   if (env.minConfidence !== undefined && typeof confidence === 'number' && confidence < env.minConfidence) {
-    return escalate(env, a, 'low-confidence', undefined, { confidence, minConfidence: env.minConfidence }, output);
+    return escalate(env, a, 'low-confidence', undefined, { confidence, minConfidence: env.minConfidence }, output, paid);
   }
-  return done(env, a, output, 'succeeded');
+  return done(env, a, output, 'succeeded', paid);
 }
 
-export function done(env: StepEnv, a: ReducerArgs, output: unknown, outcome: string): Effect {
+export function done(env: StepEnv, a: ReducerArgs, output: unknown, outcome: string, paid: Paid = {}): Effect {
   const prev = recordOf(a.context, env.id);
   const m = measure(output, env.tokenizer);
   if (env.kind === 'compensation') {
-    return moveTo(env, a, patchRecord(prev, { status: 'done', output, error: undefined }), { outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes } });
+    return moveTo(env, a, patchRecord(prev, { status: 'done', output, error: undefined }), { outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes, ...paid } });
   }
   // The output lives in `results`; the record keeps no second copy (snapshots stay small), only its size.
   const handoff = prev.handoff?.context === undefined ? prev.handoff : patch(prev.handoff, { context: undefined });
   const size = typeof output === 'string' || output === undefined ? outputSize(output) : { chars: m.text.length, bytes: m.bytes };
   return moveTo(env, a, patchRecord(prev, { status: 'done', output: undefined, outputSize: size, error: undefined, handoff }), {
-    outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes, tokens: m.tokens },
+    outcome, trace: { startedAt: prev.attemptStartedAt, bytes: m.bytes, tokens: m.tokens, ...paid },
     context: {
       results: withEntry(a.context.results, env.id, output),
       completed: env.compensable ? [...a.context.completed, env.id] : a.context.completed,
@@ -224,7 +219,7 @@ export function giveUp(env: StepEnv, a: ReducerArgs, error: PlainError, outcome:
 }
 
 /** Puts an item in the escrow and waits for a person. */
-export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: PlainError, detail?: Record<string, unknown>, output?: unknown): Effect {
+export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: PlainError, detail?: Record<string, unknown>, output?: unknown, paid: Paid = {}): Effect {
   const prev = output === undefined ? recordOf(a.context, env.id) : patchRecord(recordOf(a.context, env.id), { output });
   const itemId = `${a.context.workflowId}/${env.id}/${prev.attempt}`;
   const item = {
@@ -234,7 +229,7 @@ export function escalate(env: StepEnv, a: ReducerArgs, reason: string, error?: P
     input: a.context.input, stepInput: handoffContext(prev.handoff, env.from, a.context.results),
   };
   return moveTo(env, a, patchRecord(prev, { status: 'escalated', error, escalation: { itemId, reason, tier: env.tier, level: 0, since: a.now } }), {
-    outcome: 'escalated', trace: { error, detail: { reason, itemId, tier: env.tier, ...detail } },
+    outcome: 'escalated', trace: { error, detail: { reason, itemId, tier: env.tier, ...detail }, ...paid },
     // An ask, not a tell: an escalation that reaches no escrow fails the step (issue 13) instead of waiting for ever.
     emit: [ask(env, a, a.context.escrow, { type: 'escrow.submit', item: JSON.parse(JSON.stringify(item)) as Record<string, unknown> }, answerType.escrow(env.id))],
   });

@@ -97,6 +97,13 @@ export function seedFrom(text: string): number {
   return hash >>> 0;
 }
 
+/** The one due time of `dueTimerChart`: the earliest `dueAt` of `items`, or no timer when there are none. */
+export function earliestTimer(key: string, purpose: string, items: Readonly<Record<string, { readonly dueAt: number }>>): Timers {
+  let due = Infinity;
+  for (const item of Object.values(items)) due = Math.min(due, item.dueAt);
+  return due === Infinity ? {} : withTimer({}, key, purpose, due);
+}
+
 /**
  * The chart of an actor with one durable due time, `context.timers[key]` (the pool, the rate limit): `route` picks
  * `timing` (a delayed transition armed at the due time, or the `troupe.timer` that replaces it after a restore) or

@@ -24,7 +24,8 @@ import type { TraceEntry as PublicTraceEntry } from './trace-entry.js';
 import { awaitLocalResult } from './runtime/local-result.js';
 import { ShardLeases } from './cluster/shard-leases.js';
 import { DescribeEndpoint } from './cluster/describe-endpoint.js';
-import { ActorsEndpoint, stateText, type ActorInfo } from './cluster/actors-endpoint.js';
+import { ActorsEndpoint, type ActorInfo } from './cluster/actors-endpoint.js';
+import { activeLeaves } from './system/state-value.js';
 import { storeJournal, type Journal } from './runtime/journal.js';
 import { createMemorySnapshotStore } from './persistence/memory/memory-snapshot-store.js';
 import type { SnapshotStore } from './persistence/snapshot-store.js';
@@ -546,9 +547,9 @@ class Runtime implements TroupeSystem {
   /** Actors this node runs (supervisors are not counted). */
   async actors(options: { readonly windowMs?: number } = {}): Promise<ActorInfo[]> {
     if (options.windowMs !== undefined && !(Number.isFinite(options.windowMs) && options.windowMs >= 0)) throw new InvalidConfigError('actors.windowMs', 'must be a number >= 0 (ms)');
-    if (!this.actorsEndpoint) return this.localActors();
     const live = this.membership ? (await this.membership.nodes()).length : undefined;
-    return this.actorsEndpoint.gather(live, options.windowMs);
+    const actors = this.actorsEndpoint ? await this.actorsEndpoint.gather(live, options.windowMs) : this.localActors();
+    return actors.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
 
   /** The actors this node runs now (not stopped), as `actors()` lists them. */
@@ -559,10 +560,10 @@ class Runtime implements TroupeSystem {
       const snapshot = cell.getSnapshot() as { status?: string; value?: unknown } | undefined;
       list.push({
         address: cell.address, node: this.node, logic: cell.logic.name, version: cell.logic.version, state: cell.state,
-        status: snapshot?.status, value: stateText(snapshot?.value), durable: cell instanceof DurableCell, incarnation: cell.incarnation, queued: cell.queued,
+        status: snapshot?.status, value: activeLeaves(snapshot?.value).join(', '), durable: cell instanceof DurableCell, incarnation: cell.incarnation, queued: cell.queued,
       });
     }
-    return list.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    return list;
   }
 
   private actorCount(): number {

@@ -14,6 +14,8 @@ export interface Offer {
 export interface Inventory {
   /** Units left of `sku`. */
   stock(sku: string): number;
+  /** A product's name and units left; undefined for an unknown sku. */
+  product(sku: string): (Offer & { readonly stock: number }) | undefined;
   /** Reserves one unit for `ticket` under `key` (idempotent); NonRetryableError `OutOfStock` when none is left. */
   reserve(key: string, sku: string, ticket: string): Offer & { readonly reservation: string };
   /** Gives a reservation's unit back (idempotent); false when there was none. */
@@ -71,6 +73,7 @@ export function openInventory(file = ':memory:'): Inventory {
 
   return {
     stock: (sku) => product.get(sku)?.stock ?? 0,
+    product: (sku) => product.get(sku),
     reserve: (key, sku, ticket) => reserve(key, sku, ticket),
     release: (key) => release(key),
     send: (key, ticket, reply) => {

@@ -35,7 +35,8 @@ function classify(turn: ScriptedTurn): string {
 function draft(turn: ScriptedTurn): { text?: string; toolCalls?: Array<{ name: string; input: unknown }> } {
   if (turn.role === 'user') {
     const sku = /Offer sku: ([a-z0-9-]+)/.exec(turn.key)?.[1] ?? 'free-shipping';
-    return { toolCalls: [{ name: 'check_stock', input: { sku, ticket: ticketOf(turn.key) } }] };
+    const customer = /Customer: ([^.]+)\./.exec(turn.key)?.[1] ?? 'customer';
+    return { toolCalls: [{ name: 'check_stock', input: { sku, ticket: ticketOf(turn.key), customer } }] };
   }
   const stock = JSON.parse(turn.key.replace(/^tool check_stock: /, '')) as { ticket: string; name: string; customer: string };
   const ticket = stock.ticket;

@@ -78,15 +78,16 @@ export function customerReply(deps: CustomerReplyDeps) {
     tools: {
       check_stock: {
         description: 'Units left of an offer, by sku',
-        input: z.object({ sku: z.string(), ticket: z.string() }),
-        run: ({ sku, ticket }: { sku: string; ticket: string }) => ({ ticket, sku, inStock: deps.inventory.stock(sku), name: offerName(sku), customer: customers.get(ticket) ?? 'customer' }),
+        input: z.object({ sku: z.string(), ticket: z.string(), customer: z.string() }),
+        run: ({ sku, ticket, customer }: { sku: string; ticket: string; customer: string }) => {
+          const product = deps.inventory.product(sku);
+          if (product === undefined) throw new NonRetryableError(`no product ${sku}`, { type: 'UnknownProduct' });
+          return { ticket, customer, sku, name: product.name, inStock: product.stock };
+        },
       },
     },
     maxTurns: 4,
   });
-  const offerName = (sku: string) => (sku === 'voucher-20' ? 'a 20% voucher on the next order' : 'free shipping on the next order');
-  /** Customer names by ticket, for the drafter's tool (learnt from the history step). */
-  const customers = new Map<string, string>();
 
   return workflow<Ticket>('customer-reply', {
     escrow: deps.escrow,
@@ -100,7 +101,6 @@ export function customerReply(deps: CustomerReplyDeps) {
         if (response.status === 404) throw new NonRetryableError(`no customer ${input.customerId} in the CRM`, { type: 'UnknownCustomer' });
         if (!response.ok) throw new RetryableError(`CRM answered ${response.status}`, { type: 'CrmUnavailable' });
         const history = (await response.json()) as History;
-        customers.set(input.id, history.name);
         return { name: history.name, interactions: history.interactions.slice(-3) };
       }, { startToCloseMs: deps.crmTimeoutMs ?? 2_000, retry: { maximumAttempts: 3, initialInterval: retryMs } }),
 
@@ -120,8 +120,8 @@ export function customerReply(deps: CustomerReplyDeps) {
       }),
 
       step('draft', async ({ input, context, signal, idempotencyKey, attempt }: Args) => {
-        const { inventory } = context as { inventory: Reservation };
-        const prompt = `Ticket ${input.id}. Customer message: ${input.message}\nOffer sku: ${inventory.sku}`;
+        const { history, inventory } = context as { history: History; inventory: Reservation };
+        const prompt = `Ticket ${input.id}. Customer: ${history.name}. Customer message: ${input.message}\nOffer sku: ${inventory.sku}`;
         const out = await runAgent(drafter, { prompt, id: `${idempotencyKey}/${attempt}` }, signal);
         if (out.status !== 'answered') throw new RetryableError(`drafter ${out.reason}: ${out.detail}`);
         const draft = jsonIn<{ reply: string; confidence: number }>(out.answer, 'draft');

@@ -340,21 +340,7 @@ export function activePaths(value: unknown): Set<string> {
 }
 
 /** The active leaf paths of a snapshot value (what the machine is in, whatever is drawn). */
-export function activeLeaves(value: unknown): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown, base: string): void => {
-    if (typeof v === 'string') out.push(child(base, v));
-    else if (typeof v === 'object' && v !== null) {
-      const entries = Object.entries(v as Record<string, unknown>);
-      for (const [key, c] of entries) {
-        if (typeof c === 'object' && c !== null && Object.keys(c).length === 0) out.push(child(base, key));
-        else walk(c, child(base, key));
-      }
-    }
-  };
-  walk(value, '');
-  return out;
-}
+export { activeLeaves } from '../../src/system/state-value.js';
 
 /** Step records in a workflow's context, as far as a badge needs them. */
 interface StepLike {

@@ -86,28 +86,11 @@ export class ActorsEndpoint {
       }
       this.transport.publish(this.subject, new Uint8Array(0), inbox);
     });
-    return actors.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    return actors;
   }
 }
 
 function isActorInfo(value: unknown): value is ActorInfo {
   const a = value as Partial<ActorInfo> | null;
   return typeof a === 'object' && a !== null && typeof a.address === 'string' && typeof a.node === 'string' && typeof a.logic === 'string';
-}
-
-/** An XState state value as text: `active.draft.running`, parallel regions joined by `, `. */
-export function stateText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value === null || typeof value !== 'object') return '';
-  const paths: string[] = [];
-  const walk = (v: unknown, prefix: string) => {
-    if (typeof v === 'string') paths.push(prefix ? `${prefix}.${v}` : v);
-    else if (v !== null && typeof v === 'object') {
-      const entries = Object.entries(v as Record<string, unknown>);
-      if (entries.length === 0 && prefix) paths.push(prefix);
-      for (const [key, child] of entries) walk(child, prefix ? `${prefix}.${key}` : key);
-    }
-  };
-  walk(value, '');
-  return paths.join(', ');
 }

@@ -31,4 +31,13 @@ describe('usage in the trace (issue 10)', () => {
     });
     expect(traceUsage([])).toEqual({ total: { inputTokens: 0, outputTokens: 0 }, steps: {} });
   });
+
+  test('an output below minConfidence carries its usage on the escalated entry', async () => {
+    const wf = workflow('w', { steps: [step('draft', async () => ({ confidence: 0.5, usage: { inputTokens: 9, outputTokens: 4 } }), { minConfidence: 0.8 })] });
+    const net = createNet();
+    net.add('w', wf);
+    await net.settle();
+    expect(net.trace.filter((e) => e.usage !== undefined).map((e) => e.outcome)).toEqual(['escalated']);
+    expect(traceUsage(net.trace).total).toEqual({ inputTokens: 9, outputTokens: 4 });
+  });
 });
