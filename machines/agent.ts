@@ -19,6 +19,7 @@ import { assign, createActor, fromPromise, setup, toPromise } from 'xstate';
 import { toJSONSchema, type ZodType } from 'zod';
 import type { LlmClient, LlmMessage, LlmResponse, LlmToolCall, LlmToolDefinition, LlmToolResultMessage, LlmUsage } from '../actors/llm.js';
 import { InvalidConfigError, isRetryable, toPlainError } from '../src/errors.js';
+import type { AttemptNote } from './definition.js';
 
 export const DEFAULT_AGENT_MAX_TURNS = 8;
 export const DEFAULT_AGENT_TOKEN_BUDGET = 50_000;
@@ -264,17 +265,29 @@ export function agent(options: AgentOptions) {
   });
 }
 
+/** How `runAgent` runs: the signal that stops it, and where its turns are recorded. */
+export interface AgentRunOptions {
+  /** Stops the agent: its model call and tools are aborted. */
+  readonly signal?: AbortSignal;
+  /** Receives each move between the agent's states (a workflow step's `note` puts them in the trace). */
+  readonly note?: (note: AttemptNote) => void;
+}
+
 /**
  * Runs an agent to its end outside a Troupe actor — inside a workflow step, for instance — and resolves with its
- * output; the step's `signal` stops it (its model call and tools are aborted).
+ * output. Given a step's attempt args (they carry `signal` and `note`), the step's signal stops it and each of its
+ * turns is an entry of the workflow's trace: `thinking -> acting` with the tools asked and the turn's tokens,
+ * `acting -> thinking` with each tool's result, then the answer, the verifier's verdict, or the escalation.
  *
  * @example
- * step('draft', ({ input, signal }) => runAgent(drafter, { prompt: `Reply to: ${input.message}` }, signal))
+ * step('draft', (args) => runAgent(drafter, { prompt: `Reply to: ${args.input.message}`, id: args.idempotencyKey }, args))
  */
-export async function runAgent(machine: ReturnType<typeof agent>, input: AgentInput, signal?: AbortSignal): Promise<AgentOutput> {
+export async function runAgent(machine: ReturnType<typeof agent>, input: AgentInput, options?: AbortSignal | AgentRunOptions): Promise<AgentOutput> {
+  const { signal, note } = options === undefined ? {} : 'aborted' in options ? { signal: options as AbortSignal, note: undefined } : options;
   const actor = createActor(machine, { input });
   const stop = () => actor.stop();
   signal?.addEventListener('abort', stop, { once: true });
+  if (note !== undefined) noteTurns(actor, note);
   try {
     const done = toPromise(actor); // subscribed before start: a bad input rejects here rather than going unhandled
     actor.start();
@@ -282,4 +295,37 @@ export async function runAgent(machine: ReturnType<typeof agent>, input: AgentIn
   } finally {
     signal?.removeEventListener('abort', stop);
   }
+}
+
+type AgentActor = ReturnType<typeof createActor<ReturnType<typeof agent>>>;
+
+/** Reports each move between the agent's resting states (its transient checks are not moves of their own). */
+function noteTurns(actor: AgentActor, note: (note: AttemptNote) => void): void {
+  let from = 'thinking';
+  let before: AgentContext | undefined;
+  actor.subscribe({
+    next: (snapshot) => {
+      const to = String(snapshot.value);
+      const context = snapshot.context;
+      if (before !== undefined && to !== from) note(turnNote(from, to, context, before));
+      from = to;
+      before = context;
+    },
+    error: () => {}, // the run's promise reports it
+  });
+}
+
+/** The trace note of one move: what the model asked for, what the tools gave back, the answer or the escalation. */
+export function turnNote(from: string, to: string, context: AgentContext, before: AgentContext): AttemptNote {
+  const turn = context.turns;
+  const paid = { inputTokens: context.usage.inputTokens - before.usage.inputTokens, outputTokens: context.usage.outputTokens - before.usage.outputTokens };
+  const tokens = paid.inputTokens + paid.outputTokens > 0 ? { usage: paid } : {};
+  if (to === 'escalated') return { from, to, outcome: context.escalation?.reason ?? 'escalated', detail: { turn, ...tokens, reason: context.escalation?.detail } };
+  if (to === 'acting') return { from, to, outcome: 'tool-calls', detail: { turn, ...tokens, tools: context.pending.map((call) => call.name) } };
+  if (from === 'acting') {
+    const results = context.messages.slice(before.messages.length).filter((m): m is LlmToolResultMessage => m.role === 'tool');
+    return { from, to, outcome: results.some((m) => m.isError) ? 'tool-errors' : 'tool-results', detail: { turn, results: results.map((m) => ({ tool: m.toolName, ok: m.isError !== true })) } };
+  }
+  if (from === 'verifying') return { from, to, outcome: to === 'answered' ? 'verified' : 'rejected', detail: { turn, ...(context.verdict?.reason ? { reason: context.verdict.reason } : {}) } };
+  return { from, to, outcome: 'answered', detail: { turn, ...tokens } };
 }

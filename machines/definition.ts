@@ -27,6 +27,24 @@ export interface AttemptArgs<TInput = unknown> {
   readonly stepId: string;
   /** Aborted when the attempt times out (`startToCloseMs`, `scheduleToCloseMs`) or the workflow is cancelled. */
   readonly signal: AbortSignal;
+  /**
+   * Adds a progress entry about this attempt to the workflow's trace while it runs — an agent's turns
+   * (`runAgent(machine, input, args)` passes them): what happened inside a step, not only that it ended. Ignored once
+   * the attempt is over (a late call of an attempt that timed out records nothing).
+   */
+  readonly note: (note: AttemptNote) => void;
+}
+
+/** One progress entry of a running attempt: recorded as a trace entry of the step, at this attempt. */
+export interface AttemptNote {
+  /** The state the work was in, e.g. an agent's `thinking`. */
+  readonly from: string;
+  /** The state it moved to, e.g. `acting`. */
+  readonly to: string;
+  /** What happened, e.g. `tool-calls`. */
+  readonly outcome: string;
+  /** Plain data (it goes into the durable trace). */
+  readonly detail?: Record<string, unknown>;
 }
 
 export type StepFn<TInput = unknown> = (args: AttemptArgs<TInput>) => Promise<unknown> | unknown;

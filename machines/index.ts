@@ -8,6 +8,7 @@ export { workflow, stepMachine, DEFAULT_ESCROW, type WorkflowMachine } from './w
 export {
   agent,
   runAgent,
+  type AgentRunOptions,
   DEFAULT_AGENT_MAX_TURNS,
   DEFAULT_AGENT_TOKEN_BUDGET,
   type AgentContext,
@@ -22,7 +23,7 @@ export {
 } from './agent.js';
 export {
   step, parallel, sequence, sequence as subWorkflow,
-  type AttemptArgs, type StepFn, type StepOptions, type StepDef, type ParallelDef, type SequenceDef, type DefinitionNode,
+  type AttemptArgs, type AttemptNote, type StepFn, type StepOptions, type StepDef, type ParallelDef, type SequenceDef, type DefinitionNode,
   type WorkflowDefinition, type Verifier, type VerifierFn, type VerifyArgs, type VerifyResult, type Compensation,
   type CompensateFn, type CompensateArgs, type ConcurrencyLimit,
 } from './definition.js';

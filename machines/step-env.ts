@@ -139,6 +139,9 @@ export const answerType = {
   escrow: (id: string) => `troupe.answer.escrow.${id}`,
 } as const;
 
+/** The event a running attempt's `note()` sends its workflow (one type per step, so only that step handles it). */
+export const noteType = (id: string) => `troupe.note.${id}`;
+
 /** Names of a step's implementations in `setup({ actors })`; swap them with `machine.provide({ actors })`. */
 export const actorName = {
   work: (id: string) => `step:${id}`,

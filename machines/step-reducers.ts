@@ -11,6 +11,8 @@ import { isPermanent, retryDelay } from './policy.js';
 import { answerType, idempotencyKey, type StepEnv } from './step-env.js';
 import { ask, moveTo, poolAcquire, poolRequestOf, tell } from './step-move.js';
 import { nextRandom } from './timers.js';
+import { traceEvent, type TraceEntry } from './trace.js';
+import type { AttemptNote } from './definition.js';
 import { patch, patchRecord, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
 export { moveTo, awaitsAnswer } from './step-move.js';
@@ -68,6 +70,21 @@ export function leaseRevoked(env: StepEnv): (a: ReducerArgs) => Effect {
     const prev = recordOf(a.context, env.id);
     const index = poolIndexOf(env, a.context.workflowId, prev.attempt, (a.event as { requestId?: unknown }).requestId);
     return moveTo(env, a, prev, { outcome: 'lease-revoked', trace: { detail: { pool: index === undefined ? undefined : env.uses[index] } } });
+  };
+}
+
+/**
+ * A progress note of the running attempt (an agent's turn, see `AttemptArgs.note`): one trace entry; the step's
+ * record does not change, so it costs no context copy.
+ */
+export function noted(env: StepEnv): (a: ReducerArgs) => Effect {
+  return (a) => {
+    const { note } = a.event as unknown as { note: AttemptNote };
+    const entry: TraceEntry = {
+      workflowId: a.context.workflowId, kind: env.kind, step: env.origin, attempt: recordOf(a.context, env.id).attempt,
+      from: note.from, to: note.to, outcome: note.outcome, at: a.now, ...(note.detail === undefined ? {} : { detail: note.detail }),
+    };
+    return { emit: [traceEvent(entry)] };
   };
 }
 

@@ -10,12 +10,12 @@
  * can show, with no hidden loop inside a promise. Deadlines are named `after` delays whose due times are also in
  * `context.timers` (see timers.ts), so a restored workflow keeps them.
  */
-import { fromPromise, type AnyActorLogic, type AnyEventObject } from 'xstate';
-import { toPlainError, type PlainError } from '../src/errors.js';
-import type { CompensateArgs, VerifyResult } from './definition.js';
+import { fromPromise, type AnyActorLogic, type AnyActorRef, type AnyEventObject } from 'xstate';
+import { InvalidConfigError, toPlainError, type PlainError } from '../src/errors.js';
+import type { AttemptNote, VerifyResult } from './definition.js';
 import { compensationOf } from './definition.js';
 import { handoffContext, handoffData } from './handoff.js';
-import { actorName, answerType, idempotencyKey, timerKey, type StepEnv } from './step-env.js';
+import { actorName, answerType, idempotencyKey, noteType, timerKey, type StepEnv } from './step-env.js';
 import * as h from './handoff-reducers.js';
 import * as r from './step-reducers.js';
 import { isTimerFor, remainingMs, TIMER_EVENT, type Timers } from './timers.js';
@@ -51,12 +51,15 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
     },
     running: {
       invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env, options.success), onError: toRoute(onError(env, true)) },
-      // A lease that ran out under a running attempt: recorded; the attempt goes on (its pool has moved on).
-      ...(env.uses.length > 0 ? { on: { 'pool.revoked': { guard: forPoolRequest(env), actions: act(r.leaseRevoked(env)) } } } : {}),
+      on: {
+        ...noteHandler(env),
+        // A lease that ran out under a running attempt: recorded; the attempt goes on (its pool has moved on).
+        ...(env.uses.length > 0 ? { 'pool.revoked': { guard: forPoolRequest(env), actions: act(r.leaseRevoked(env)) } } : {}),
+      },
     },
     fallback: typeof env.fallback === 'string'
       ? { on: { [answerType.fallback(env.id)]: toRoute(answered(env, (output) => r.succeeded(env, output))) } }
-      : { invoke: { src: actorName.fallback(env.id), input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, false)) } },
+      : { invoke: { src: actorName.fallback(env.id), input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, false)) }, on: noteHandler(env) },
     verifying: verifyingState(env),
     retrying: {},
     escalated: {
@@ -129,6 +132,12 @@ function forPoolRequest(env: StepEnv) {
   return ({ context, event }: Args) => r.poolIndexOf(env, context.workflowId, recordOf(context, env.id).attempt, (event as { requestId?: unknown }).requestId) !== undefined;
 }
 
+/** Records the current attempt's progress notes; a late note of an earlier attempt records nothing. */
+function noteHandler(env: StepEnv) {
+  const guard = ({ context, event }: Args) => (event as { attempt?: unknown }).attempt === recordOf(context, env.id).attempt;
+  return { [noteType(env.id)]: { guard, actions: act(r.noted(env)) } };
+}
+
 function forItem(env: StepEnv) {
   return ({ context, event }: Args) => (event as { itemId?: unknown }).itemId === recordOf(context, env.id).escalation?.itemId;
 }
@@ -175,6 +184,7 @@ function verifyingState(env: StepEnv): StateConfig {
       // A verifier that cannot decide is a reason for a person to look, not for guessing.
       onError: toRoute((a) => r.escalate(env, a, 'verifier-error', toPlainError((a.event as { error?: unknown }).error))),
     },
+    on: noteHandler(env),
   };
 }
 
@@ -234,19 +244,45 @@ function recoverable(logic: AnyActorLogic): AnyActorLogic {
   } as AnyActorLogic;
 }
 
-// `Object.assign({}, input, { signal })` rather than `{ ...input, signal }`: see `patch` in workflow-context.ts.
+type AttemptFn = (args: never) => unknown;
+
+/**
+ * An attempt's function as promise logic: it receives its input plus the attempt's `signal` and `note` (added here,
+ * not in the input, which a snapshot keeps). `note` sends the workflow actor — the promise actor's parent — a
+ * `noteType` event: XState gives promise logic no public way to message its parent, so this reads `_parent`
+ * (an internal of XState 5.33, as DESIGN.md pins; test/unit/step-notes.test.ts fails if it goes).
+ */
+function attemptLogic(env: StepEnv, fn: AttemptFn) {
+  const type = noteType(env.id);
+  // `Object.assign({}, input, ...)` rather than `{ ...input, ... }`: see `patch` in workflow-context.ts.
+  return fromPromise(async ({ input, signal, self }: { input: Record<string, unknown>; signal: AbortSignal; self: AnyActorRef }) => {
+    const attempt = input['attempt'];
+    const note = (n: AttemptNote) => {
+      const checked = checkNote(n);
+      if (!signal.aborted) (self as unknown as { _parent?: AnyActorRef })._parent?.send({ type, attempt, note: checked });
+    };
+    return fn(Object.assign({}, input, { signal, note }) as never);
+  });
+}
+
+/** A note is plain data with string states and outcome; anything else is the caller's bug, named at the call. */
+function checkNote(n: AttemptNote): AttemptNote {
+  for (const field of ['from', 'to', 'outcome'] as const) {
+    if (typeof n?.[field] !== 'string' || n[field].length === 0) throw new InvalidConfigError(`note.${field}`, 'must be a non-empty string');
+  }
+  if (n.detail !== undefined && (typeof n.detail !== 'object' || n.detail === null || Array.isArray(n.detail))) throw new InvalidConfigError('note.detail', 'must be a plain object');
+  return n.detail === undefined ? { from: n.from, to: n.to, outcome: n.outcome } : { from: n.from, to: n.to, outcome: n.outcome, detail: n.detail };
+}
+
 function actorsOf(env: StepEnv): Record<string, AnyActorLogic> {
   const actors: Record<string, AnyActorLogic> = {};
   if (env.kind === 'compensation') {
     const run = compensationOf(env.def)?.run;
-    if (run !== undefined) actors[env.src] = recoverable(fromPromise(async ({ input, signal }: { input: Omit<CompensateArgs, 'signal'>; signal: AbortSignal }) => run(Object.assign({}, input, { signal }))));
+    if (run !== undefined) actors[env.src] = recoverable(attemptLogic(env, run));
     return actors;
   }
-  const run = env.def.run;
-  actors[env.src] = recoverable(fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => run(Object.assign({}, input, { signal }) as never)));
-  const fallback = env.fallback;
-  if (typeof fallback === 'function') actors[actorName.fallback(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => fallback(Object.assign({}, input, { signal }) as never));
-  const verify = env.verify;
-  if (typeof verify === 'function') actors[actorName.verify(env.id)] = fromPromise(async ({ input, signal }: { input: Record<string, unknown>; signal: AbortSignal }) => verify(Object.assign({}, input, { signal }) as never));
+  actors[env.src] = recoverable(attemptLogic(env, env.def.run));
+  if (typeof env.fallback === 'function') actors[actorName.fallback(env.id)] = attemptLogic(env, env.fallback);
+  if (typeof env.verify === 'function') actors[actorName.verify(env.id)] = attemptLogic(env, env.verify);
   return actors;
 }

@@ -104,10 +104,12 @@ export function customerReply(deps: CustomerReplyDeps) {
         return { name: history.name, interactions: history.interactions.slice(-3) };
       }, { startToCloseMs: deps.crmTimeoutMs ?? 2_000, retry: { maximumAttempts: 3, initialInterval: retryMs } }),
 
-      step('sentiment', async ({ input, context, signal, idempotencyKey }: Args) => {
+      step('sentiment', async (args: Args) => {
+        const { input, context, idempotencyKey } = args;
         const { history } = context as { history: History };
         const prompt = `Ticket ${input.id}. Last interactions:\n${history.interactions.map((i) => `- ${i.channel}: ${i.text}`).join('\n')}`;
-        const out = await runAgent(classifier, { prompt, id: idempotencyKey }, signal);
+        // The attempt's args give the agent its signal and put each of its turns in the trace.
+        const out = await runAgent(classifier, { prompt, id: idempotencyKey }, args);
         if (out.status !== 'answered') throw new RetryableError(`classifier ${out.reason}: ${out.detail}`);
         return { ...jsonIn<Sentiment>(out.answer, 'sentiment'), usage: out.usage };
       }, { retry: { maximumAttempts: 3, initialInterval: retryMs } }),
@@ -119,10 +121,11 @@ export function customerReply(deps: CustomerReplyDeps) {
         compensate: ({ output }) => ({ released: deps.inventory.release((output as Reservation).reservation) }),
       }),
 
-      step('draft', async ({ input, context, signal, idempotencyKey, attempt }: Args) => {
+      step('draft', async (args: Args) => {
+        const { input, context, idempotencyKey, attempt } = args;
         const { history, inventory } = context as { history: History; inventory: Reservation };
         const prompt = `Ticket ${input.id}. Customer: ${history.name}. Customer message: ${input.message}\nOffer sku: ${inventory.sku}`;
-        const out = await runAgent(drafter, { prompt, id: `${idempotencyKey}/${attempt}` }, signal);
+        const out = await runAgent(drafter, { prompt, id: `${idempotencyKey}/${attempt}` }, args);
         if (out.status !== 'answered') throw new RetryableError(`drafter ${out.reason}: ${out.detail}`);
         const draft = jsonIn<{ reply: string; confidence: number }>(out.answer, 'draft');
         return { reply: draft.reply, confidence: draft.confidence, via: 'model', turns: out.turns, usage: out.usage } satisfies Draft;

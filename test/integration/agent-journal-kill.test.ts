@@ -60,6 +60,9 @@ describe('agent journal across kill -9 (issue 10)', () => {
     const roles = (i: number) => ((provider.requests[i]!.body['messages'] as Array<{ role: string }>) ?? []).map((m) => m.role);
     expect(roles(0)).toEqual(['user']);
     expect(roles(1)).toEqual(['user', 'assistant', 'tool']);
+    // The durable trace holds the recovered attempt's turns (the first read back from the journal), then its end.
+    const moves = JSON.parse(/TRACE (.*)/.exec(second.out())![1]!) as string[];
+    expect(moves.slice(-4)).toEqual(['1:thinking>acting:tool-calls', '1:acting>thinking:tool-results', '1:thinking>answered:answered', '1:running>done:succeeded']);
     expect(await second.exited).toBe(0);
   }, 90_000);
 });

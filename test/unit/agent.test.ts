@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, toPromise } from 'xstate';
 import { z } from 'zod';
 import type { LlmClient, LlmRequest, LlmResponse } from '../../actors/llm.js';
-import { agent, runAgent, step, workflow, type AgentOutput, type WorkflowOutput } from '../../machines/index.js';
+import { agent, runAgent, step, traceUsage, workflow, type AgentOutput, type AttemptNote, type WorkflowOutput } from '../../machines/index.js';
 import { createSystem, InvalidConfigError, RetryableError } from '../../src/index.js';
 
 /** A model answering turn by turn from `script`; it records every request. */
@@ -124,6 +124,70 @@ describe('agent statechart (issue 10)', () => {
       const run = system.spawn(system.register('reply', wf), { id: 'w1', input: { workflowId: 'w1', address: 'agents/w1', input: { message: 'late order' } } });
       const output = (await run.result()) as WorkflowOutput;
       expect(output).toMatchObject({ status: 'completed', results: { draft: { status: 'answered', answer: 'Dear customer, ...' } } });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it("inside a workflow step, each of its turns is a trace entry of the step's attempt, in order", async () => {
+    const system = await createSystem({ name: 'turns', logLevel: 'silent' });
+    try {
+      const model = scriptedClient([
+        () => ({ toolCalls: [{ id: 'c1', name: 'lookupOrder', input: { orderId: '7' } }, { id: 'c2', name: 'lookupOrder', input: { orderId: 7 } }] }),
+        () => ({ text: 'it is lost' }),
+        () => ({ text: 'it shipped' }),
+      ]);
+      const verify = (answer: string) => ({ pass: !answer.includes('lost'), reason: 'do not say lost' });
+      const drafter = agent({ model, tools: { lookupOrder: lookup({ n: 0 }) }, verify });
+      const wf = workflow('reply', { steps: [step('draft', (args) => runAgent(drafter, { prompt: 'Where is order 7?' }, args))] });
+      const run = system.spawn(system.register('reply', wf), { id: 'w2', input: { workflowId: 'w2', address: 'turns/w2', input: {} } });
+      expect(await run.result()).toMatchObject({ status: 'completed', results: { draft: { status: 'answered', answer: 'it shipped', turns: 3 } } });
+      const entries = (await system.trace('w2')).filter((e) => e.step === 'draft' && e.kind !== 'handoff');
+      const moves = entries.map((e) => `${e.from}>${e.to}:${e.outcome}`);
+      expect(moves).toEqual([
+        'pending>running:started',
+        'thinking>acting:tool-calls', 'acting>thinking:tool-errors',
+        'thinking>verifying:answered', 'verifying>thinking:rejected',
+        'thinking>verifying:answered', 'verifying>answered:verified',
+        'running>done:succeeded',
+      ]);
+      expect(entries.every((e) => e.attempt === 1 && e.kind === 'step')).toBe(true);
+      expect(entries[1]!.detail).toEqual({ turn: 1, usage: { inputTokens: 100, outputTokens: 20 }, tools: ['lookupOrder', 'lookupOrder'] });
+      expect(entries[2]!.detail).toEqual({ turn: 1, results: [{ tool: 'lookupOrder', ok: true }, { tool: 'lookupOrder', ok: false }] });
+      expect(entries[4]!.detail).toEqual({ turn: 2, reason: 'do not say lost' });
+      // Tokens are counted once, on the attempt's entry: a turn's are detail, not `usage`.
+      expect(traceUsage(entries).total).toEqual({ inputTokens: 300, outputTokens: 60 });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it("a note is recorded only while its attempt runs; a malformed one is refused where it is made", async () => {
+    const system = await createSystem({ name: 'notes', logLevel: 'silent' });
+    try {
+      let late: ((note: AttemptNote) => void) | undefined;
+      const refused: unknown[] = [];
+      const wf = workflow('noted', {
+        steps: [step('work', async ({ note, attempt }) => {
+          for (const bad of [{ from: 'a', to: '', outcome: 'x' }, { from: 'a', to: 'b', outcome: 'x', detail: [1] }]) {
+            try { note(bad as never); } catch (error) { refused.push(error); }
+          }
+          note({ from: 'a', to: 'b', outcome: `try-${attempt}` });
+          if (attempt === 1) {
+            late = note;
+            throw new RetryableError('again');
+          }
+          late?.({ from: 'a', to: 'b', outcome: 'late' }); // attempt 1's note, sent during attempt 2
+          return 'ok';
+        }, { retry: { maximumAttempts: 2, initialInterval: 1 } })],
+      });
+      const run = system.spawn(system.register('noted', wf), { id: 'w3', input: { workflowId: 'w3', address: 'notes/w3', input: {} } });
+      expect(await run.result()).toMatchObject({ status: 'completed' });
+      const notes = (await system.trace('w3')).filter((e) => e.from === 'a').map((e) => `${e.attempt}:${e.outcome}`);
+      expect(notes).toEqual(['1:try-1', '2:try-2']);
+      expect(refused).toHaveLength(4);
+      expect(refused.every((e) => e instanceof InvalidConfigError)).toBe(true);
+      expect((refused as InvalidConfigError[]).map((e) => e.field)).toEqual(['note.to', 'note.detail', 'note.to', 'note.detail']);
     } finally {
       await system.shutdown();
     }

@@ -4,7 +4,7 @@ import { escrow, step, workflow, type VerifyArgs } from '../../../machines/index
 import { createNet } from './harness.js';
 
 const args = (output: unknown): VerifyArgs => ({
-  output, input: undefined, context: undefined, idempotencyKey: 'w/s', attempt: 1, workflowId: 'w', stepId: 's', signal: new AbortController().signal,
+  output, input: undefined, context: undefined, idempotencyKey: 'w/s', attempt: 1, workflowId: 'w', stepId: 's', signal: new AbortController().signal, note: () => {},
 });
 
 function fakeLlm(answer: string): LlmClient & { requests: LlmRequest[] } {
