@@ -175,6 +175,7 @@ class Runtime implements TroupeSystem {
       core: this.core,
       store: backends.store,
       ...(backends.finished ? { finished: backends.finished } : {}),
+      ...(backends.passiveIndex ? { passiveIndex: backends.passiveIndex } : {}),
       ...(backends.purgeEvery ? { compactEvery: backends.purgeEvery } : {}),
       log: backends.log,
       logger: this.log,
@@ -573,7 +574,7 @@ class Runtime implements TroupeSystem {
   }
 
   durabilityStats(): DurabilityStats {
-    return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated, redeliveries: this.durable.redeliveries };
+    return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated, passiveListed: this.durable.passiveListed, redeliveries: this.durable.redeliveries };
   }
 
   async finishedActors(options: { readonly limit?: number } = {}): Promise<FinishedActor[]> {

@@ -3,7 +3,7 @@
  * nodes of that system and nothing else — not read or write another system's mailboxes, records, traces or
  * control subjects. Its own subjects are all under `troupe.<system>.>`; its JetStream API calls name its own
  * streams (`TROUPE_<system>_MBOX`, `_DLQ`, `_TRACE`) and buckets (`KV_troupe_<system>_snapshots`, `_finished`,
- * `_nodes`). `_INBOX.>` carries request replies (nats.js's default inbox prefix).
+ * `_nodes`, `_timers`, `_journal`). `_INBOX.>` carries request replies (nats.js's default inbox prefix).
  *
  * @example
  * // nats-server.conf, one user per system (a node of another system is refused by the server):
@@ -26,6 +26,8 @@ export function systemStreams(system: string): string[] {
     `KV_troupe_${system}_snapshots`,
     `KV_troupe_${system}_finished`,
     `KV_troupe_${system}_nodes`,
+    `KV_troupe_${system}_timers`,
+    `KV_troupe_${system}_journal`,
   ];
 }
 
@@ -44,7 +46,7 @@ export function natsPermissions(system: string): NatsPermissions {
     `$JS.ACK.${stream}.>`,
     `$JS.FC.${stream}.>`,
   ]);
-  const buckets = ['snapshots', 'finished', 'nodes'].map((bucket) => `$KV.troupe_${system}_${bucket}.>`);
+  const buckets = ['snapshots', 'finished', 'nodes', 'timers', 'journal'].map((bucket) => `$KV.troupe_${system}_${bucket}.>`);
   return {
     publish: { allow: [`troupe.${system}.>`, ...buckets, '$JS.API.INFO', ...api, '_INBOX.>'] },
     subscribe: { allow: [`troupe.${system}.>`, '_INBOX.>'] },

@@ -36,6 +36,7 @@ import { RemoteReplies } from './remote-replies.js';
 import { finishSuperseded, moveToFinished } from './finished-records.js';
 import { decodeRecord, type DurableRecord, type DurableStatus } from './durable-record.js';
 import { OrderedInbox, type InboxEntry } from './ordered-inbox.js';
+import { earliestDue, PassiveIndex } from './passive-index.js';
 
 const APPEND_RETRY_MS = 60_000;
 const APPEND_BACKOFF = { minMs: 100, maxMs: 2_000, factor: 2, jitter: 0.2 };
@@ -47,6 +48,9 @@ const NOT_MINE_RETRY_MS = 100;
 /** Delete markers of moved records older than this are purged from the snapshot store (at recover, then hourly). */
 const TOMBSTONE_AGE_MS = 30 * 60_000;
 const TOMBSTONE_PURGE_EVERY_MS = 60 * 60_000;
+const WAKE_HORIZON_MS = 5 * 60_000;
+/** A failed listing of the passive index is tried again after this long, ms. */
+const RESCAN_RETRY_MS = 1_000;
 
 export interface DurableNodeOptions {
   readonly core: ActorSystemCore;
@@ -76,6 +80,13 @@ export interface DurableNodeOptions {
   readonly stopCell?: (cell: DurableCell) => Promise<void>;
   /** Unloads a durable actor idle this long (runtime clock, ms); undefined: never (passivation, issue 9). */
   readonly passivateAfterMs?: number;
+  /**
+   * The passivated actors' index (passive-index.ts): `recover()` reads it first and leaves the actors it lists
+   * unloaded, unread. Without it every record is read at recover and every passivated actor's next timer is held here.
+   */
+  readonly passiveIndex?: SnapshotStore;
+  /** Passivated actors due within this long have their wake-up held in memory; the rest wait in the index. Default 5 min. */
+  readonly wakeHorizonMs?: number;
 }
 
 /** A durable spawn made on a node that does not hold the actor's shard: carried to the owner through the log. */
@@ -133,8 +144,14 @@ export class DurableNode {
   passivated = 0;
   /** Deliveries the log handed over more than once (ack_wait passed, a nak, a dead process's). */
   redeliveries = 0;
-  /** Wake-ups of passivated actors at their earliest timer, by address. */
+  /** Wake-ups of passivated actors at their earliest timer, by address: those due within the wake horizon. */
   private readonly wakes = new Map<string, TimerHandle>();
+  private readonly index: PassiveIndex | undefined;
+  /** Per shard, the earliest due time of a passivated actor past the wake horizon: its index is read again then. */
+  private readonly later = new Map<number, number>();
+  private rescanTimer: TimerHandle | undefined;
+  /** Passivated actors `recover()` left unloaded because the passive index listed them (their records unread). */
+  passiveListed = 0;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private sweeping = false;
 
@@ -142,6 +159,7 @@ export class DurableNode {
   private readonly replies: RemoteReplies | undefined;
 
   constructor(private readonly options: DurableNodeOptions) {
+    this.index = options.passiveIndex ? new PassiveIndex(options.passiveIndex) : undefined;
     if (options.transport) {
       this.replies = new RemoteReplies(options.transport, options.core.name, options.nodeId, (correlationId) => {
         const target = this.asks.get(correlationId);
@@ -247,19 +265,75 @@ export class DurableNode {
     this.cells.delete(cell);
     this.passivated++;
     await this.options.stopCell?.(cell);
-    this.wakeAt(cell.address, cell.storedTimers);
+    const shard = shardOf(cell.address, this.options.log.shards);
+    const dueAt = earliestDue(cell.storedTimers);
+    try {
+      await this.index?.add(shard, cell.address, dueAt); // after its passive record: see passive-index.ts
+    } catch (error) {
+      // Not indexed: its wake-up stays in memory (a restart reads its passive record and indexes it then).
+      this.options.logger.warn({ err: toPlainError(error), address: cell.address }, 'indexing a passivated actor failed');
+      this.wakeAt(cell.address, dueAt);
+      return;
+    }
+    this.schedulePassive(shard, cell.address, dueAt);
+  }
+
+  /** A passivated actor's wake-up: held here when due within the horizon (or with no index), else left to the index. */
+  private schedulePassive(shard: number, address: string, dueAt: number | undefined): void {
+    if (dueAt === undefined) return;
+    const horizon = this.options.core.clock.now() + (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+    if (this.index === undefined || dueAt <= horizon) return this.wakeAt(address, dueAt);
+    const at = this.later.get(shard);
+    if (at === undefined || dueAt < at) {
+      this.later.set(shard, dueAt);
+      this.armRescan();
+    }
+  }
+
+  /** Reads the index again when the earliest wake-up left to it comes within the horizon. */
+  private armRescan(): void {
+    const clock = this.options.core.clock;
+    if (this.rescanTimer !== undefined) clock.clearTimeout(this.rescanTimer);
+    this.rescanTimer = undefined;
+    if (this.stopped || this.later.size === 0) return;
+    const next = Math.min(...this.later.values()) - (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+    this.rescanTimer = clock.setTimeout(() => {
+      this.rescanTimer = undefined;
+      void this.rescan();
+    }, Math.max(0, next - clock.now()));
+  }
+
+  private async rescan(): Promise<void> {
+    const horizon = this.options.core.clock.now() + (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+    const due = [...this.later].filter(([, at]) => at <= horizon).map(([shard]) => shard);
+    for (const shard of due) {
+      this.later.delete(shard);
+      if (this.stopped || !this.consumers.has(shard)) continue; // no longer this node's
+      try {
+        for (const entry of await this.index!.list(shard)) {
+          if (!this.wakes.has(entry.address) && !this.options.core.cell(entry.address)) this.schedulePassive(shard, entry.address, entry.dueAt);
+        }
+      } catch (error) {
+        this.options.logger.warn({ err: toPlainError(error), shard }, 'reading the passive index failed; retrying');
+        const retryAt = this.options.core.clock.now() + RESCAN_RETRY_MS + (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+        this.later.set(shard, Math.min(this.later.get(shard) ?? retryAt, retryAt));
+      }
+    }
+    this.armRescan();
   }
 
   /** Activates a passivated actor at its earliest timer (runtime clock), while this node hosts its shard. */
-  private wakeAt(address: string, timers: readonly { readonly dueAt: number }[]): void {
+  private wakeAt(address: string, dueAt: number | undefined): void {
     this.cancelWake(address);
-    if (timers.length === 0) return;
+    if (dueAt === undefined) return;
     const clock = this.options.core.clock;
-    const dueAt = Math.min(...timers.map((timer) => timer.dueAt));
     this.wakes.set(address, clock.setTimeout(() => {
       this.wakes.delete(address);
       if (this.stopped || !this.hosts(address) || this.options.core.cell(address)) return;
-      this.cellFor(address).catch((error: unknown) => this.options.logger.warn({ err: toPlainError(error), address }, 'waking a passivated actor failed; its next message activates it'));
+      this.cellFor(address).then(
+        // No active record (it finished meanwhile without waking here): its index entry goes too.
+        (cell) => cell === undefined && !this.options.core.cell(address) ? this.index?.remove(shardOf(address, this.options.log.shards), address, dueAt) : undefined,
+      ).catch((error: unknown) => this.options.logger.warn({ err: toPlainError(error), address }, 'waking a passivated actor failed; its next message activates it'));
     }, Math.max(0, dueAt - clock.now())));
   }
 
@@ -280,6 +354,7 @@ export class DurableNode {
     this.consumers.delete(shard);
     this.delivered.delete(shard);
     this.lastDelivery.delete(shard);
+    this.later.delete(shard);
     for (const address of [...this.wakes.keys()]) if (shardOf(address, this.options.log.shards) === shard) this.cancelWake(address);
     const slots = [...this.slots.values()].filter((slot) => slot.shard === shard);
     for (const slot of slots) {
@@ -311,8 +386,20 @@ export class DurableNode {
     const restored: string[] = [];
     const { store, finished } = this.options;
     const count = this.options.log.shards;
+    // The passive index first: the actors it lists stay unloaded, their records unread.
+    const passive = new Set<string>();
+    for (const shard of this.index ? shards ?? Array.from({ length: count }, (_, i) => i) : []) {
+      for (const entry of await this.index!.list(shard)) {
+        if (this.options.core.cell(entry.address)) continue;
+        passive.add(entry.address);
+        this.known.add(entry.address);
+        this.schedulePassive(shard, entry.address, entry.dueAt);
+      }
+    }
+    this.passiveListed += passive.size;
     for (const key of await store.keys(snapshotKey(this.options.core.name))) {
-      if (shards && !shards.has(shardOf(addressOfKey(key), count))) continue;
+      const address = addressOfKey(key);
+      if ((shards && !shards.has(shardOf(address, count))) || passive.has(address)) continue;
       const stored = await store.get(key);
       if (!stored) continue;
       const record = decodeRecord(stored.value);
@@ -323,7 +410,11 @@ export class DurableNode {
       this.known.add(record.address);
       if (record.status !== 'active') continue;
       if (record.passive && !this.options.core.cell(record.address)) {
-        this.wakeAt(record.address, record.timers); // unloaded while idle: loaded at its next timer or message
+        // Unloaded while idle, and not indexed (a crash came between its record and its entry): indexed now.
+        const shard = shardOf(record.address, count);
+        const dueAt = earliestDue(record.timers);
+        await this.index?.add(shard, record.address, dueAt).catch((error: unknown) => this.options.logger.warn({ err: toPlainError(error), address: record.address }, 'indexing a passivated actor failed'));
+        this.schedulePassive(shard, record.address, dueAt);
         continue;
       }
       const running = this.options.core.cell(record.address);
@@ -664,6 +755,8 @@ export class DurableNode {
     if (await this.finishedAlready(snapshotKey(address), record, stored.revision)) return undefined;
     const again = this.options.core.cell(address); // spawned while we read
     if (again instanceof DurableCell) return again;
+    // Out of the passive index before its record can be written active again (passive-index.ts).
+    if (record.passive) await this.index?.remove(shardOf(address, this.options.log.shards), address, earliestDue(record.timers));
     const cell = this.options.activate(record);
     await cell.ready;
     return cell.state === 'stopped' ? undefined : cell;
@@ -719,6 +812,8 @@ export class DurableNode {
     clearInterval(this.tombstones);
     clearInterval(this.sweeper);
     for (const address of [...this.wakes.keys()]) this.cancelWake(address);
+    this.later.clear();
+    this.armRescan(); // clears it
     for (const slot of this.slots.values()) slot.inbox.close();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));

@@ -130,6 +130,11 @@ export interface CreateSystemOptions extends ConfigOverrides {
     readonly trace?: TraceLog;
     /** Where finished actors' records move (see `nats.retention`); without it they stay in `store`. */
     readonly finished?: SnapshotStore;
+    /**
+     * The index of passivated actors (bucket `troupe_<name>_timers` on NATS): `recover()` reads it first and leaves
+     * the actors it lists unloaded, unread; without it, every stored record is read at recover.
+     */
+    readonly passiveIndex?: SnapshotStore;
   };
   /** Redelivery of an unacked durable message after this long, ms. Default 30,000. */
   readonly ackWaitMs?: number;
@@ -170,6 +175,8 @@ export interface DurabilityStats {
   readonly rejected: number;
   /** Durable actors this node unloaded after they were idle for `passivateAfterMs`. */
   readonly passivated: number;
+  /** Passivated actors `recover()` (or a shard takeover) left unloaded, records unread, because the passive index listed them. */
+  readonly passiveListed: number;
   /** Deliveries the mailbox log handed this node more than once (ack_wait passed, a nak, a dead process's). */
   readonly redeliveries: number;
   /** Durable messages acked after their effect was stored: over `snapshotWrites`, how many each write carried (coalescing). */

@@ -26,6 +26,8 @@ export interface Backends {
   readonly store: SnapshotStore;
   /** Finished actors' records (durable/finished-records.ts); none: they stay in `store`. */
   readonly finished?: SnapshotStore;
+  /** The passivated actors' index (durable/passive-index.ts); none: `recover()` reads every record. */
+  readonly passiveIndex?: SnapshotStore;
   /** Compact the mailbox log after this many acked messages (MailboxLog.compact); none: never. */
   readonly purgeEvery?: number;
   readonly log: MailboxLog;
@@ -48,7 +50,7 @@ export const DEFAULT_SHARDS = 8;
 /** The durable backends: explicit ones, NATS JetStream, or the in-memory default. */
 export async function openBackends(options: CreateSystemOptions, logger: Logger): Promise<Backends> {
   if (options.durability) {
-    const { store, log, trace, finished } = options.durability;
+    const { store, log, trace, finished, passiveIndex } = options.durability;
     const transport = createMemoryTransport();
     return {
       store,
@@ -56,7 +58,8 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
       transport,
       ...(trace ? { trace } : {}),
       ...(finished ? { finished } : {}),
-      close: async () => void (await Promise.all([trace?.close(), log.close(), store.close(), finished?.close(), transport.close()])),
+      ...(passiveIndex ? { passiveIndex } : {}),
+      close: async () => void (await Promise.all([trace?.close(), log.close(), store.close(), finished?.close(), passiveIndex?.close(), transport.close()])),
     };
   }
   if (options.nats) {
@@ -78,6 +81,14 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     const finished = await retry('open the finished bucket', () =>
       createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_finished`, maxAgeMs: finishedMs, ...(replicas ? { replicas } : {}) }),
     ).catch(async (error: unknown) => {
+      await store.close();
+      await transport.close();
+      throw error;
+    });
+    const passiveIndex = await retry('open the timers bucket', () =>
+      createKvSnapshotStore(transport.connection, { bucket: `troupe_${options.name}_timers`, ...(replicas ? { replicas } : {}) }),
+    ).catch(async (error: unknown) => {
+      await finished.close();
       await store.close();
       await transport.close();
       throw error;
@@ -124,6 +135,7 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
     return {
       store,
       finished,
+      passiveIndex,
       purgeEvery,
       log: mailbox,
       transport,
@@ -135,15 +147,20 @@ export async function openBackends(options: CreateSystemOptions, logger: Logger)
         await mailbox.close();
         await store.close();
         await finished.close();
+        await passiveIndex.close();
         await transport.close();
       },
     };
   }
   const store = createMemorySnapshotStore();
   const finished = createMemorySnapshotStore(); // no TTL: the process's life bounds it
+  const passiveIndex = createMemorySnapshotStore();
   const log = createMemoryMailboxLog({ shards: DEFAULT_SHARDS });
   const transport = createMemoryTransport();
-  return { store, finished, log, transport, close: async () => void (await Promise.all([log.close(), store.close(), finished.close(), transport.close()])) };
+  return {
+    store, finished, passiveIndex, log, transport,
+    close: async () => void (await Promise.all([log.close(), store.close(), finished.close(), passiveIndex.close(), transport.close()])),
+  };
 }
 
 /** `nats.retention` with defaults; throws InvalidConfigError naming the field. */

@@ -64,6 +64,7 @@ describe('NATS permissions per system (issue 9)', () => {
     expect(subscribe.allow).toEqual(['troupe.support.>', '_INBOX.>']);
     expect(publish.allow.filter((s) => s.startsWith('troupe.') || s.startsWith('$KV.'))).toEqual([
       'troupe.support.>', '$KV.troupe_support_snapshots.>', '$KV.troupe_support_finished.>', '$KV.troupe_support_nodes.>',
+      '$KV.troupe_support_timers.>', '$KV.troupe_support_journal.>',
     ]);
     expect(publish.allow.some((s) => s.includes('billing') || s === '>' || s === '$JS.API.>')).toBe(false);
     expect(() => natsPermissions('bad name')).toThrow(InvalidConfigError);
