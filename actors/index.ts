@@ -15,6 +15,7 @@ export {
 } from './llm-config.js';
 export { scriptedModel, SCRIPTED_PROVIDER, SCRIPTED_TEXT_LABEL, type ScriptRule, type ScriptedAnswer, type ScriptedModelOptions, type ScriptedTurn } from './scripted-model.js';
 export { mcpTools, type McpClientLike, type McpToolsOptions } from './mcp-tools.js';
+export { actorTool, TOOL_CALL_EVENT, type ActorLookup, type ActorToolOptions, type ToolCallEvent } from './actor-tools.js';
 export { fnVerifier, allOf, forbids, matches, maxLength, llmVerifier, type Check } from './verifier.js';
 export { truncatingSummarizer, llmSummarizer, type SummarizeRequest, type SummarizerFn, type Summarizer } from './summarizer.js';
 export { estimateTokens, type Tokenizer } from '../machines/index.js';

@@ -11,8 +11,9 @@
  *                              surviving node, median of 5 (goal < node lease + 1,000 ms = 4,000 ms)
  *   cluster.rebalance_lost     messages lost or applied twice while a second node joins and takes its share of the
  *                              shards under a stream of deliveries (goal 0)
- *   cluster.idle_heap_bytes_per_workflow   heap per passivated waiting durable actor, 100,000 of them, measured after
- *                              a full GC against the heap before they were spawned (goal <= 300 B)
+ *   cluster.idle_heap_bytes_per_workflow   heap per passivated waiting durable actor (each with a 30-minute deadline),
+ *                              100,000 of them, measured after a full GC against the heap before they were spawned
+ *                              (goal <= 300 B)
  *   cluster.live_heap_bytes_per_workflow   the same actors while loaded, beside it
  *   cluster.wake_p50_ms        a passivated actor's answer to an ask, which loads it from its record, p50 (reported)
  *
@@ -274,13 +275,17 @@ async function rebalance(url: string, driver: TroupeSystem): Promise<number> {
 
 // ---- passivation: heap per unloaded waiting actor, and the cost of loading one --------------------------------
 
-/** A durable actor waiting for a decision: what a workflow waiting for a person is, between its steps. */
+/**
+ * A durable actor waiting for a decision, with a 30-minute deadline: what a workflow waiting for a person is, between
+ * its steps. Its deadline waits in the passive index (troupe_<system>_timers), not in this node's heap.
+ */
 const waiter = setup({}).createMachine({
   initial: 'waiting',
   context: { asked: 0 },
   states: {
-    waiting: { on: { decide: 'decided' } },
+    waiting: { on: { decide: 'decided' }, after: { 1_800_000: 'expired' } },
     decided: { type: 'final' },
+    expired: { type: 'final' },
   },
   on: { ping: { actions: [assign({ asked: ({ context }) => context.asked + 1 }), reply(({ context }) => context.asked)] } },
 });
