@@ -117,6 +117,11 @@ class Runtime implements TroupeSystem {
   private readonly supervisors = new Map<string, Supervisor>();
   private readonly log: Logger;
   private settle!: (termination: Termination) => void;
+  /**
+   * Told once when the system terminates, and removable before: a `result()` that settled takes its listener off,
+   * so a long-running system does not keep one closure per `result()` ever called (as `terminated.then` would).
+   */
+  private readonly terminationListeners = new Set<(termination: Termination) => void>();
   private stopping: Promise<void> | undefined;
   private readonly durable: DurableNode;
   private readonly spans: WorkflowSpans;
@@ -157,7 +162,13 @@ class Runtime implements TroupeSystem {
     this.clock = options.clock ?? systemClock;
     this.log = log;
     this.core = new ActorSystemCore(resolved, this.clock, this.log);
-    this.terminated = new Promise((resolve) => (this.settle = resolve));
+    this.terminated = new Promise((resolve) => {
+      this.settle = (termination) => {
+        resolve(termination);
+        for (const listener of this.terminationListeners) listener(termination);
+        this.terminationListeners.clear();
+      };
+    });
     const guardian: Parent = {
       address: `${resolved.name}/$guardian`,
       childFailed: (_child: Child, error: ActorFailedError) => this.rootFailed(error),
@@ -510,7 +521,12 @@ class Runtime implements TroupeSystem {
     }
     const cell = this.core.cell(address);
     const stopped = () => (this.stopping || this.core.isStopped ? this.name : undefined);
-    if (cell && !(cell instanceof DurableCell)) return awaitLocalResult(cell, options, this.terminated) as Promise<TOutput>;
+    if (cell && !(cell instanceof DurableCell)) {
+      return awaitLocalResult(cell, options, (listener) => {
+        this.terminationListeners.add(listener);
+        return () => this.terminationListeners.delete(listener);
+      }) as Promise<TOutput>;
+    }
     if (stopped()) return Promise.reject(new SystemStoppedError(this.name));
     const { store, finished } = this.backends;
     if (cell instanceof DurableCell) return awaitHostedResult(cell, address, options, (left) => awaitStoredResult(store, finished, address, left, stopped)) as Promise<TOutput>;

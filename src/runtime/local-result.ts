@@ -8,13 +8,18 @@ import { outcomeOfOutput, type ResultOptions } from '../durable/durable-result.j
 import type { ActorCell } from '../system/actor-cell.js';
 import type { Termination } from './api.js';
 
-export function awaitLocalResult(cell: ActorCell, options: ResultOptions, terminated: Promise<Termination>): Promise<unknown> {
+/** `onTerminated` registers a listener for the system's termination and returns its removal. */
+export function awaitLocalResult(cell: ActorCell, options: ResultOptions, onTerminated: (listener: (t: Termination) => void) => () => void): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let unsubscribe = () => {};
+    let offTerminated = () => {};
+    let settled = false;
     const settle = (fn: () => void) => {
+      settled = true;
       clearTimeout(timer);
       unsubscribe();
+      offTerminated();
       fn();
     };
     const check = (snapshot: { status?: string; output?: unknown; error?: unknown } | undefined) => {
@@ -32,7 +37,7 @@ export function awaitLocalResult(cell: ActorCell, options: ResultOptions, termin
       timer = setTimeout(() => settle(() => reject(new TimeoutError(`no result from ${cell.address} within ${options.timeoutMs} ms`, options.timeoutMs!))), options.timeoutMs);
     }
     const system = cell.address.split('/')[0]!;
-    void terminated.then((t) => settle(() => reject(new SystemStoppedError(t.reason === 'failed' ? `${system} (failed)` : system))));
+    if (!settled) offTerminated = onTerminated((t) => settle(() => reject(new SystemStoppedError(t.reason === 'failed' ? `${system} (failed)` : system))));
     check(cell.getSnapshot() as never);
   });
 }

@@ -35,6 +35,23 @@ describe('shutdown', () => {
     expect(order).toEqual([d.address, c.address, b.address, s.address, a.address, t.system.root.address, 'rt.system.shutdown']);
   });
 
+  it("a result still awaited rejects with SystemStoppedError; one that settled leaves no listener behind", async () => {
+    await using t = await testSystem();
+    const finisher = t.system.register('finisher', setup({}).createMachine({ initial: 'a', states: { a: { on: { go: 'b' } }, b: { type: 'final' } } }));
+    for (let i = 0; i < 20; i++) {
+      const ref = t.system.spawn(finisher, { id: `f${i}` });
+      const result = ref.result();
+      ref.tell({ type: 'go' });
+      await result;
+    }
+    // Each settled result() took its termination listener off: none is kept until shutdown (a leak per call before).
+    expect((t.system as unknown as { terminationListeners: Set<unknown> }).terminationListeners.size).toBe(0);
+    const waiting = t.system.spawn(finisher, { id: 'waiting' }).result();
+    expect((t.system as unknown as { terminationListeners: Set<unknown> }).terminationListeners.size).toBe(1);
+    await t.system.shutdown();
+    await expect(waiting).rejects.toBeInstanceOf(SystemStoppedError);
+  });
+
   it('refuses work afterwards: tells and asks are dead letters, spawn and supervisor throw SystemStoppedError', async () => {
     await using t = await testSystem();
     const counter = t.system.register('counter', counterMachine);
