@@ -12,6 +12,7 @@ import type { BatchSink, InspectionBus, SealedBatch } from '../src/index.js';
 import type { ChannelStats } from './channel-stats.js';
 import type { ResyncMessage, ServerMessage, StatelyRecord } from '../src/inspection/wire.js';
 import type { RemoteSource } from './cluster-relay.js';
+import type { ClientHold } from './inspect-control.js';
 
 export type { ChannelStats } from './channel-stats.js';
 
@@ -26,8 +27,8 @@ export class ClientChannel implements BatchSink {
   private resyncScheduled = false;
   private unsubscribe: (() => void) | undefined;
   private unsubscribeRemote: (() => void) | undefined;
-  /** Actors this client switched full inspection on for (switched off when it leaves). */
-  readonly inspecting = new Set<string>();
+  /** Actors this client switched full inspection on for, here or on their node (switched off when it leaves). */
+  readonly inspecting = new Map<string, ClientHold>();
 
   constructor(
     readonly id: number,
@@ -54,7 +55,7 @@ export class ClientChannel implements BatchSink {
     this.unsubscribe = undefined;
     this.unsubscribeRemote?.();
     this.unsubscribeRemote = undefined;
-    for (const address of this.inspecting) this.bus.inspect(address, false);
+    for (const hold of this.inspecting.values()) hold.release();
     this.inspecting.clear();
   }
 
@@ -111,6 +112,13 @@ export class ClientChannel implements BatchSink {
     };
   }
 
+  /** The actors of a remote node this client holds full inspection of (its records do not say). */
+  private heldOn(node: string): string[] {
+    const addresses: string[] = [];
+    for (const [address, hold] of this.inspecting) if (hold.node === node) addresses.push(address);
+    return addresses;
+  }
+
   private send(bytes: Buffer): void {
     this.inFlight++;
     this.ws.send(bytes, { binary: false }, () => {
@@ -143,6 +151,6 @@ export class ClientChannel implements BatchSink {
     const counts = { produced: this.produced, delivered: this.delivered, dropped: this.dropped };
     const message: ResyncMessage = { ...this.bus.state(), reason, external: this.external(), counts };
     this.reply(message);
-    for (const state of this.remote?.states() ?? []) this.reply({ ...state, reason, counts });
+    for (const state of this.remote?.states() ?? []) this.reply({ ...state, inspected: this.heldOn(state.node), reason, counts });
   }
 }

@@ -12,7 +12,9 @@
  * Cluster view (on by default when the system runs on NATS): the records every other node of the system
  * publishes on `troupe.<system>.inspect.<node>` (`createSystem({ inspection: { publish: true } })`) reach the
  * same clients, each node under its own name (cluster-relay.ts). A late-joining inspector shows what remote
- * nodes published after it subscribed, nothing from before (see remote-node.ts).
+ * nodes published after it subscribed, nothing from before (see remote-node.ts). A client's full-inspection switch
+ * for an actor another node runs goes to that node as a lease (inspect-control.ts), and the full records come back
+ * the same way.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -25,6 +27,7 @@ import type { ChannelStats } from './channel-stats.js';
 import { ClientChannel } from './client-channel.js';
 import { ClusterRelay, type ClusterLimits, type ClusterStats } from './cluster-relay.js';
 import { decide } from './decisions.js';
+import { switchInspection, type InspectOptions } from './inspect-control.js';
 import { contentSecurityPolicy, cookieName, createToken, hostAllowed, isLoopbackHost, originAllowed, presentedToken, sameToken, SECURITY_HEADERS } from './security.js';
 import { StatelyEndpoint } from './stately-endpoint.js';
 import { pageHtml } from './page.js';
@@ -50,6 +53,11 @@ export interface InspectorOptions {
   readonly cluster?: boolean;
   /** Bounds of the per-remote-node caches kept for resyncs. */
   readonly clusterLimits?: ClusterLimits;
+  /**
+   * Full inspection of an actor another node runs (issue 9) is a lease on that node, renewed every third of
+   * `leaseMs` while a client keeps it on. Default 15,000 ms (bounded 300 to 60,000).
+   */
+  readonly remoteInspectLeaseMs?: number;
   /**
    * The history ring (issue 14): this node's inspection records kept from the inspector's start, so a page
    * opened late or reloaded sees what happened. Default 5,000 records / 4 MiB; `{ maxRecords: 0 }` keeps none
@@ -100,6 +108,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   const relay = clusterOn ? new ClusterRelay(options.system, options.clusterLimits) : undefined;
   relay?.start();
   const stately = new StatelyEndpoint(bus);
+  const remoteInspect: InspectOptions = options.remoteInspectLeaseMs === undefined ? {} : { leaseMs: options.remoteInspectLeaseMs };
   const channels = new Set<ClientChannel>();
   const rejected = { unauthorized: 0, forbidden: 0 };
   let nextClient = 0;
@@ -138,7 +147,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     ui.handleUpgrade(req, socket, head, (ws) => {
       const channel = new ClientChannel(++nextClient, ws, bus, maxBuffered, () => stately.records(), relay, history.maxRecords > 0 ? () => history.messageJson(bus.node) : undefined);
       channels.add(channel);
-      ws.on('message', (data: RawData, isBinary: boolean) => onClientMessage(options.system, bus, channel, ws, data, isBinary, stately));
+      ws.on('message', (data: RawData, isBinary: boolean) => onClientMessage(options.system, bus, channel, ws, data, isBinary, stately, remoteInspect));
       ws.on('close', () => {
         channel.close();
         channels.delete(channel);
@@ -182,7 +191,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   };
 }
 
-function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: ClientChannel, ws: WebSocket, data: RawData, isBinary: boolean, stately: StatelyEndpoint): void {
+function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: ClientChannel, ws: WebSocket, data: RawData, isBinary: boolean, stately: StatelyEndpoint, inspect: InspectOptions): void {
   let message: ClientMessage;
   try {
     if (isBinary) throw new Error('binary');
@@ -212,13 +221,10 @@ function onClientMessage(system: TroupeSystem, bus: InspectionBus, channel: Clie
     }
     case 'inspect': {
       if (typeof message.address !== 'string') return reply(false, 'address must be a string');
-      if (message.on === true && !channel.inspecting.has(message.address)) {
-        if (!bus.inspect(message.address, true)) return reply(false, 'no actor at that address');
-        channel.inspecting.add(message.address);
-      } else if (message.on === false && channel.inspecting.delete(message.address)) {
-        bus.inspect(message.address, false);
-      }
-      return reply(true);
+      if (typeof message.on !== 'boolean') return reply(false, 'on must be a boolean');
+      // An actor another node runs is switched on there, as a lease (issue 9).
+      void switchInspection(system, bus, channel.inspecting, message.address, message.on, inspect).then((outcome) => reply(outcome.ok, outcome.ok ? undefined : outcome.error));
+      return;
     }
     case 'resync':
       channel.requestResync();

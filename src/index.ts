@@ -51,6 +51,8 @@ export type { Transport, TransportMessage, TransportSubscription, TransportStatu
 export * from './errors.js';
 export type { NodeInfo } from './cluster/membership.js';
 export type { ActorInfo } from './cluster/actors-endpoint.js';
+export type { RemoteInspection, RemoteInspectionHold, RemoteInspectionRefused } from './cluster/inspect-holds.js';
+export type { InspectRefusal } from './cluster/inspect-endpoint.js';
 export { natsPermissions, natsPermissionsConfig, systemStreams, type NatsPermissions } from './cluster/nats-permissions.js';
 export * from './protocol.js';
 export {
@@ -64,6 +66,7 @@ export {
   type InspectionSource,
   type InspectionBusOptions,
   type InspectionStats,
+  type InspectionHold,
   type SealedBatch,
   type BatchSink,
   type PublishInspectionOptions,

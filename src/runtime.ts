@@ -24,6 +24,8 @@ import type { TraceEntry as PublicTraceEntry } from './trace-entry.js';
 import { awaitLocalResult } from './runtime/local-result.js';
 import { ShardLeases } from './cluster/shard-leases.js';
 import { DescribeEndpoint } from './cluster/describe-endpoint.js';
+import { InspectEndpoint } from './cluster/inspect-endpoint.js';
+import { InspectHolds, type RemoteInspection } from './cluster/inspect-holds.js';
 import { ActorsEndpoint, type ActorInfo } from './cluster/actors-endpoint.js';
 import { activeLeaves } from './system/state-value.js';
 import { storeJournal, type Journal } from './runtime/journal.js';
@@ -134,6 +136,11 @@ class Runtime implements TroupeSystem {
   private readonly oneProcess: boolean;
   private rpc: RpcEndpoint | undefined;
   private describer: DescribeEndpoint | undefined;
+  /** Full inspection across nodes (issue 9): leases this node grants, and holds it takes on other nodes' actors. */
+  private inspectEndpoint: InspectEndpoint | undefined;
+  private inspectHolds: InspectHolds | undefined;
+  /** Observers of full inspection per cell: a cell has one inspector slot, shared by every bus that inspects it. */
+  private readonly inspectObservers = new WeakMap<object, Set<(event: InspectionEvent) => void>>();
   private actorsEndpoint: ActorsEndpoint | undefined;
   /** The mailbox shards this node hosts (NATS, issue 9); none on the one-process backends, which host every shard. */
   private readonly leases: ShardLeases | undefined;
@@ -265,6 +272,17 @@ class Runtime implements TroupeSystem {
       // Definitions of the actors this node runs, for inspectors on other nodes (issue 9).
       this.describer = new DescribeEndpoint(this.core, backends.transport, (address) => this.describe(address), this.log);
       this.describer.start();
+      // Leases and renewals are judged across processes: wall-clock time, not the actor clock (as for shard leases).
+      const cluster = { system: resolved.name, node: this.node, transport: backends.transport, clock: systemClock };
+      this.inspectEndpoint = new InspectEndpoint({
+        ...cluster, log: this.log,
+        local: {
+          hosts: (address) => this.core.cell(address) !== undefined,
+          hold: (address) => (this.published ? this.published.bus.hold(address) : 'not-published'),
+        },
+      });
+      this.inspectEndpoint.start();
+      this.inspectHolds = new InspectHolds(cluster);
       this.actorsEndpoint = new ActorsEndpoint(this.name, backends.transport, () => this.localActors(), this.log);
       this.actorsEndpoint.start();
     }
@@ -627,7 +645,10 @@ class Runtime implements TroupeSystem {
     }
     const handledByLogic: Record<string, number> = {};
     for (const logic of this.core.logics.all()) handledByLogic[logic.name] = logic.counts.handled;
-    return { actors, queued, deepestMailbox, handledByLogic, gauges: [...gauges.values()] };
+    const stats = { actors, queued, deepestMailbox, handledByLogic, gauges: [...gauges.values()] };
+    if (!this.published) return stats;
+    const leases = this.inspectEndpoint?.stats() ?? { leases: 0, lapsed: 0 };
+    return { ...stats, inspection: { inspected: this.published.bus.inspected, remoteLeases: leases.leases, lapsedLeases: leases.lapsed } };
   }
 
   onDurableWrite(listener: (write: { readonly bytes: number; readonly ms: number }) => void): () => void {
@@ -675,8 +696,40 @@ class Runtime implements TroupeSystem {
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void {
     const cell = this.core.cell(address);
     if (!cell) return () => {};
-    cell.setInspector(observer);
-    return () => cell.setInspector(undefined);
+    // Several buses may inspect one actor (a local inspector's and the published one a remote inspector holds):
+    // one fan-out per cell, so switching one off leaves the others on.
+    let observers = this.inspectObservers.get(cell);
+    if (observers === undefined) {
+      const fanOut = (observers = new Set());
+      this.inspectObservers.set(cell, fanOut);
+      cell.setInspector((event) => {
+        for (const each of fanOut) {
+          try {
+            each(event);
+          } catch (error) {
+            // Switched off alone, as the cell switches off a throwing observer: the others keep theirs.
+            fanOut.delete(each);
+            this.log.warn({ err: toPlainError(error), address }, 'inspector threw; inspection switched off for it');
+          }
+        }
+      });
+    }
+    const own = observers;
+    own.add(observer);
+    return () => {
+      own.delete(observer); // may be gone already (it threw): the last one out still clears the cell's slot
+      if (own.size > 0 || this.inspectObservers.get(cell) !== own) return;
+      this.inspectObservers.delete(cell);
+      cell.setInspector(undefined);
+    };
+  }
+
+  holdRemoteInspection(address: string, options: { readonly leaseMs?: number } = {}): Promise<RemoteInspection> {
+    if (this.inspectHolds === undefined) {
+      parseAddress(address);
+      return Promise.resolve({ ok: false, reason: 'no-actor', message: 'no actor at that address' });
+    }
+    return this.inspectHolds.hold(address, options.leaseMs);
   }
 
   /** Entries as Troupe's machines write them (`TraceEntry`); a custom machine's own entries are returned as stored. */
@@ -724,6 +777,8 @@ class Runtime implements TroupeSystem {
     }
     this.rpc?.stop();
     this.describer?.stop();
+    this.inspectHolds?.stop(); // says off now; a killed node's holds lapse instead
+    this.inspectEndpoint?.stop();
     this.actorsEndpoint?.stop();
     // Unacked messages are redelivered to the next start, so a write still failing at the bound is given up safely.
     await this.durable.stop(timeoutMs);

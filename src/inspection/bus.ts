@@ -81,6 +81,19 @@ export interface InspectionStats {
   readonly attached: boolean;
 }
 
+/** One count of an actor's full inspection (`InspectionBus.hold`). */
+export interface InspectionHold {
+  /** False once released, or once the actor stopped (its full inspection ended with it). */
+  readonly live: boolean;
+  /** Gives the count back; idempotent. */
+  release(): void;
+}
+
+interface FullInspection {
+  count: number;
+  readonly off: () => void;
+}
+
 interface Watched {
   readonly address: string;
   readonly logic: string;
@@ -102,7 +115,7 @@ export class InspectionBus {
   private readonly definitions = new Map<string, unknown>();
   private readonly logicKeys = new Map<string, string>();
   private readonly traceSeen = new Map<string, number>();
-  private readonly full = new Map<string, { count: number; off: () => void }>();
+  private readonly full = new Map<string, FullInspection>();
   private offEvents: (() => void) | undefined;
   private nextId = 0;
   private seq = 0;
@@ -137,6 +150,11 @@ export class InspectionBus {
     return this.offEvents !== undefined;
   }
 
+  /** The actors under full XState inspection now. */
+  get inspected(): string[] {
+    return [...this.full.keys()];
+  }
+
   /** Adds a sink; the first one attaches the bus to the system. Returns the unsubscribe function. */
   subscribe(sink: BatchSink): () => void {
     this.sinks.add(sink);
@@ -151,20 +169,53 @@ export class InspectionBus {
   inspect(address: string, on: boolean): boolean {
     const current = this.full.get(address);
     if (!on) {
-      if (current && --current.count === 0) {
-        current.off();
-        this.full.delete(address);
-      }
+      if (current) this.release(address, current);
       return current !== undefined;
     }
     if (current) {
       current.count++;
       return true;
     }
-    if (!this.active || this.source.lookup(address).getSnapshot() === undefined) return false;
+    return this.startFull(address) !== undefined;
+  }
+
+  /**
+   * Holds full XState inspection of one actor on until `release()` (one count of `inspect`'s reference count);
+   * undefined when no actor is there. The hold belongs to this actor's inspection: once the actor stopped,
+   * `live` is false and `release()` does nothing, so a stale holder never switches off a later actor's at the
+   * same address (issue 9: remote holders' leases can outlive the actor).
+   */
+  hold(address: string): InspectionHold | undefined {
+    const existing = this.full.get(address);
+    if (existing) existing.count++;
+    const full = existing ?? this.startFull(address);
+    if (full === undefined) return undefined;
+    let released = false;
+    const live = (): boolean => !released && this.full.get(address) === full;
+    return {
+      get live() {
+        return live();
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        if (this.full.get(address) === full) this.release(address, full);
+      },
+    };
+  }
+
+  private startFull(address: string): FullInspection | undefined {
+    if (!this.active || this.source.lookup(address).getSnapshot() === undefined) return undefined;
     const off = this.source.inspect(address, (event) => this.onInspection(address, event));
-    this.full.set(address, { count: 1, off });
-    return true;
+    const full = { count: 1, off };
+    this.full.set(address, full);
+    return full;
+  }
+
+  private release(address: string, full: FullInspection): void {
+    if (--full.count > 0) return;
+    full.off();
+    this.full.delete(address);
   }
 
   /** Records from outside (an XState app's `@statelyai/inspect` stream), passed through as they are. */
@@ -225,7 +276,7 @@ export class InspectionBus {
       const from = Math.max(0, all.length - this.traceTail);
       traces[workflowId] = { from, entries: all.slice(from).map((e) => this.maskTrace(e)) };
     }
-    return { t: 'resync', v: WIRE_VERSION, node: this.node, system: this.source.name, now: this.source.clock.now(), tree, actors, traces, inspected: [...this.full.keys()] };
+    return { t: 'resync', v: WIRE_VERSION, node: this.node, system: this.source.name, now: this.source.clock.now(), tree, actors, traces, inspected: this.inspected };
   }
 
   /**

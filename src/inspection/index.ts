@@ -2,7 +2,7 @@
  * Inspection (L3, issue 5): runtime events and XState inspection -> bounded, batched, versioned wire records.
  * The wire types live in wire.ts (no runtime code: the browser UI imports them).
  */
-export { createInspectionBus, InspectionBus, type InspectionSource, type InspectionBusOptions, type SealedBatch, type BatchSink, type InspectionStats } from './bus.js';
+export { createInspectionBus, InspectionBus, type InspectionSource, type InspectionBusOptions, type SealedBatch, type BatchSink, type InspectionStats, type InspectionHold } from './bus.js';
 export { InspectionHistory, type InspectionHistoryOptions, type InspectionHistoryStats } from './history.js';
 export { createMasker, MASKED, type Masker, type MaskRoot } from './mask.js';
 export { publishInspection, inspectSubject, type PublishInspectionOptions } from './transport-sink.js';

@@ -4,6 +4,7 @@
  */
 import type { NodeInfo } from '../cluster/membership.js';
 import type { ActorInfo } from '../cluster/actors-endpoint.js';
+import type { RemoteInspection } from '../cluster/inspect-holds.js';
 import type { Journal } from './journal.js';
 import type { EscrowClient } from './escrow-client.js';
 import type { AnyActorLogic, InputFrom, InspectionEvent } from 'xstate';
@@ -207,6 +208,12 @@ export interface RuntimeStats {
   readonly handledByLogic: Readonly<Record<string, number>>;
   /** What the logics that report gauges say of their actors here (breaker states, escrow items), summed per name and labels. */
   readonly gauges: readonly GaugeReading[];
+  /**
+   * This node's published inspection (`inspection: { publish: true }`; absent otherwise): the actors under full XState
+   * inspection in what it publishes, the leases inspectors on other nodes hold on them (issue 9), and how many of
+   * those lapsed because their holder stopped renewing.
+   */
+  readonly inspection?: { readonly inspected: readonly string[]; readonly remoteLeases: number; readonly lapsedLeases: number };
 }
 
 /** `TInput`: the logic's input type (`InputFrom<TLogic>`), so `spawn` checks a workflow's input against its definition. */
@@ -335,10 +342,24 @@ export interface TroupeSystem {
    */
   describeAnywhere(address: string): Promise<ActorDescription | undefined>;
   /**
-   * Switches full XState inspection on for one local actor (across restarts); returns the switch-off.
-   * Off by default: any XState inspect observer halves `send()` throughput.
+   * Switches full XState inspection on for one local actor (across restarts); returns the switch-off. Several
+   * observers may be on at once (each switch-off removes its own). Off by default: any XState inspect observer
+   * halves `send()` throughput.
    */
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void;
+  /**
+   * Full XState inspection of an actor another node runs (issue 9, NATS): the hosting node switches it on in the
+   * inspection records it publishes (`inspection: { publish: true }`), which an inspector with the cluster view
+   * receives. The hold is a lease (`leaseMs`, default 15,000, bounded 300 to 60,000) renewed every third of it until
+   * `release()`; a holder that dies without releasing costs the hosting node at most one lease. Refused with a reason
+   * when nobody runs the actor (`no-actor`) or its node does not publish (`not-published`). Throws
+   * `InvalidAddressError` for an invalid address.
+   * @example
+   * const held = await system.holdRemoteInspection('support/ticket-1');
+   * if (held.ok) setTimeout(() => held.release(), 60_000);
+   * else console.log(held.message);
+   */
+  holdRemoteInspection(address: string, options?: { readonly leaseMs?: number }): Promise<RemoteInspection>;
   /**
    * The execution trace of one workflow, oldest first, each entry once: on NATS the whole stored history (also
    * from before a crash, also in a process that never ran the workflow), read from the trace stream after this

@@ -10,6 +10,7 @@ import { SERVICE_GRACE_MS } from '../../src/runtime/service-check.js';
 import { DEAD_LETTER_DEFAULTS, JETSTREAM_MAILBOX_DEFAULTS } from '../../src/persistence/jetstream/jetstream-mailbox-log.js';
 import { JETSTREAM_TRACE_DEFAULTS } from '../../src/persistence/jetstream/jetstream-trace-log.js';
 import { InspectionHistory } from '../../src/inspection/history.js';
+import { DEFAULT_INSPECT_LEASE_MS } from '../../src/cluster/inspect-holds.js';
 import { resolvePolicy } from '../../src/supervision/policy.js';
 import { stepEnv } from '../../machines/step-env.js';
 import { step } from '../../machines/index.js';
@@ -75,6 +76,7 @@ const expected: Record<string, string> = {
   'Dead letters kept': `${n(DEAD_LETTER_DEFAULTS.maxAgeMs)} ms (${DEAD_LETTER_DEFAULTS.maxAgeMs / 86_400_000} days)`,
   'Log level': `${logLevel} (on stderr)`,
   'Inspector history': `${n(new InspectionHistory().maxRecords)} records`,
+  'Remote inspection lease (renewed every third)': `${n(DEFAULT_INSPECT_LEASE_MS)} ms`,
 };
 
 describe('docs/defaults.md (issue 13)', () => {
