@@ -62,9 +62,15 @@ describe('troupe inspect against a running system (issue 10)', () => {
     expect(await node.exited).toBe(0);
   }, 60_000);
 
-  it('a usage error exits 2 naming what is missing', async () => {
+  it('a usage error exits 2 naming what is missing or wrong, then the usage', async () => {
     const missing = start(['inspect', '--system', 'clistart']);
     expect(await missing.exited).toBe(2);
-    expect(missing.out()).toMatch(/--nats and --system/);
+    expect(missing.out()).toMatch(/^troupe inspect: --nats and --system .*\nusage: troupe inspect \[options\]/);
+    const port = start(['inspect', '--nats', server.url, '--system', 'clistart', '--port', '70000']);
+    expect(await port.exited).toBe(2);
+    expect(port.out()).toMatch(/^troupe inspect: option '--port <n>' argument '70000' is invalid\. Expected an integer from 0 to 65535\.\n/);
+    const latency = start(['inspect', '--latency', 'fast']);
+    expect(await latency.exited).toBe(2);
+    expect(latency.out()).toMatch(/^troupe inspect: option '--latency <ms>' argument 'fast' is invalid/);
   });
 });

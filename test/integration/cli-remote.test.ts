@@ -1,7 +1,8 @@
 /**
  * The `troupe` CLI against a running system (issue 10): the commands run as spawned processes (dist/cli/troupe.js)
- * against a node on a real nats-server — `nodes`, `escrow list|approve`, `trace`, `dlq list` — with their output and
- * exit codes asserted: 0 done, 1 refused (one line naming why), 2 a usage error.
+ * against a node on a real nats-server — `nodes`, `escrow list|approve`, `trace`, `dlq list`, `run` — with their output and
+ * exit codes asserted: 0 done, 1 refused (one line naming why), 2 a usage error (the message, then the usage), and
+ * `--help` on every command. Tables are box-drawn (cli/table.ts) and read back cell by cell.
  */
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -37,14 +38,23 @@ afterAll(async () => {
   await server?.cleanup();
 });
 
+/** Runs the CLI with its stdout and stderr piped (not a TTY), as a script or a log would. */
 function troupe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return troupeWith({}, ...args);
+}
+function troupeWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 30_000, env: { ...process.env, TROUPE_NATS_URL: '', TROUPE_SYSTEM: '' } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 30_000, env: { ...process.env, TROUPE_NATS_URL: '', TROUPE_SYSTEM: '', ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
 }
 const on = () => ['--nats', server.url, '--system', 'clisys'];
+
+/** The rows of a box-drawn table (`│ a │ b │` lines), each as its trimmed cells; the header is the first. */
+function tableRows(text: string): string[][] {
+  return text.split('\n').filter((line) => line.startsWith('│')).map((line) => line.slice(1, -1).split('│').map((cell) => cell.trim()));
+}
 
 describe('troupe CLI against a running system (issue 10)', () => {
   it('nodes lists the hosting node; --json is machine-readable', async () => {
@@ -52,8 +62,9 @@ describe('troupe CLI against a running system (issue 10)', () => {
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ node: 'host-1', hosting: true, shards: [0, 1] })]);
     const text = await troupe('nodes', ...on());
-    expect(text.stdout).toMatch(/^node\s+host:pid\s+actors\s+shards/m);
-    expect(text.stdout).toContain('host-1');
+    const rows = tableRows(text.stdout);
+    expect(rows[0]).toEqual(['node', 'host:pid', 'actors', 'shards', 'heartbeat']);
+    expect(rows.slice(1)).toEqual([['host-1', expect.stringMatching(/:\d+$/), expect.stringMatching(/^\d+$/), '0,1', expect.stringMatching(/^\d+ ms ago$/)]]);
   });
 
   it('ps lists the running actors of every node with their active state; a prefix narrows it', async () => {
@@ -66,11 +77,16 @@ describe('troupe CLI against a running system (issue 10)', () => {
       expect(actors.map((a) => [a.address, a.node])).toEqual([['clisys/escrow', 'host-1'], ['clisys/tally', 'host-2'], ['clisys/ticket-1', 'host-1']]);
       expect(actors.find((a) => a.address === 'clisys/ticket-1')).toMatchObject({ value: 'active.draft.escalated', status: 'active', durable: false });
       const text = await troupe('ps', 'clisys/t', ...on());
-      expect(text.stdout).toMatch(/^address\s+logic\s+state\s+status\s+cell\s+durable\s+queued\s+node$/m);
-      expect(text.stdout).toMatch(/^clisys\/tally\s+counter\s+\S+\s+active\s+running\s+no\s+0\s+host-2$/m);
-      expect(text.stdout).toMatch(/^clisys\/ticket-1\s+review\s+active\.draft\.escalated\s+active\s+running\s+no\s+0\s+host-1$/m);
+      const [header, ...rows] = tableRows(text.stdout);
+      expect(header).toEqual(['address', 'logic', 'state', 'status', 'cell', 'durable', 'queued', 'node']);
+      expect(rows).toEqual([
+        ['clisys/tally', 'counter', expect.stringMatching(/\S/), 'active', 'running', 'no', '0', 'host-2'],
+        ['clisys/ticket-1', 'review', 'active.draft.escalated', 'active', 'running', 'no', '0', 'host-1'],
+      ]);
       expect(text.stdout).not.toContain('clisys/escrow');
-      expect((await troupe('ps', 'a', 'b', ...on())).code).toBe(2);
+      const extra = await troupe('ps', 'a', 'b', ...on());
+      expect(extra.code).toBe(2);
+      expect(extra.stderr).toMatch(/^troupe ps: too many arguments/);
     } finally {
       await other.shutdown();
     }
@@ -93,7 +109,9 @@ describe('troupe CLI against a running system (issue 10)', () => {
 
     const trace = await troupe('trace', 'ticket-1', ...on());
     expect(trace.code).toBe(0);
-    expect(trace.stdout).toMatch(/escrow\s+draft\s+\d+\s+\S+\s+\S+\s+approved/);
+    const traced = tableRows(trace.stdout);
+    expect(traced[0]).toEqual(['+ms', 'kind', 'step', 'attempt', 'from', 'to', 'outcome']);
+    expect(traced).toContainEqual([expect.stringMatching(/^\d+$/), 'escrow', 'draft', '0', expect.any(String), 'approved', 'approved']);
     const traceJson = JSON.parse((await troupe('trace', 'ticket-1', ...on(), '--json')).stdout) as { kind: string; detail?: { by?: string } }[];
     expect(traceJson.find((e) => e.kind === 'escrow' && e.detail?.by === 'ana')).toBeDefined();
   });
@@ -116,16 +134,32 @@ describe('troupe CLI against a running system (issue 10)', () => {
       ],
     });
     host.register('greet', greet, { version: 1 });
-    const ran = await troupe('run', 'greet', '--input', '{"name":"ana"}', '--id', 'g1', ...on());
-    expect(ran.code).toBe(0);
+    // Off a terminal: no spinner, no escape codes (a colour-capable TERM and no CI, where ora would colour its marks
+    // into the pipe), and on stdout the lines that stay, one per step's end or retry, then the output.
+    const colourful = { TERM: 'xterm-256color', CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined };
+    const ran = await troupeWith(colourful, 'run', 'greet', '--input', '{"name":"ana"}', '--id', 'g1', ...on());
+    expect({ code: ran.code, stderr: ran.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(ran.stdout).not.toMatch(/\u001b\[/);
     const lines = ran.stdout.split('\n');
-    expect(lines[0]).toBe('started clisys/g1');
-    expect(lines).toContain('  hello succeeded');
-    expect(lines).toContain('  wave retrying: arm stuck');
-    expect(lines).toContain('  wave succeeded (attempt 2)');
-    expect(ran.stdout).toContain('g1: completed');
-    expect(ran.stdout).toContain('"hello": "hello ana"');
-    expect((await troupe('run', 'greet', '--input', '{nope', ...on())).code).toBe(2);
+    expect(lines.slice(0, 5)).toEqual([
+      'started clisys/g1',
+      '✔ hello succeeded',
+      '⚠ wave attempt 1 failed: arm stuck; retrying in 10 ms',
+      '✔ wave succeeded (attempt 2)',
+      'g1: completed',
+    ]);
+    expect(JSON.parse(lines.slice(5).join('\n'))).toMatchObject({ status: 'completed', results: { hello: 'hello ana', wave: 'waved' } });
+
+    // --json: one JSON document on stdout and nothing else, though this run retries too.
+    tries = 0;
+    const json = await troupe('run', 'greet', '--input', '{"name":"bo"}', '--id', 'g1-json', '--json', ...on());
+    expect({ code: json.code, stderr: json.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(json.stdout).toMatch(/^\{.*\}\n$/);
+    expect(JSON.parse(json.stdout)).toMatchObject({ workflowId: 'g1-json', output: { status: 'completed', results: { hello: 'hello bo' } } });
+
+    const notJson = await troupe('run', 'greet', '--input', '{nope', ...on());
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/^troupe run: option '--input <json>' argument '\{nope' is invalid\. Not JSON/);
   });
 
   it('start runs a node of the system a file sets up; run starts a workflow there; SIGTERM stops it cleanly', async () => {
@@ -147,15 +181,73 @@ describe('troupe CLI against a running system (issue 10)', () => {
     expect((await troupe('start')).code).toBe(2);
   });
 
-  it('usage errors exit 2 with the usage; an unreachable server exits 1 with one line', async () => {
+  it('usage errors exit 2 with the message, then the usage; an unreachable server exits 1 with one line', async () => {
     const noSystem = await troupe('nodes');
-    expect(noSystem.code).toBe(2);
-    expect(noSystem.stderr).toContain('usage: troupe nodes');
-    expect((await troupe('dlq', 'bogus', ...on())).code).toBe(2);
-    expect((await troupe('nodes', ...on(), '--bogus')).code).toBe(2);
-    const down = await troupe('nodes', '--nats', 'nats://127.0.0.1:1', '--system', 'clisys');
+    expect(noSystem).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'troupe nodes: --nats and --system (or TROUPE_NATS_URL and TROUPE_SYSTEM) name the running system\nusage: troupe nodes [options]  (troupe nodes --help for details)\n',
+    });
+    // An unknown option: one line naming it, then the usage.
+    const unknown = await troupe('nodes', ...on(), '--bogus');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.split('\n').filter((line) => line.includes('--bogus'))).toEqual(["troupe nodes: unknown option '--bogus'"]);
+    expect(unknown.stderr).toMatch(/^usage: troupe nodes \[options\]/m);
+    expect(unknown.stdout).toBe('');
+    // Missing arguments, values commander or the command refuses: none of them reaches the server.
+    const cases: Array<[string[], RegExp]> = [
+      [['trace', ...on()], /^troupe trace: missing required argument 'workflow-id'\nusage: troupe trace \[options\] <workflow-id>/],
+      [['run', ...on()], /^troupe run: missing required argument 'logic'\n/],
+      [['start'], /^troupe start: missing required argument 'file'\n/],
+      [['dlq', 'bogus', ...on()], /^troupe dlq: .*'bogus' is invalid for argument 'action'\. Allowed choices are list, replay\.\n/],
+      [['dlq', 'list', '--limit', '0', ...on()], /^troupe dlq: option '--limit <n>' argument '0' is invalid\. Expected an integer >= 1\.\n/],
+      [['dlq', 'replay', ...on()], /^troupe dlq: dlq replay needs a dead letter's sequence/],
+      [['run', 'greet', '--timeout', 'soon', ...on()], /^troupe run: option '--timeout <ms>' argument 'soon' is invalid/],
+      [['escrow', 'reject', 'ticket-1/draft/1', ...on()], /^troupe escrow: escrow reject needs --by <your name>/],
+      [['bogus'], /^troupe: unknown command 'bogus'\n/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await troupe(...args);
+      expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).toMatch(/^usage: troupe .*--help for details\)$/m);
+    }
+
+    // Both wait out the connection attempt (seconds): side by side.
+    const [down, verbose] = await Promise.all([
+      troupe('nodes', '--nats', 'nats://127.0.0.1:1', '--system', 'clisys'),
+      troupe('nodes', '--nats', 'nats://127.0.0.1:1', '--system', 'clisys', '--verbose'),
+    ]);
     expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^troupe nodes: .*\n$/);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
-    expect((await troupe('--help')).stdout).toContain('troupe escrow list|approve|reject|retry');
+    expect(verbose.code).toBe(1);
+    expect(verbose.stderr.trim().split('\n')).toEqual([down.stderr.trim(), expect.stringMatching(/^  cause: \S/)]);
+  });
+
+  it('--help on the program and on every command exits 0 and names the command\'s arguments and options', async () => {
+    const named: Record<string, readonly string[]> = {
+      inspect: ['--port <n>', '--host <address>', '--latency <ms>', '--nats <url>', '--system <name>'],
+      start: ['<file>', '--nats <url>', '--system <name>', '--node <id>', '--no-inspection'],
+      nodes: ['--nats <url>', '--system <name>', '--json', '--verbose'],
+      ps: ['[prefix]', '--nats <url>', '--system <name>', '--json', '--verbose'],
+      escrow: ['<action> [item]', '"list", "approve", "reject", "retry"', '--by <name>', '--reason <text>', '--escrow <address>', '--json', '--verbose'],
+      dlq: ['<action> [seq]', '"list", "replay"', '--limit <n>', '--nats <url>', '--json', '--verbose'],
+      trace: ['<workflow-id>', '--nats <url>', '--json', '--verbose'],
+      run: ['<logic>', '--input <json>', '--id <workflow-id>', '--timeout <ms>', '--nats <url>', '--json', '--verbose'],
+    };
+    for (const [command, flags] of Object.entries(named)) {
+      const help = await troupe(command, '--help');
+      expect({ command, code: help.code, stderr: help.stderr }).toEqual({ command, code: 0, stderr: '' });
+      expect(help.stdout).toMatch(new RegExp(`^Usage: troupe ${command} \\[options\\]`));
+      for (const flag of flags) expect(help.stdout, `troupe ${command} --help names ${flag}`).toContain(flag);
+    }
+    const program = await troupe('--help');
+    expect({ code: program.code, stderr: program.stderr }).toEqual({ code: 0, stderr: '' });
+    for (const command of Object.keys(named)) expect(program.stdout).toMatch(new RegExp(`^  ${command} \\[options\\]`, 'm'));
+    expect(program.stdout).toContain('Exit codes: 0 done, 1 failed, 2 usage error.');
+    // `troupe` alone is `troupe --help`; `troupe help <command>` is `troupe <command> --help`.
+    expect(await troupe()).toEqual(program);
+    expect(await troupe('help', 'run')).toEqual(await troupe('run', '--help'));
   });
 });
