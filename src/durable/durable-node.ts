@@ -263,8 +263,8 @@ export class DurableNode {
       slot.inbox.close();
     }
     this.cells.delete(cell);
-    this.passivated++;
     await this.options.stopCell?.(cell);
+    this.passivated++; // counted once unloaded: the stat (and what waits on it) never sees a cell still stopping
     const shard = shardOf(cell.address, this.options.log.shards);
     const dueAt = earliestDue(cell.storedTimers);
     try {

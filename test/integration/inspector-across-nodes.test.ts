@@ -5,12 +5,12 @@
  * is refused with the escrow's own reason. A durable ask from A to B is answered on A.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { createSystem, type ServerMessage, type TroupeSystem } from '../../src/index.js';
 import { escrow, step, workflow, type WorkflowOutput } from '../../machines/index.js';
 import { startInspector, type Inspector } from '../../inspector/index.js';
 import { counterMachine } from '../fixtures/machines.js';
 import { until } from '../fixtures/chaos.js';
+import { connectInspectorClient } from '../fixtures/inspector-client.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 let server: NatsServer;
@@ -32,22 +32,7 @@ afterAll(async () => {
 });
 
 /** One inspector client: sends requests, collects what the server sends. */
-async function client(): Promise<{ request: (message: Record<string, unknown>) => Promise<Record<string, unknown>>; seen: ServerMessage[]; close: () => void }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${inspector.port}/ws?token=${inspector.token}`, { origin: `http://127.0.0.1:${inspector.port}` });
-  const seen: ServerMessage[] = [];
-  ws.on('message', (data) => seen.push(JSON.parse(data.toString()) as ServerMessage));
-  await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
-  let n = 0;
-  return {
-    seen,
-    close: () => ws.close(),
-    request: async (message) => {
-      const requestId = `r${++n}`;
-      ws.send(JSON.stringify({ ...message, requestId }));
-      return until(10_000, `the answer to ${String(message['t'])}`, () => seen.find((m) => m.t === 'reply' && (m as { requestId?: string }).requestId === requestId) as Record<string, unknown> | undefined);
-    },
-  };
-}
+const client = () => connectInspectorClient(inspector);
 
 describe('the inspector across nodes (issue 9)', () => {
   it("an inspector on node A draws node B's workflow and approves B's escrow item; B's workflow completes with the decider named", async () => {

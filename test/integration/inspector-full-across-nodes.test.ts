@@ -9,12 +9,12 @@
  * durations are never asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { assign, setup } from 'xstate';
 import { createSystem, inspectSubject, WIRE_VERSION, type BatchMessage, type ResyncMessage, type ServerMessage, type TroupeSystem, type WireRecord } from '../../src/index.js';
 import { decode, encode } from '../../src/codec/index.js';
 import { startInspector, type Inspector } from '../../inspector/index.js';
 import { until } from '../fixtures/chaos.js';
+import { connectInspectorClient, type InspectorClient } from '../fixtures/inspector-client.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 const SYSTEM = 'fi';
@@ -29,28 +29,8 @@ let b: TroupeSystem;
 let c: TroupeSystem;
 let inspector: Inspector;
 
-interface Client {
-  readonly seen: ServerMessage[];
-  request(message: Record<string, unknown>): Promise<Record<string, unknown>>;
-  close(): void;
-}
-
-async function connect(to: Inspector): Promise<Client> {
-  const ws = new WebSocket(`ws://127.0.0.1:${to.port}/ws?token=${to.token}`, { origin: `http://127.0.0.1:${to.port}` });
-  const seen: ServerMessage[] = [];
-  ws.on('message', (data) => seen.push(JSON.parse(data.toString()) as ServerMessage));
-  await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
-  let n = 0;
-  return {
-    seen,
-    close: () => ws.close(),
-    request: async (message) => {
-      const requestId = `r${++n}`;
-      ws.send(JSON.stringify({ ...message, requestId }));
-      return until(10_000, `the answer to ${String(message['t'])}`, () => seen.find((m) => m.t === 'reply' && (m as { requestId?: string }).requestId === requestId) as Record<string, unknown> | undefined, 10);
-    },
-  };
-}
+type Client = InspectorClient;
+const connect = (to: Inspector): Promise<Client> => connectInspectorClient(to, 10);
 
 const records = (client: Client, node: string): WireRecord[] => client.seen.filter((m): m is BatchMessage => m.t === 'batch' && m.node === node).flatMap((m) => m.records);
 const events = (client: Client, node: string, address: string, type: string) => records(client, node).filter((r) => r.type === '@xstate.event' && r.sessionId === address && r.event.type === type).length;
