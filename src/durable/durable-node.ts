@@ -397,7 +397,9 @@ export class DurableNode {
       }
     }
     this.passiveListed += passive.size;
-    for (const key of await store.keys(snapshotKey(this.options.core.name))) {
+    // Candidates, not live keys: reading each key back to drop deleted ones would read every passive record too.
+    const prefix = snapshotKey(this.options.core.name);
+    for (const key of store.keyCandidates ? await store.keyCandidates(prefix) : await store.keys(prefix)) {
       const address = addressOfKey(key);
       if ((shards && !shards.has(shardOf(address, count))) || passive.has(address)) continue;
       const stored = await store.get(key);

@@ -28,6 +28,11 @@ export interface SnapshotStore {
   /** Keys that start with `prefix` (a whole number of tokens), in no particular order. */
   keys(prefix?: string): Promise<string[]>;
   /**
+   * Keys that may exist under `prefix`, deleted ones included, without reading any value: for a caller that reads
+   * only some of them and skips a deleted one itself (`get` answers undefined). Optional: `keys` serves otherwise.
+   */
+  keyCandidates?(prefix: string): Promise<string[]>;
+  /**
    * Removes the markers that `delete` leaves behind (NATS KV keeps a tombstone per deleted key) older than
    * `olderThanMs`; resolves with how many went. Optional: a store without tombstones has nothing to do.
    */

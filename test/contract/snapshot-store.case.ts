@@ -147,6 +147,18 @@ export function describeSnapshotStoreContract(name: string, factory: () => Promi
       expect((await s.keys()).sort()).toEqual(['billing.t1', 'support', 'support.t1', 'support.triage.classifier', 'supportx.t1']);
     });
 
+    test('keyCandidates(prefix): every live key under the prefix, and no key never written', async () => {
+      const s = await make();
+      expect(s.keyCandidates).toBeTypeOf('function'); // optional in the interface; both stores have it
+      for (const key of ['support.t1', 'support.t2', 'billing.b1']) await s.put(key, new Uint8Array([1]));
+      await s.delete('support.t2');
+      const candidates = await s.keyCandidates!('support');
+      expect(candidates).toContain('support.t1');
+      // A deleted key may be listed (its marker): its get says it is gone. Nothing outside the prefix, nothing unwritten.
+      expect(candidates.every((k) => ['support', 'support.t1', 'support.t2'].includes(k))).toBe(true);
+      expect(await s.get('support.t2')).toBeUndefined();
+    });
+
     test('keys(prefix) lists each key once while the keys are being rewritten (a heartbeat during a listing)', async () => {
       const s = await make();
       const ids = Array.from({ length: 50 }, (_, i) => `node.n${i}`);

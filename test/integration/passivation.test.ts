@@ -149,6 +149,10 @@ describe('passivation (issue 9)', () => {
       await first.shutdown();
       // As if the process had died between never-1's passive record and its index entry.
       await (await new Kvm(nc).open('troupe_pass4_timers')).delete(entries.find((k) => k.endsWith('.never-1'))!);
+      // later-2's record made undecodable: a takeover that read it would fail; put back before it is due.
+      const snapshots = await new Kvm(nc).open('troupe_pass4_snapshots');
+      const laterRecord = (await snapshots.get('pass4.later-2'))!.value.slice();
+      await snapshots.put('pass4.later-2', new Uint8Array([0xc1, 0xc1, 0xc1]));
 
       second = await createSystem({ ...options, passivateAfterMs: false });
       second.register('napper', napper, { version: 1 });
@@ -171,6 +175,7 @@ describe('passivation (issue 9)', () => {
       expect((await indexed()).map((k) => k.split('.').at(-1)).sort()).toEqual(['later-0', 'later-1', 'later-2', 'never-1']);
 
       // Past the horizon: left in the index, read again when they come within it.
+      await snapshots.put('pass4.later-2', laterRecord);
       clock.advance(3_600_000);
       const laterDone = Promise.all(later.map(done));
       await until(15_000, 'the later ones finish', () => (clock.flush(), second!.durabilityStats().snapshotDeletes >= 7) || undefined);

@@ -116,6 +116,12 @@ class KvSnapshotStore implements SnapshotStore {
     return self === undefined ? below : [prefix, ...below];
   }
 
+  /** The stream's subjects under `prefix`, deleted keys included, none read back: one request per 100k or so keys. */
+  async keyCandidates(prefix: string): Promise<string[]> {
+    checkKey(prefix);
+    return [prefix, ...(await this.withDeadline(`${prefix}.>`, this.subjects(`${prefix}.>`)))];
+  }
+
   /** `Bucket.purgeDeletes` (not on the KV interface): a bucket has no consumers, so its filtered purges are safe. */
   async purgeDeletes(olderThanMs: number): Promise<number> {
     return (await (this.kv as Bucket).purgeDeletes(olderThanMs)).purged;
@@ -141,11 +147,8 @@ class KvSnapshotStore implements SnapshotStore {
    * key keeps its delete marker's subject there, so each is read back and the deleted ones are left out.
    */
   private async list(filter: string): Promise<string[]> {
-    const prefix = `$KV.${this.bucket}.`;
     const listing = (async () => {
-      const jsm = (this.jsm ??= await jetstreamManager(this.nc));
-      const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` });
-      const candidates = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+      const candidates = await this.subjects(filter);
       const live: string[] = [];
       for (let i = 0; i < candidates.length; i += LIST_READS) {
         const batch = candidates.slice(i, i + LIST_READS);
@@ -156,6 +159,18 @@ class KvSnapshotStore implements SnapshotStore {
       }
       return live;
     })();
+    return this.withDeadline(filter, listing);
+  }
+
+  /** The keys whose subjects the stream holds under `filter`: live ones and deleted ones (their markers). */
+  private async subjects(filter: string): Promise<string[]> {
+    const prefix = `$KV.${this.bucket}.`;
+    const jsm = (this.jsm ??= await jetstreamManager(this.nc));
+    const info = await jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` });
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  }
+
+  private async withDeadline<T>(filter: string, listing: Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new TimeoutError(`listing keys ${filter} did not finish within ${this.listTimeoutMs} ms`, this.listTimeoutMs)), this.listTimeoutMs);

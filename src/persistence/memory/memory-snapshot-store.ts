@@ -41,6 +41,10 @@ export function createMemorySnapshotStore(): SnapshotStore {
       checkKey(prefix);
       return all.filter((k) => k === prefix || k.startsWith(`${prefix}.`));
     },
+    // No deleted markers here: the candidates are the live keys.
+    keyCandidates(prefix) {
+      return this.keys(prefix);
+    },
     async close() {
       entries.clear();
     },
