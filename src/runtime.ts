@@ -139,8 +139,6 @@ class Runtime implements TroupeSystem {
   /** Full inspection across nodes (issue 9): leases this node grants, and holds it takes on other nodes' actors. */
   private inspectEndpoint: InspectEndpoint | undefined;
   private inspectHolds: InspectHolds | undefined;
-  /** Observers of full inspection per cell: a cell has one inspector slot, shared by every bus that inspects it. */
-  private readonly inspectObservers = new WeakMap<object, Set<(event: InspectionEvent) => void>>();
   private actorsEndpoint: ActorsEndpoint | undefined;
   /** The mailbox shards this node hosts (NATS, issue 9); none on the one-process backends, which host every shard. */
   private readonly leases: ShardLeases | undefined;
@@ -694,34 +692,8 @@ class Runtime implements TroupeSystem {
   }
 
   inspect(address: string, observer: (event: InspectionEvent) => void): () => void {
-    const cell = this.core.cell(address);
-    if (!cell) return () => {};
-    // Several buses may inspect one actor (a local inspector's and the published one a remote inspector holds):
-    // one fan-out per cell, so switching one off leaves the others on.
-    let observers = this.inspectObservers.get(cell);
-    if (observers === undefined) {
-      const fanOut = (observers = new Set());
-      this.inspectObservers.set(cell, fanOut);
-      cell.setInspector((event) => {
-        for (const each of fanOut) {
-          try {
-            each(event);
-          } catch (error) {
-            // Switched off alone, as the cell switches off a throwing observer: the others keep theirs.
-            fanOut.delete(each);
-            this.log.warn({ err: toPlainError(error), address }, 'inspector threw; inspection switched off for it');
-          }
-        }
-      });
-    }
-    const own = observers;
-    own.add(observer);
-    return () => {
-      own.delete(observer); // may be gone already (it threw): the last one out still clears the cell's slot
-      if (own.size > 0 || this.inspectObservers.get(cell) !== own) return;
-      this.inspectObservers.delete(cell);
-      cell.setInspector(undefined);
-    };
+    // Several buses may inspect one actor (a local inspector's, and the published one a remote inspector holds).
+    return this.core.cell(address)?.addInspector(observer) ?? (() => {});
   }
 
   holdRemoteInspection(address: string, options: { readonly leaseMs?: number } = {}): Promise<RemoteInspection> {

@@ -233,12 +233,12 @@ export class ActorCell implements Child {
   }
 
   /**
-   * Switches full XState inspection (microsteps, actions, events) on for this actor, across restarts, or
-   * off with `undefined`. The observer must not throw (it is called inside XState's processing).
+   * Switches full XState inspection (microsteps, actions, events) on for this actor, across restarts, for
+   * `observer`; returns the switch-off. The observer must not throw (it is called inside XState's processing).
    */
-  setInspector(observer: InspectionObserver | undefined): void {
-    this.inspector ??= new CellInspector((error) => this.log.warn({ err: error }, 'inspector threw; inspection switched off for this actor'));
-    this.inspector.set(observer, this.actor);
+  addInspector(observer: InspectionObserver): () => void {
+    this.inspector ??= new CellInspector((error) => this.log.warn({ err: error }, 'inspector threw; inspection switched off for it'));
+    return this.inspector.add(observer, this.actor);
   }
 
   /** Listens to events the machine emits that are not Troupe's own (`troupe.*`). */

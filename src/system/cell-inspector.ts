@@ -1,38 +1,49 @@
 /**
  * Full XState inspection for one cell, attached on demand only (any inspect observer halves `send()`
- * throughput). The observer stays set across restarts and is attached to each new incarnation's system; a
- * throwing observer is switched off rather than allowed to break XState's processing.
+ * throughput). Several observers may inspect one actor (a local inspector's bus and the published one a remote
+ * inspector holds): they share one XState subscription, made while at least one is set and kept across restarts
+ * (attached to each new incarnation's system). A throwing observer is switched off alone rather than allowed to break
+ * XState's processing; the others keep theirs.
  */
 import type { AnyActor, InspectionEvent } from 'xstate';
 
 export type InspectionObserver = (event: InspectionEvent) => void;
 
 export class CellInspector {
-  private observer: InspectionObserver | undefined;
+  private readonly observers = new Set<InspectionObserver>();
   private subscription: { unsubscribe(): void } | undefined;
 
   constructor(private readonly onThrow: (error: unknown) => void) {}
 
-  /** Sets (or with undefined clears) the observer; XState accepts observers live, so no restart is needed. */
-  set(observer: InspectionObserver | undefined, actor: AnyActor | undefined): void {
-    this.observer = observer;
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
-    if (observer && actor) this.attach(actor);
+  /** Adds an observer (XState accepts observers live, so no restart is needed); returns its removal. */
+  add(observer: InspectionObserver, actor: AnyActor | undefined): () => void {
+    this.observers.add(observer);
+    if (this.subscription === undefined && actor) this.attach(actor);
+    return () => {
+      // Gone already when it threw; the last one out detaches from XState.
+      if (this.observers.delete(observer) && this.observers.size === 0) this.detach();
+    };
   }
 
-  /** Attaches the current observer to an incarnation (before it starts, to see its first events). */
+  /** Attaches the observers to an incarnation (before it starts, to see its first events). */
   attach(actor: AnyActor): void {
-    const observer = this.observer;
-    if (observer === undefined) return;
+    if (this.observers.size === 0) return;
+    this.subscription?.unsubscribe();
     this.subscription = actor.system.inspect((event: InspectionEvent) => {
-      if (this.observer !== observer) return; // switched off or replaced
-      try {
-        observer(event);
-      } catch (error) {
-        this.observer = undefined;
-        this.onThrow(error);
+      for (const observer of this.observers) {
+        try {
+          observer(event);
+        } catch (error) {
+          this.observers.delete(observer);
+          this.onThrow(error);
+        }
       }
+      if (this.observers.size === 0) this.detach();
     });
+  }
+
+  private detach(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
   }
 }
