@@ -147,6 +147,8 @@ export class DurableNode {
   /** Wake-ups of passivated actors at their earliest timer, by address: those due within the wake horizon. */
   private readonly wakes = new Map<string, TimerHandle>();
   private readonly index: PassiveIndex | undefined;
+  /** Wake-ups due within this long are held in memory (`wakeHorizonMs`). */
+  private readonly horizonMs: number;
   /** Per shard, the earliest due time of a passivated actor past the wake horizon: its index is read again then. */
   private readonly later = new Map<number, number>();
   private rescanTimer: TimerHandle | undefined;
@@ -160,6 +162,7 @@ export class DurableNode {
 
   constructor(private readonly options: DurableNodeOptions) {
     this.index = options.passiveIndex ? new PassiveIndex(options.passiveIndex) : undefined;
+    this.horizonMs = options.wakeHorizonMs ?? WAKE_HORIZON_MS;
     if (options.transport) {
       this.replies = new RemoteReplies(options.transport, options.core.name, options.nodeId, (correlationId) => {
         const target = this.asks.get(correlationId);
@@ -265,23 +268,28 @@ export class DurableNode {
     this.cells.delete(cell);
     await this.options.stopCell?.(cell);
     this.passivated++; // counted once unloaded: the stat (and what waits on it) never sees a cell still stopping
-    const shard = shardOf(cell.address, this.options.log.shards);
-    const dueAt = earliestDue(cell.storedTimers);
+    await this.indexPassive(cell.address, cell.storedTimers);
+  }
+
+  /** Indexes an actor whose stored record is passive (after that record: see passive-index.ts), then schedules it. */
+  private async indexPassive(address: string, timers: readonly { readonly dueAt: number }[]): Promise<void> {
+    const shard = shardOf(address, this.options.log.shards);
+    const dueAt = earliestDue(timers);
     try {
-      await this.index?.add(shard, cell.address, dueAt); // after its passive record: see passive-index.ts
+      await this.index?.add(shard, address, dueAt);
     } catch (error) {
       // Not indexed: its wake-up stays in memory (a restart reads its passive record and indexes it then).
-      this.options.logger.warn({ err: toPlainError(error), address: cell.address }, 'indexing a passivated actor failed');
-      this.wakeAt(cell.address, dueAt);
+      this.options.logger.warn({ err: toPlainError(error), address }, 'indexing a passivated actor failed');
+      this.wakeAt(address, dueAt);
       return;
     }
-    this.schedulePassive(shard, cell.address, dueAt);
+    this.schedulePassive(shard, address, dueAt);
   }
 
   /** A passivated actor's wake-up: held here when due within the horizon (or with no index), else left to the index. */
   private schedulePassive(shard: number, address: string, dueAt: number | undefined): void {
     if (dueAt === undefined) return;
-    const horizon = this.options.core.clock.now() + (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+    const horizon = this.options.core.clock.now() + this.horizonMs;
     if (this.index === undefined || dueAt <= horizon) return this.wakeAt(address, dueAt);
     const at = this.later.get(shard);
     if (at === undefined || dueAt < at) {
@@ -296,7 +304,7 @@ export class DurableNode {
     if (this.rescanTimer !== undefined) clock.clearTimeout(this.rescanTimer);
     this.rescanTimer = undefined;
     if (this.stopped || this.later.size === 0) return;
-    const next = Math.min(...this.later.values()) - (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+    const next = Math.min(...this.later.values()) - this.horizonMs;
     this.rescanTimer = clock.setTimeout(() => {
       this.rescanTimer = undefined;
       void this.rescan();
@@ -304,7 +312,7 @@ export class DurableNode {
   }
 
   private async rescan(): Promise<void> {
-    const horizon = this.options.core.clock.now() + (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+    const horizon = this.options.core.clock.now() + this.horizonMs;
     const due = [...this.later].filter(([, at]) => at <= horizon).map(([shard]) => shard);
     for (const shard of due) {
       this.later.delete(shard);
@@ -315,7 +323,7 @@ export class DurableNode {
         }
       } catch (error) {
         this.options.logger.warn({ err: toPlainError(error), shard }, 'reading the passive index failed; retrying');
-        const retryAt = this.options.core.clock.now() + RESCAN_RETRY_MS + (this.options.wakeHorizonMs ?? WAKE_HORIZON_MS);
+        const retryAt = this.options.core.clock.now() + RESCAN_RETRY_MS + this.horizonMs;
         this.later.set(shard, Math.min(this.later.get(shard) ?? retryAt, retryAt));
       }
     }
@@ -413,10 +421,7 @@ export class DurableNode {
       if (record.status !== 'active') continue;
       if (record.passive && !this.options.core.cell(record.address)) {
         // Unloaded while idle, and not indexed (a crash came between its record and its entry): indexed now.
-        const shard = shardOf(record.address, count);
-        const dueAt = earliestDue(record.timers);
-        await this.index?.add(shard, record.address, dueAt).catch((error: unknown) => this.options.logger.warn({ err: toPlainError(error), address: record.address }, 'indexing a passivated actor failed'));
-        this.schedulePassive(shard, record.address, dueAt);
+        await this.indexPassive(record.address, record.timers);
         continue;
       }
       const running = this.options.core.cell(record.address);
