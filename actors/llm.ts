@@ -6,6 +6,7 @@
  * Everything here is plain data (durable snapshots and journals can hold it); failures are Troupe's typed errors
  * (`RetryableError` with `retryAfterMs`, `NonRetryableError`, `CodecError`, `Aborted`), never a provider's own.
  */
+import type { TokenUsage } from '../src/trace-entry.js';
 
 /** A tool call the model asked for; `input` is the parsed JSON arguments. */
 export interface LlmToolCall {
@@ -57,10 +58,7 @@ export interface LlmRequest {
 export type LlmStopReason = 'stop' | 'length' | 'tool-calls' | 'content-filter' | 'error' | 'other';
 
 /** Token counts as the provider reported them (never an estimate, except from the scripted model, which says so). */
-export interface LlmUsage {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-}
+export type LlmUsage = TokenUsage;
 
 export interface LlmResponse {
   readonly text: string;

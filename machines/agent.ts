@@ -20,6 +20,7 @@ import { toJSONSchema, type ZodType } from 'zod';
 import type { LlmClient, LlmMessage, LlmResponse, LlmToolCall, LlmToolDefinition, LlmToolResultMessage, LlmUsage } from '../actors/llm.js';
 import { InvalidConfigError, isRetryable, toPlainError } from '../src/errors.js';
 import type { AttemptNote } from './definition.js';
+import { addUsage } from './trace.js';
 
 export const DEFAULT_AGENT_MAX_TURNS = 8;
 export const DEFAULT_AGENT_TOKEN_BUDGET = 50_000;
@@ -134,7 +135,6 @@ async function runTool(tools: AgentTools, call: LlmToolCall, signal: AbortSignal
   return { ...base, content: `${call.name} failed: ${toPlainError(last).message}`, isError: true };
 }
 
-const addUsage = (a: LlmUsage, b: LlmUsage | undefined): LlmUsage => ({ inputTokens: a.inputTokens + (b?.inputTokens ?? 0), outputTokens: a.outputTokens + (b?.outputTokens ?? 0) });
 const spent = (u: LlmUsage) => u.inputTokens + u.outputTokens;
 
 /** Compiles the options to an XState machine (input `{ prompt }`, output `AgentOutput`). */

@@ -11,7 +11,7 @@ import { isPermanent, retryDelay } from './policy.js';
 import { answerType, idempotencyKey, type StepEnv } from './step-env.js';
 import { ask, moveTo, poolAcquire, poolRequestOf, tell } from './step-move.js';
 import { nextRandom } from './timers.js';
-import { traceEvent, type TraceEntry } from './trace.js';
+import { traceEvent, type TokenUsage, type TraceEntry } from './trace.js';
 import type { AttemptNote } from './definition.js';
 import { patch, patchRecord, recordOf, withEntry, type Effect, type ReducerArgs, type StepRecord } from './workflow-context.js';
 
@@ -146,7 +146,7 @@ export function succeeded(env: StepEnv, answer?: unknown): (a: ReducerArgs) => E
  * What an attempt paid for, for the trace entry that first holds its output: `{ usage }` when the output reports the
  * model tokens it cost (an agent's output does), else nothing.
  */
-type Paid = { readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } };
+type Paid = { readonly usage?: TokenUsage };
 function usageOf(output: unknown): Paid {
   const u = (output as { usage?: { inputTokens?: unknown; outputTokens?: unknown } } | null)?.usage;
   return u !== null && typeof u === 'object' && typeof u.inputTokens === 'number' && typeof u.outputTokens === 'number' ? { usage: { inputTokens: u.inputTokens, outputTokens: u.outputTokens } } : {};

@@ -250,7 +250,7 @@ type AttemptFn = (args: never) => unknown;
  * An attempt's function as promise logic: it receives its input plus the attempt's `signal` and `note` (added here,
  * not in the input, which a snapshot keeps). `note` sends the workflow actor — the promise actor's parent — a
  * `noteType` event: XState gives promise logic no public way to message its parent, so this reads `_parent`
- * (an internal of XState 5.33, as DESIGN.md pins; test/unit/step-notes.test.ts fails if it goes).
+ * (an internal of XState 5.33, as DESIGN.md pins; test/unit/agent.test.ts fails if it goes).
  */
 function attemptLogic(env: StepEnv, fn: AttemptFn) {
   const type = noteType(env.id);

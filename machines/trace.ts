@@ -6,18 +6,17 @@
  */
 import { TRACE_EMITTED, type TraceEmitted } from './emit.js';
 
-export type { TraceEntry, TraceKind } from '../src/trace-entry.js';
-import type { TraceEntry } from '../src/trace-entry.js';
+export type { TokenUsage, TraceEntry, TraceKind } from '../src/trace-entry.js';
+import type { TokenUsage, TraceEntry } from '../src/trace-entry.js';
 
 /** The emitted form of one trace entry. */
 export function traceEvent(entry: TraceEntry): TraceEmitted {
   return { type: TRACE_EMITTED, entry: entry as unknown as TraceEmitted['entry'] };
 }
 
-/** Model tokens, as the provider reported them. */
-export interface TokenUsage {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
+/** `a` plus `b` (nothing added when `b` is missing: a response without usage). */
+export function addUsage(a: TokenUsage, b: TokenUsage | undefined): TokenUsage {
+  return b === undefined ? a : { inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens };
 }
 
 /**
@@ -30,11 +29,10 @@ export interface TokenUsage {
 export function traceUsage(entries: readonly TraceEntry[]): { readonly total: TokenUsage; readonly steps: Readonly<Record<string, TokenUsage>> } {
   const steps: Record<string, TokenUsage> = {};
   let total: TokenUsage = { inputTokens: 0, outputTokens: 0 };
-  const add = (a: TokenUsage, b: TokenUsage): TokenUsage => ({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens });
   for (const entry of entries) {
     if (entry.usage === undefined) continue;
-    steps[entry.step] = add(steps[entry.step] ?? { inputTokens: 0, outputTokens: 0 }, entry.usage);
-    total = add(total, entry.usage);
+    steps[entry.step] = addUsage(steps[entry.step] ?? { inputTokens: 0, outputTokens: 0 }, entry.usage);
+    total = addUsage(total, entry.usage);
   }
   return { total, steps };
 }

@@ -40,7 +40,7 @@ export type { LogicHandle, RegisterOptions } from './system/logic-registry.js';
 export type { RestartType } from './system/parent.js';
 export type { RuntimeEvent, RuntimeEventType, Directive } from './system/events.js';
 export type { DeadLetter } from './system/dead-letters.js';
-export type { TraceEntry, TraceKind } from './trace-entry.js';
+export type { TokenUsage, TraceEntry, TraceKind } from './trace-entry.js';
 export { createManualClock, systemClock, type Clock, type ManualClock } from './system/clock.js';
 export type { PolicyOptions, Decider } from './supervision/policy.js';
 export type { Strategy } from './supervision/strategies.js';

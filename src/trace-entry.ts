@@ -6,6 +6,12 @@ import type { PlainError } from './errors.js';
 
 export type TraceKind = 'workflow' | 'step' | 'handoff' | 'compensation' | 'escrow' | 'breaker';
 
+/** Model tokens, as the provider reported them (the LLM interface's `LlmUsage`, a trace entry's `usage`). */
+export interface TokenUsage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
 export interface TraceEntry {
   readonly workflowId: string;
   readonly kind: TraceKind;
@@ -37,7 +43,7 @@ export interface TraceEntry {
    * output (`produced` before a verifier, else `succeeded` or `escalated`), when the output carries a `usage` (an
    * agent's does). Every attempt counts, a refused draft too; `traceUsage` sums them per step and per workflow.
    */
-  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number };
+  readonly usage?: TokenUsage;
   readonly error?: PlainError;
   readonly detail?: Record<string, unknown>;
 }

@@ -6,6 +6,7 @@
  * so an instrumented HTTP client's spans nest under it. Without an SDK the API's no-op tracer makes this free.
  */
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { TokenUsage } from '../trace-entry.js';
 
 const tracer = trace.getTracer('troupe');
 
@@ -16,7 +17,7 @@ export interface ModelCall {
 
 export interface ModelAnswer {
   readonly model?: string | undefined;
-  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number } | undefined;
+  readonly usage?: TokenUsage | undefined;
   readonly stopReason?: string | undefined;
 }
 
