@@ -7,7 +7,7 @@ import { decode, encode } from '../codec/index.js';
 import { DeadLetterError, TimeoutError, toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
-import { parseAddress } from '../system/address.js';
+import { addressOfTokens, addressTokens, parseAddress } from '../system/address.js';
 import type { Transport, TransportSubscription } from '../transport/transport.js';
 
 /** What `describe` tells about an actor: its logic, version and machine definition (JSON). */
@@ -36,7 +36,7 @@ export class DescribeEndpoint {
   start(): void {
     this.subscription ??= this.transport.subscribe(`${this.prefix}>`, (message) => {
       if (message.reply === undefined) return;
-      const address = message.subject.slice(this.prefix.length).split('.').join('/');
+      const address = addressOfTokens(message.subject.slice(this.prefix.length));
       try {
         parseAddress(address);
         const described = this.describeLocal(address);
@@ -56,7 +56,7 @@ export class DescribeEndpoint {
   async remote(address: string, timeoutMs = REMOTE_TIMEOUT_MS): Promise<Described | undefined> {
     parseAddress(address);
     try {
-      const answer = decode((await this.transport.request(`${this.prefix}${address.split('/').join('.')}`, new Uint8Array(0), { timeoutMs })).data) as Partial<Described>;
+      const answer = decode((await this.transport.request(`${this.prefix}${addressTokens(address)}`, new Uint8Array(0), { timeoutMs })).data) as Partial<Described>;
       if (typeof answer?.logic !== 'string' || typeof answer.version !== 'number') return undefined;
       return { logic: answer.logic, version: answer.version, definition: answer.definition };
     } catch (error) {

@@ -17,12 +17,17 @@ import { decode, encode } from '../codec/index.js';
 import { toPlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { Clock, TimerHandle } from '../system/clock.js';
-import { parseAddress } from '../system/address.js';
+import { addressOfTokens, addressTokens, parseAddress } from '../system/address.js';
 import type { Transport, TransportMessage, TransportSubscription } from '../transport/transport.js';
 
 export const INSPECT_PROTOCOL_VERSION = 1;
 /** Lease bounds the hosting node applies to what a holder asks, ms: a dead holder costs at most `maxMs`. */
 export const INSPECT_LEASE_BOUNDS = { minMs: 300, maxMs: 60_000 } as const;
+
+/** A lease period within `INSPECT_LEASE_BOUNDS`: what the holder asks for and the hosting node grants. */
+export function boundedLeaseMs(leaseMs: number): number {
+  return Math.min(INSPECT_LEASE_BOUNDS.maxMs, Math.max(INSPECT_LEASE_BOUNDS.minMs, leaseMs));
+}
 /** Leases one node keeps at once (all holders, all actors); past it a switch-on is refused. */
 export const DEFAULT_MAX_INSPECT_LEASES = 1_024;
 const MAX_HOLDER_LENGTH = 128;
@@ -61,7 +66,7 @@ export interface InspectLocal {
 }
 
 export function inspectControlSubject(system: string, address: string): string {
-  return `troupe.${system}.ctl.inspect.${address.split('/').join('.')}`;
+  return `troupe.${system}.ctl.inspect.${addressTokens(address)}`;
 }
 
 interface Lease {
@@ -115,7 +120,7 @@ export class InspectEndpoint {
   }
 
   private receive(message: TransportMessage): void {
-    const address = message.subject.slice(this.prefix.length).split('.').join('/');
+    const address = addressOfTokens(message.subject.slice(this.prefix.length));
     let request: InspectRequest;
     try {
       parseAddress(address);
@@ -136,7 +141,7 @@ export class InspectEndpoint {
 
   /** Takes or renews the lease; undefined (no answer) when this node does not run the actor. */
   private switchOn(key: string, address: string, request: InspectRequest): InspectAnswer | undefined {
-    const leaseMs = Math.min(INSPECT_LEASE_BOUNDS.maxMs, Math.max(INSPECT_LEASE_BOUNDS.minMs, request.leaseMs));
+    const leaseMs = boundedLeaseMs(request.leaseMs);
     let lease = this.leases.get(key);
     if (lease?.hold.live) {
       this.arm(key, lease, leaseMs);

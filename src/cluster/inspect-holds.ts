@@ -12,7 +12,7 @@ import { DeadLetterError, InvalidConfigError, TimeoutError } from '../errors.js'
 import type { Clock, TimerHandle } from '../system/clock.js';
 import { parseAddress } from '../system/address.js';
 import type { Transport } from '../transport/transport.js';
-import { INSPECT_LEASE_BOUNDS, INSPECT_PROTOCOL_VERSION, INSPECT_REFUSALS, inspectControlSubject, type InspectRefusal, type InspectRequest } from './inspect-endpoint.js';
+import { boundedLeaseMs, INSPECT_PROTOCOL_VERSION, INSPECT_REFUSALS, inspectControlSubject, type InspectRefusal, type InspectRequest } from './inspect-endpoint.js';
 
 /** Default lease of a hold, ms: renewed every 5 s, so a dead holder's inspection ends within 15 s. */
 export const DEFAULT_INSPECT_LEASE_MS = 15_000;
@@ -65,7 +65,7 @@ export class InspectHolds {
     if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs)) throw new InvalidConfigError('leaseMs', 'must be a number of ms (300 to 60,000)');
     if (this.stopped) return refused('stopped', 'the system is stopping');
     if (this.held.size + this.pending >= MAX_INSPECT_HOLDS) return refused('too-many-holds', `this node holds ${MAX_INSPECT_HOLDS} remote inspections already`);
-    const lease = Math.min(INSPECT_LEASE_BOUNDS.maxMs, Math.max(INSPECT_LEASE_BOUNDS.minMs, leaseMs));
+    const lease = boundedLeaseMs(leaseMs);
     const holder = `${this.o.node}.${randomBytes(6).toString('hex')}`;
     const request = (op: InspectRequest['op']): Uint8Array => encode({ v: INSPECT_PROTOCOL_VERSION, op, holder, leaseMs: lease } satisfies InspectRequest);
     const held: Held = { subject: inspectControlSubject(this.o.system, address), renewal: request('on'), off: request('off'), timer: undefined };

@@ -18,7 +18,7 @@ import { decode, decodeEventEnvelopes, encode, encodeEnvelope, encodeEnvelopeBat
 import { DeadLetterError, errorFromPlain, isPlainError, toPlainError, type PlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
-import { parseAddress } from '../system/address.js';
+import { addressOfTokens, addressTokens, parseAddress } from '../system/address.js';
 import type { ReplyTarget } from '../system/message.js';
 import type { Transport, TransportMessage, TransportSubscription } from '../transport/transport.js';
 
@@ -32,7 +32,7 @@ const SUBJECT_CACHE = 10_000;
 type Answer = { readonly ok: true; readonly payload: unknown } | { readonly ok: false; readonly error: PlainError };
 
 export function rpcSubject(system: string, address: string): string {
-  return `troupe.${system}.rpc.${address.split('/').join('.')}`;
+  return `troupe.${system}.rpc.${addressTokens(address)}`;
 }
 
 export class RpcEndpoint {
@@ -103,7 +103,7 @@ export class RpcEndpoint {
     if (address === undefined) {
       const prefix = `troupe.${this.core.name}.rpc.`;
       if (!subject.startsWith(prefix)) return undefined;
-      address = subject.slice(prefix.length).split('.').join('/');
+      address = addressOfTokens(subject.slice(prefix.length));
       try {
         parseAddress(address);
       } catch {

@@ -27,7 +27,7 @@ import {
 } from '../persistence/mailbox-log.js';
 import { snapshotKey, type SnapshotStore } from '../persistence/snapshot-store.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
-import { parseAddress } from '../system/address.js';
+import { addressOfTokens, parseAddress } from '../system/address.js';
 import type { Transport } from '../transport/transport.js';
 import type { TimerHandle } from '../system/clock.js';
 import type { ReplyTarget } from '../system/message.js';
@@ -408,7 +408,7 @@ export class DurableNode {
     // Candidates, not live keys: reading each key back to drop deleted ones would read every passive record too.
     const prefix = snapshotKey(this.options.core.name);
     for (const key of store.keyCandidates ? await store.keyCandidates(prefix) : await store.keys(prefix)) {
-      const address = addressOfKey(key);
+      const address = addressOfTokens(key);
       if ((shards && !shards.has(shardOf(address, count))) || passive.has(address)) continue;
       const stored = await store.get(key);
       if (!stored) continue;
@@ -835,9 +835,6 @@ export class DurableNode {
 }
 
 /** The address a snapshot key names (snapshotKey's inverse). */
-function addressOfKey(key: string): string {
-  return key.split('.').join('/');
-}
 
 /** Resolves when `work` settles or `ms` passed, whichever comes first. */
 async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {

@@ -11,7 +11,8 @@
  * exists only for an actor whose stored record is passive. A crash between the two leaves a passive record without
  * an entry, which the next `recover()` of its shard reads, and indexes again.
  */
-import { snapshotKey, type SnapshotStore } from '../persistence/snapshot-store.js';
+import type { SnapshotStore } from '../persistence/snapshot-store.js';
+import { addressOfTokens, addressTokens } from '../system/address.js';
 
 export interface PassiveEntry {
   readonly address: string;
@@ -57,13 +58,15 @@ export function earliestDue(timers: readonly { readonly dueAt: number }[]): numb
 }
 
 function entryKey(shard: number, address: string, dueAt: number | undefined): string {
-  return `s${shard}.${dueAt === undefined ? 'never' : String(Math.max(0, Math.floor(dueAt)))}.${snapshotKey(address)}`;
+  return `s${shard}.${dueAt === undefined ? 'never' : String(Math.max(0, Math.floor(dueAt)))}.${addressTokens(address)}`;
 }
 
+const ENTRY_KEY = /^s\d+\.(never|\d+)\.(.+)$/;
+
 function parseEntryKey(key: string): PassiveEntry | undefined {
-  const [, due, ...segments] = key.split('.');
-  if (due === undefined || segments.length === 0) return undefined;
-  const dueAt = due === 'never' ? undefined : Number(due);
+  const match = ENTRY_KEY.exec(key);
+  if (match === null) return undefined;
+  const dueAt = match[1] === 'never' ? undefined : Number(match[1]);
   if (dueAt !== undefined && !Number.isSafeInteger(dueAt)) return undefined;
-  return { address: segments.join('/'), dueAt };
+  return { address: addressOfTokens(match[2]!), dueAt };
 }

@@ -11,6 +11,7 @@
  *   never trust a redelivery flag (after a server kill -9 an acked message came back unflagged).
  * - Subjects are `troupe.<system>.mbox.<shard>.<address tokens>`; `mailboxSubject` builds one.
  */
+import { addressTokens } from '../system/address.js';
 
 export interface MailboxDelivery {
   readonly subject: string;
@@ -98,7 +99,7 @@ export interface MailboxLog {
 
 /** `troupe.<system>.mbox.<shard>.<address tokens>`; address segments are already subject-safe. */
 export function mailboxSubject(system: string, shard: number, address: string): string {
-  return `troupe.${system}.mbox.${shard}.${address.split('/').join('.')}`;
+  return `troupe.${system}.mbox.${shard}.${addressTokens(address)}`;
 }
 
 /** The address a mailbox subject names, or undefined for a subject of another shape. */

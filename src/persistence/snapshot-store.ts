@@ -6,6 +6,7 @@
  * Fencing: `put(key, value, expectedRevision)` succeeds only when the stored revision equals the expected
  * one (`null` = only if absent), so a stale incarnation's write is refused rather than overwriting.
  */
+import { addressTokens } from '../system/address.js';
 
 export interface StoredValue {
   readonly value: Uint8Array;
@@ -42,5 +43,5 @@ export interface SnapshotStore {
 
 /** `support/triage/classifier` -> `support.triage.classifier`. Address segments are already key-safe. */
 export function snapshotKey(address: string): string {
-  return address.split('/').join('.');
+  return addressTokens(address);
 }

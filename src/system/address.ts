@@ -32,6 +32,19 @@ export function childAddress(parent: string, id: string): string {
   return `${parent}/${id}`;
 }
 
+/**
+ * The address as dot-separated tokens (`support/triage` -> `support.triage`): one NATS subject tail or KV key per
+ * address, as the mailbox, rpc and control subjects and the snapshot, journal and passive-index keys use it.
+ */
+export function addressTokens(address: string): string {
+  return address.split('/').join('.');
+}
+
+/** `addressTokens` back (`support.triage` -> `support/triage`); validate the result where it came from outside. */
+export function addressOfTokens(tokens: string): string {
+  return tokens.split('.').join('/');
+}
+
 /** The last segment: the actor's id within its parent. */
 export function idOf(address: string): string {
   return address.slice(address.lastIndexOf('/') + 1);
