@@ -7,9 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import type { ServerMessage } from '../../src/index.js';
 import { until } from '../fixtures/chaos.js';
+import { connectInspectorClient } from '../fixtures/inspector-client.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/troupe.js', import.meta.url));
@@ -42,19 +41,16 @@ describe('troupe inspect against a running system (issue 10)', () => {
     const url = new URL(await until(20_000, 'the inspector URL', () => /open\s+(http:\/\/\S+)/.exec(inspector.out())?.[1]));
     expect(inspector.out()).toContain('Troupe inspector for the running system "clistart"');
 
-    const seen: ServerMessage[] = [];
-    const ws = new WebSocket(`ws://${url.host}/ws?token=${url.searchParams.get('token')}`, { origin: url.origin });
-    ws.on('message', (data) => seen.push(JSON.parse(data.toString()) as ServerMessage));
-    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+    const ui = await connectInspectorClient(url);
     try {
       // A workflow run on the started node shows up in the remote inspector, from that node.
       const ran = start(['run', 'greet', '--input', '{"name":"ana"}', '--id', 'g-inspect', '--nats', server.url, '--system', 'clistart']);
       expect(await ran.exited).toBe(0);
-      const fromWorker = () => seen.filter((m) => (m as { node?: string }).node === 'worker-1');
+      const fromWorker = () => ui.seen.filter((m) => (m as { node?: string }).node === 'worker-1');
       const mentions = (address: string) => fromWorker().some((m) => JSON.stringify(m).includes(address));
       await until(20_000, "the worker's records reach the inspector's client", () => mentions('clistart/g-inspect') || undefined);
     } finally {
-      ws.close();
+      ui.close();
       inspector.child.kill('SIGTERM');
       node.child.kill('SIGTERM');
     }

@@ -8,11 +8,11 @@
  * something on the same connection arrives after it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { WebSocket } from 'ws';
 import { assign, setup } from 'xstate';
-import { createInspectionBus, createSystem, inspectSubject, publishInspection, parseBatchMessage, WIRE_VERSION, type BatchMessage, type ResyncMessage, type ServerMessage, type TroupeSystem, type WireTreeNode } from '../../src/index.js';
+import { createInspectionBus, createSystem, inspectSubject, publishInspection, parseBatchMessage, WIRE_VERSION, type BatchMessage, type ResyncMessage, type TroupeSystem, type WireTreeNode } from '../../src/index.js';
 import { decode, encode as encodeForTest } from '../../src/codec/index.js';
 import { startInspector, type Inspector } from '../../inspector/index.js';
+import { connectInspectorClient, type InspectorClient } from '../fixtures/inspector-client.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 const counter = setup({ types: { context: {} as { n: number } } }).createMachine({
@@ -27,18 +27,12 @@ let b: TroupeSystem;
 let inspector: Inspector;
 let client: Client;
 
-interface Client {
-  readonly ws: WebSocket;
-  readonly seen: ServerMessage[];
-}
+type Client = InspectorClient;
 
 async function connect(): Promise<Client> {
-  const ws = new WebSocket(`ws://127.0.0.1:${inspector.port}/ws?token=${inspector.token}`, { origin: `http://127.0.0.1:${inspector.port}` });
-  const seen: ServerMessage[] = [];
-  ws.on('message', (data) => seen.push(JSON.parse(data.toString()) as ServerMessage));
-  await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
-  await until(() => seen.some((m) => m.t === 'resync'));
-  return { ws, seen };
+  const client = await connectInspectorClient(inspector);
+  await until(() => client.seen.some((m) => m.t === 'resync'));
+  return client;
 }
 
 async function until(check: () => boolean, rounds = 1_000): Promise<void> {
@@ -100,7 +94,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.ws.close();
+  client?.close();
   await inspector?.close();
   await a?.shutdown({ timeoutMs: 2_000 });
   await b?.shutdown({ timeoutMs: 2_000 });
@@ -131,7 +125,7 @@ describe('inspector cluster view on NATS', () => {
 
     // A requested resync: one message per node, node B's with its actor in its tree and its latest snapshot.
     const before = resyncs(client, 'node-b').length;
-    client.ws.send(JSON.stringify({ t: 'resync', requestId: 'r1' }));
+    await client.request({ t: 'resync' });
     await until(() => resyncs(client, 'node-b').length === before + 1);
     const resync = resyncs(client, 'node-b').at(-1)!;
     expect(resync).toMatchObject({ reason: 'requested', system: SYSTEM, node: 'node-b' });
@@ -145,12 +139,12 @@ describe('inspector cluster view on NATS', () => {
     await until(() => resyncs(late, 'node-b').length === 1);
     expect(resyncs(late, 'node-b')[0]).toMatchObject({ reason: 'hello' });
     expect(resyncs(late, 'node-b')[0]!.actors.map((x) => x.address)).toContain('cl/remote-1');
-    late.ws.close();
+    late.close();
 
     // A stop on node B: the actor leaves node B's tree and stays listed as finished.
     await ref.stop();
     await until(() => batches(client, 'node-b').some((m) => m.records.some((r) => r.type === 'troupe.runtime' && r.event.type === 'rt.actor.stopped' && r.event['address'] === 'cl/remote-1')));
-    client.ws.send(JSON.stringify({ t: 'resync', requestId: 'r2' }));
+    await client.request({ t: 'resync' });
     await until(() => resyncs(client, 'node-b').length === before + 2);
     const after = resyncs(client, 'node-b').at(-1)!;
     expect(findInTree(after.tree, 'cl/remote-1')).toBeUndefined();

@@ -5,11 +5,11 @@
  * read from the durable trace.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import { createSystem, NonRetryableError, type FinishedMessage, type ServerMessage } from '../../src/index.js';
+import { createSystem, NonRetryableError, type FinishedMessage } from '../../src/index.js';
 import { step, workflow } from '../../machines/index.js';
 import { startInspector } from '../../inspector/index.js';
 import { until } from '../fixtures/chaos.js';
+import { connectInspectorClient, type InspectorClient } from '../fixtures/inspector-client.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 let server: NatsServer;
@@ -40,13 +40,11 @@ describe('finished durable workflows in a fresh inspector (issue 14)', () => {
 
     const second = await node();
     const inspector = await startInspector({ system: second });
-    const ws = new WebSocket(`ws://127.0.0.1:${inspector.port}/ws?token=${inspector.token}`, { origin: `http://127.0.0.1:${inspector.port}` });
-    const seen: ServerMessage[] = [];
-    ws.on('message', (data) => seen.push(JSON.parse(data.toString()) as ServerMessage));
+    let ui: InspectorClient | undefined;
     try {
-      await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
-      ws.send(JSON.stringify({ t: 'finished', requestId: 'f1' }));
-      const finished = await until(10_000, 'the finished list', () => seen.find((m): m is FinishedMessage => m.t === 'finished'));
+      ui = await connectInspectorClient(inspector);
+      await ui.request({ t: 'finished' });
+      const finished = await until(10_000, 'the finished list', () => ui!.seen.find((m): m is FinishedMessage => m.t === 'finished'));
       const byAddress = new Map(finished.actors.map((a) => [a.address, a]));
       expect(byAddress.get('fin/w-ok')).toMatchObject({ logic: 'ok', finished: true, snapshot: { status: 'done', context: { status: 'completed' } } });
       expect(byAddress.get('fin/w-bad')).toMatchObject({ logic: 'bad', finished: true, snapshot: { context: { status: 'aborted' } } });
@@ -55,7 +53,7 @@ describe('finished durable workflows in a fresh inspector (issue 14)', () => {
       expect(await second.finishedActors({ limit: 1 })).toHaveLength(1);
       await expect(second.finishedActors({ limit: 0 })).rejects.toThrow(/limit/);
     } finally {
-      ws.close();
+      ui?.close();
       await inspector.close();
       await second.shutdown();
     }
