@@ -37,8 +37,9 @@ export async function runWorkflow(system: TroupeSystem, logic: string, options: 
   } finally {
     progress.stop();
   }
+  // Only a completed run gets here: `result()` rejects an aborted one with its cause (reported as a failure, exit 1).
   out(options.json ? `${JSON.stringify({ workflowId: id, output })}\n` : `${id}: ${output?.status ?? 'done'}\n${JSON.stringify(output, null, 2)}\n`);
-  return output?.status === 'aborted' ? EXIT.failed : EXIT.done;
+  return EXIT.done;
 }
 
 /** Feeds the trace's new entries to `progress` until `result` settles, then once more for the last ones. */
