@@ -7,6 +7,8 @@
  *                              overruns its receiver.
  *   cluster.tell_vs_nats_decoding   the same against a raw twin that also msgpack-decodes each message it receives
  *                              (context for the figure above, whose raw receiver only counts: reported)
+ *   cluster.tell_vs_nats_xstate   the same against a raw twin that decodes each message and sends its event to the same
+ *                              machine run by `createActor`: XState over NATS by hand, without the runtime (reported)
  *   cluster.ask_p50_vs_nats    remote `ask` p50 latency over raw NATS request/reply p50 to a raw responder in that
  *                              process (goal <= 1.3)
  *   cluster.failover_ms        from kill -9 of the node running a durable workflow's step to the step resumed on the
@@ -24,7 +26,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { setup, assign } from 'xstate';
+import { assign, createActor, setup } from 'xstate';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createSystem, type TroupeSystem } from '../src/index.js';
 import { decode, encodeEnvelope, eventEnvelope } from '../src/codec/index.js';
@@ -93,6 +95,11 @@ async function node(config: NodeConfig): Promise<void> {
   let rawDecoded = 0;
   nc.subscribe(`rawbench.telld.${config.nodeId}`, { callback: (_, m) => void (decode(m.data) !== undefined && rawDecoded++) });
   nc.subscribe(`rawbench.syncd.${config.nodeId}`, { callback: (_, m) => void m.respond(new TextEncoder().encode(String(rawDecoded))) });
+  // A raw twin that decodes each message and sends its event to the same machine run with `createActor`: XState over
+  // NATS written by hand, with no runtime (what the runtime's own cost is measured against).
+  const machineTwin = createActor(sink).start();
+  nc.subscribe(`rawbench.tellx.${config.nodeId}`, { callback: (_, m) => machineTwin.send((decode(m.data) as { payload: { type: 'tick' } }).payload) });
+  nc.subscribe(`rawbench.syncx.${config.nodeId}`, { callback: (_, m) => void m.respond(new TextEncoder().encode(String(machineTwin.getSnapshot().context.ticks))) });
   if (config.host) await system.recover();
   process.stdout.write('READY\n');
   process.on('SIGTERM', () => void system.shutdown().finally(() => process.exit(0)));
@@ -172,13 +179,15 @@ async function tellAndAsk(url: string, driver: TroupeSystem, nc: NatsConnection)
     };
     const tells = await paired({ warmup: 1, rounds: 5, baseline: rawTellsTo('rawbench.tell.far', 'rawbench.sync.far'), candidate: troupeTells });
     const decodingTells = await paired({ warmup: 1, rounds: 5, baseline: rawTellsTo('rawbench.telld.far', 'rawbench.syncd.far'), candidate: troupeTells });
-    const expected = 12 * TELLS; // two series of a warm-up and five rounds: every tell arrived (a window's round trip follows it)
+    const machineTells = await paired({ warmup: 1, rounds: 5, baseline: rawTellsTo('rawbench.tellx.far', 'rawbench.syncx.far'), candidate: troupeTells });
+    const expected = 18 * TELLS; // three series of a warm-up and five rounds: every tell arrived (a window's round trip follows it)
     const counted = await sink.ask<number>({ type: 'ping' }, { timeoutMs: 10_000 });
     if (counted !== expected) throw new Error(`cluster bench: the remote sink counted ${counted} tells, not ${expected}`);
     report('cluster', 'tell_per_s', (TELLS / median(tells.candidate)) * 1_000, 'msg/s');
     report('cluster', 'raw_tell_per_s', (TELLS / median(tells.baseline)) * 1_000, 'msg/s');
     report('cluster', 'tell_vs_nats', tells.speedRatio, 'x');
     report('cluster', 'tell_vs_nats_decoding', decodingTells.speedRatio, 'x');
+    report('cluster', 'tell_vs_nats_xstate', machineTells.speedRatio, 'x');
 
     const ping = { type: 'ping' };
     const askPayload = encodeEnvelope(eventEnvelope('bench.2', 'cbench/sink-far', ping, Date.now(), { from: 'cbench/driver', correlationId: 'c1' }));

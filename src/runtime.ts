@@ -643,7 +643,7 @@ class Runtime implements TroupeSystem {
     }
     const handledByLogic: Record<string, number> = {};
     for (const logic of this.core.logics.all()) handledByLogic[logic.name] = logic.counts.handled;
-    const stats = { actors, queued, deepestMailbox, handledByLogic, gauges: [...gauges.values()] };
+    const stats = { actors, queued, deepestMailbox, rpcDropped: this.rpc?.garbage ?? 0, handledByLogic, gauges: [...gauges.values()] };
     if (!this.published) return stats;
     const leases = this.inspectEndpoint?.stats() ?? { leases: 0, lapsed: 0 };
     return { ...stats, inspection: { inspected: this.published.bus.inspected, remoteLeases: leases.leases, lapsedLeases: leases.lapsed } };

@@ -7,14 +7,14 @@
  *
  * Garbage on the subjects is counted and dropped; it never reaches an actor or crashes the node.
  *
- * Tells to one address made in the same turn go out as one message (a batch of envelopes, in order), so a burst
- * costs one publish and one parse on each side instead of one per tell; an ask to that address first sends the
- * tells queued before it, so it never overtakes them.
+ * Tells to one address made in the same turn go out as one message (a tell batch, in order: codec/tell-batch.ts),
+ * so a burst costs one publish and one parse on each side instead of one per tell, and each tell is encoded as its
+ * event alone; an ask to that address first sends the tells queued before it, so it never overtakes them.
  */
 import { context, type Context } from '@opentelemetry/api';
 import { extractContext, injectContext } from '../observability/propagation.js';
 import type { EventObject } from 'xstate';
-import { decode, decodeEventEnvelopes, encode, encodeEnvelope, encodeEnvelopeBatch, eventEnvelope, type EventEnvelope } from '../codec/index.js';
+import { decode, decodeEventEnvelope, decodeTells, encode, encodeEnvelope, encodeTell, encodeTellBatch, eventEnvelope, type DecodedTellBatch, type EventEnvelope } from '../codec/index.js';
 import { DeadLetterError, errorFromPlain, isPlainError, toPlainError, type PlainError } from '../errors.js';
 import type { Logger } from '../log/index.js';
 import type { ActorSystemCore } from '../system/actor-system.js';
@@ -38,7 +38,7 @@ export function rpcSubject(system: string, address: string): string {
 export class RpcEndpoint {
   private subscription: TransportSubscription | undefined;
   private counter = 0;
-  /** Messages on the rpc subjects that were not valid envelopes. */
+  /** Messages on the rpc subjects dropped: not valid tells or envelopes, or undeliverable (`runtimeStats().rpcDropped`). */
   garbage = 0;
 
   constructor(
@@ -67,16 +67,14 @@ export class RpcEndpoint {
   /** The core's remote resolver: sends to an address hosted elsewhere (or nowhere: then it is lost or times out). */
   readonly send = (address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, trace?: Context): boolean => {
     if (this.subscription === undefined) return false;
-    const envelope = eventEnvelope(`${this.nodeId}.${++this.counter}`, address, event, this.core.clock.now(), {
-      from, traceContext: injectContext(trace), fromDurable: from !== undefined && this.durable.isLocalDurable(from),
-    });
+    const meta = { from, traceContext: injectContext(trace), fromDurable: from !== undefined && this.durable.isLocalDurable(from) };
     const subject = this.subjectOf(address);
-    const bytes = encodeEnvelope(envelope);
     if (reply === undefined) {
-      this.queue(subject, bytes);
+      this.queue(subject, address, encodeTell(event, meta));
       return true;
     }
     this.flush(subject); // the tells sent before this ask go first
+    const bytes = encodeEnvelope(eventEnvelope(this.nextId(), address, event, this.core.clock.now(), meta));
     // The ask's own timer (set by the core) bounds the wait; the request's timeout only frees the inbox.
     this.transport.request(subject, bytes, { timeoutMs: this.core.config.askTimeoutMs * 2 }).then(
       (answer) => settle(reply, answer),
@@ -115,14 +113,18 @@ export class RpcEndpoint {
     return address;
   }
 
-  /** Tells waiting for the end of the turn, by subject, with their total size. */
-  private readonly outbox = new Map<string, { parts: Uint8Array[]; bytes: number }>();
+  private nextId(): string {
+    return `${this.nodeId}.${++this.counter}`;
+  }
+
+  /** Tells waiting for the end of the turn, by subject, with their address and total size. */
+  private readonly outbox = new Map<string, { to: string; parts: Uint8Array[]; bytes: number }>();
   private flushing = false;
 
-  private queue(subject: string, bytes: Uint8Array): void {
+  private queue(subject: string, to: string, bytes: Uint8Array): void {
     const queued = this.outbox.get(subject);
     if (queued === undefined) {
-      this.outbox.set(subject, { parts: [bytes], bytes: bytes.byteLength });
+      this.outbox.set(subject, { to, parts: [bytes], bytes: bytes.byteLength });
       if (!this.flushing) {
         this.flushing = true;
         queueMicrotask(() => this.flushAll());
@@ -143,7 +145,7 @@ export class RpcEndpoint {
     const queued = this.outbox.get(subject);
     if (queued === undefined) return;
     this.outbox.delete(subject);
-    this.transport.publish(subject, queued.parts.length === 1 ? queued.parts[0]! : encodeEnvelopeBatch(queued.parts));
+    this.transport.publish(subject, encodeTellBatch(queued.to, this.nextId(), this.core.clock.now(), queued.parts));
   }
 
   private receive(message: TransportMessage): void {
@@ -151,42 +153,60 @@ export class RpcEndpoint {
     // one this node does not host is dropped before any decoding.
     const address = this.addressOf(message.subject);
     if (address === undefined || this.core.cell(address) === undefined) return;
-    let envelopes: EventEnvelope[];
+    if (message.reply === undefined) this.receiveTells(message, address);
+    else this.receiveAsk(message, address, message.reply);
+  }
+
+  private receiveTells(message: TransportMessage, address: string): void {
+    let batch: DecodedTellBatch;
     try {
-      envelopes = decodeEventEnvelopes(message.data);
+      batch = decodeTells(message.data);
     } catch (error) {
-      this.garbage++;
-      this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped a message that is not a valid envelope');
+      this.dropped(message, 'rpc: dropped a message that is not a valid tell batch or envelope', error);
       return;
     }
-    if (envelopes.some((envelope) => envelope.to !== address) || (message.reply !== undefined && envelopes.length !== 1)) {
-      this.garbage++;
-      this.log.debug({ subject: message.subject }, 'rpc: dropped a message whose envelopes name another address than its subject');
+    if (batch.to !== address) {
+      this.dropped(message, 'rpc: dropped tells addressed to another address than their subject');
       return;
     }
-    for (const envelope of envelopes) if (envelope.fromDurable === true && envelope.from !== undefined) this.durable.learn(envelope.from);
-    if (message.reply === undefined) {
-      for (const envelope of envelopes) {
-        try {
-          const traced = extractContext(envelope.traceContext);
-          if (traced === undefined) this.core.tellDecoded(envelope.to, envelope.payload, envelope.from);
-          else context.with(traced, () => this.core.tellDecoded(envelope.to, envelope.payload, envelope.from));
-        } catch (error) {
-          this.garbage++; // e.g. an event the local check refuses: dropped, like any other bad input
-          this.log.debug({ err: toPlainError(error), subject: message.subject }, 'rpc: dropped an undeliverable tell');
-        }
+    for (const { event, meta } of batch.tells) {
+      if (meta?.fromDurable === true && meta.from !== undefined) this.durable.learn(meta.from);
+      try {
+        const traced = extractContext(meta?.traceContext);
+        if (traced === undefined) this.core.tellDecoded(address, event, meta?.from);
+        else context.with(traced, () => this.core.tellDecoded(address, event, meta?.from));
+      } catch (error) {
+        this.dropped(message, 'rpc: dropped an undeliverable tell', error); // e.g. an event the local check refuses
       }
+    }
+  }
+
+  private receiveAsk(message: TransportMessage, address: string, replyTo: string): void {
+    let envelope: EventEnvelope;
+    try {
+      envelope = decodeEventEnvelope(message.data);
+    } catch (error) {
+      this.dropped(message, 'rpc: dropped a request that is not a valid envelope', error);
       return;
     }
-    const envelope = envelopes[0]!;
+    if (envelope.to !== address) {
+      this.dropped(message, 'rpc: dropped a request addressed to another address than its subject');
+      return;
+    }
+    if (envelope.fromDurable === true && envelope.from !== undefined) this.durable.learn(envelope.from);
     const event: EventObject = envelope.payload;
-    const replyTo = message.reply;
     const traced = extractContext(envelope.traceContext);
-    const asked = traced === undefined ? this.core.ask(envelope.to, event, undefined) : context.with(traced, () => this.core.ask(envelope.to, event, undefined));
+    const asked = traced === undefined ? this.core.ask(address, event, undefined) : context.with(traced, () => this.core.ask(address, event, undefined));
     asked.then(
       (payload) => this.transport.publish(replyTo, encode({ ok: true, payload } satisfies Answer)),
       (error: unknown) => this.transport.publish(replyTo, encode({ ok: false, error: toPlainError(error) } satisfies Answer)),
     );
+  }
+
+  /** Garbage and undeliverable input: counted and dropped, like any other bad input (never thrown at the node). */
+  private dropped(message: TransportMessage, why: string, error?: unknown): void {
+    this.garbage++;
+    this.log.debug(error === undefined ? { subject: message.subject } : { err: toPlainError(error), subject: message.subject }, why);
   }
 }
 

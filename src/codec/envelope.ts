@@ -107,37 +107,12 @@ export function eventEnvelope(
 
 /** `decodeEnvelope`, and the payload must be the event its `type` names; throws CodecError otherwise. */
 export function decodeEventEnvelope(bytes: Uint8Array): EventEnvelope {
-  return checkEventEnvelope(decodeEnvelope(bytes));
+  return checkEventEnvelope(decode(bytes));
 }
 
-/**
- * Several encoded envelopes as one msgpack array (the array header, then the envelopes' bytes as they are): what a
- * burst of tells to one address travels as, one message instead of one each.
- */
-export function encodeEnvelopeBatch(encoded: readonly Uint8Array[]): Uint8Array {
-  const count = encoded.length;
-  if (count > 0xffff) throw new CodecError(`an envelope batch holds at most 65,535 envelopes, not ${count}`);
-  const header = count < 16 ? Uint8Array.of(0x90 | count) : Uint8Array.of(0xdc, count >> 8, count & 0xff);
-  let size = header.byteLength;
-  for (const bytes of encoded) size += bytes.byteLength;
-  const out = new Uint8Array(size);
-  out.set(header, 0);
-  let at = header.byteLength;
-  for (const bytes of encoded) {
-    out.set(bytes, at);
-    at += bytes.byteLength;
-  }
-  return out;
-}
-
-/** One event envelope, or a batch of them (`encodeEnvelopeBatch`), each validated; throws CodecError otherwise. */
-export function decodeEventEnvelopes(bytes: Uint8Array): EventEnvelope[] {
-  const value = decode(bytes);
-  if (!Array.isArray(value)) return [checkEventEnvelope(checkEnvelope(value))];
-  return value.map((item) => checkEventEnvelope(checkEnvelope(item)));
-}
-
-function checkEventEnvelope(envelope: Envelope): EventEnvelope {
+/** Validates a decoded value as an event envelope; throws CodecError otherwise. */
+export function checkEventEnvelope(value: unknown): EventEnvelope {
+  const envelope = checkEnvelope(value);
   const payload = envelope.payload as { type?: unknown } | null;
   if (typeof payload !== 'object' || payload === null || payload.type !== envelope.type) {
     throw new CodecError('envelope.payload is not the event its type names');

@@ -6,10 +6,9 @@ export {
   encodeEnvelope,
   decodeEnvelope,
   decodeEventEnvelope,
-  decodeEventEnvelopes,
-  encodeEnvelopeBatch,
   eventEnvelope,
   roundTrip,
   type Envelope,
   type EventEnvelope,
 } from './envelope.js';
+export { decodeTells, encodeTell, encodeTellBatch, MAX_TELL_BATCH, type DecodedTell, type DecodedTellBatch, type TellMeta } from './tell-batch.js';

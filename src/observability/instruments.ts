@@ -96,6 +96,7 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const depth = gauge('troupe.mailbox.depth', 'Messages waiting in the mailboxes of this node.');
   const deepest = gauge('troupe.mailbox.depth.max', 'The longest mailbox on this node.');
   const handled = total('troupe.messages.handled', 'Messages handled on this node, by logic.');
+  const rpcDropped = total('troupe.rpc.dropped', 'Messages between nodes (rpc subjects) dropped on this node as garbage or undeliverable.');
   const stepAttempts = total('troupe.step.attempts', 'Step attempts that ended, by step and outcome.');
   const shards = gauge('troupe.cluster.shards.held', 'Mailbox shards whose lease this node holds.');
   const breakers = gauge('troupe.breaker.state', 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.');
@@ -114,12 +115,13 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const inspected = inspection.length > 0 ? total('troupe.inspection.records', 'Inspection records produced, and lost to a full backlog, by state.') : undefined;
   const gauges = { 'troupe.breaker.state': breakers, 'troupe.escrow.items': escrowItems } as const;
 
-  const observables = [actors, depth, deepest, handled, stepAttempts, shards, breakers, escrowItems, ...Object.values(durable), ...(inspected ? [inspected] : [])];
+  const observables = [actors, depth, deepest, handled, rpcDropped, stepAttempts, shards, breakers, escrowItems, ...Object.values(durable), ...(inspected ? [inspected] : [])];
   const collect = (result: { observe(o: (typeof observables)[number], value: number, attributes?: Attributes): void }): void => {
     const stats = system.runtimeStats();
     result.observe(actors, stats.actors);
     result.observe(depth, stats.queued);
     result.observe(deepest, stats.deepestMailbox);
+    result.observe(rpcDropped, stats.rpcDropped);
     for (const [logic, count] of Object.entries(stats.handledByLogic)) result.observe(handled, count, { logic });
     for (const { labels, count } of attempts.values()) result.observe(stepAttempts, count, labels);
     result.observe(shards, shardsHeld);

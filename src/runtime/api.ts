@@ -204,6 +204,8 @@ export interface RuntimeStats {
   readonly queued: number;
   /** The longest mailbox here. */
   readonly deepestMailbox: number;
+  /** Messages on the rpc subjects (tells and asks between nodes) dropped here as garbage or undeliverable. */
+  readonly rpcDropped: number;
   /** Messages handled here since start, by logic name. */
   readonly handledByLogic: Readonly<Record<string, number>>;
   /** What the logics that report gauges say of their actors here (breaker states, escrow items), summed per name and labels. */

@@ -50,17 +50,23 @@ describe('remote actors over the rpc subjects', () => {
     expect(await two.ask({ type: 'seen' })).toEqual(Array.from({ length: 500 }, (_, i) => (i + 1) * 5));
   });
 
-  it('a batch with an envelope for another address than its subject is dropped whole', async () => {
+  it('tells whose batch names another address than their subject, or that hold a malformed tell, are dropped whole', async () => {
     const target = a.spawn<typeof counterMachine>('counter', { id: 'b1' });
     a.spawn<typeof counterMachine>('counter', { id: 'b2' });
-    const { encodeEnvelope, encodeEnvelopeBatch, eventEnvelope } = await import('../../src/codec/index.js');
-    const envelope = (to: string, n: number) => encodeEnvelope(eventEnvelope(`x.${n}`, to, { type: 'inc', n } as { type: string }, Date.now()));
+    const { encode, encodeEnvelope, encodeTell, encodeTellBatch, eventEnvelope } = await import('../../src/codec/index.js');
+    const inc = (n: number) => encodeTell({ type: 'inc', n } as { type: string }, {});
     const nc = await connectNats({ servers: server.url });
-    nc.publish('troupe.rpc.rpc.rpc.b1', encodeEnvelopeBatch([envelope('rpc/b1', 1), envelope('rpc/b2', 2), envelope('rpc/b1', 3)]));
-    nc.publish('troupe.rpc.rpc.rpc.b1', encodeEnvelopeBatch([envelope('rpc/b1', 4), envelope('rpc/b1', 5)]));
+    const before = a.runtimeStats().rpcDropped;
+    nc.publish('troupe.rpc.rpc.rpc.b1', encodeTellBatch('rpc/b2', 'x.1', Date.now(), [inc(1), inc(2)]));
+    nc.publish('troupe.rpc.rpc.rpc.b1', encodeTellBatch('rpc/b1', 'x.2', Date.now(), [inc(3), encode({ type: 7 }), inc(4)]));
+    nc.publish('troupe.rpc.rpc.rpc.b1', encodeTellBatch('rpc/b1', 'x.3', Date.now(), [inc(5), encode([{ type: 'inc', n: 6 }, { from: 42 }])]));
+    nc.publish('troupe.rpc.rpc.rpc.b1', encodeTellBatch('rpc/b1', 'x.4', Date.now(), [inc(7), encodeTell({ type: 'inc', n: 8 } as { type: string }, { from: 'rpc/elsewhere' })]));
+    // A single event envelope, as any NATS client can publish it, is a tell too.
+    nc.publish('troupe.rpc.rpc.rpc.b1', encodeEnvelope(eventEnvelope('x.5', 'rpc/b1', { type: 'inc', n: 9 } as { type: string }, Date.now())));
     await nc.flush();
     await nc.close();
-    await expect.poll(() => target.getSnapshot()?.context.seen, { timeout: 5_000 }).toEqual([4, 5]);
+    await expect.poll(() => target.getSnapshot()?.context.seen, { timeout: 5_000 }).toEqual([7, 8, 9]);
+    expect(a.runtimeStats().rpcDropped - before).toBe(3);
     expect(await b.lookup<typeof counterMachine>('rpc/b2').ask({ type: 'get' })).toBe(0);
   });
 
