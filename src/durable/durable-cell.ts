@@ -494,6 +494,8 @@ export class DurableCell extends ActorCell {
   }
 
   private stopWork: Promise<void> | undefined;
+  /** Called once a stop has finished its last writes: the durable node stops tracking the cell then. */
+  afterStop: (() => void) | undefined;
 
   /** Resolves once a stop (if any) has finished its last writes, and every write started so far has ended. */
   async settled(): Promise<void> {
@@ -522,6 +524,7 @@ export class DurableCell extends ActorCell {
     await this.flushed();
     this.finalStored?.settle(undefined); // no-op when a final record settled it
     this.markStored(); // no-op when a write settled it; a stopped actor is waited for no longer
+    this.afterStop?.();
   }
 
   /** The queue is handled: the last write goes out before the incarnation ends (a shutdown loses nothing). */

@@ -191,6 +191,11 @@ export class DurableNode {
     return this.options.log;
   }
 
+  /** Durable cells in memory here (`durabilityStats().loaded`). */
+  get loaded(): number {
+    return this.cells.size;
+  }
+
   knows(address: string): boolean {
     return this.known.has(address);
   }
@@ -199,9 +204,13 @@ export class DurableNode {
     this.known.add(address);
   }
 
-  /** A durable cell of this node (spawned or activated): its last writes are awaited at stop. */
+  /**
+   * A durable cell of this node (spawned or activated): its last writes are awaited at stop. Tracked until its own
+   * stop has stored them: a node runs any number of workflows one after another, and keeps only the live ones.
+   */
   track(cell: DurableCell): void {
     this.cells.add(cell);
+    cell.afterStop = () => void this.cells.delete(cell);
   }
 
   /** Starts the keep-alive of held deliveries and the tombstone purge (once), then consumes every shard. */

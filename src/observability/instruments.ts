@@ -98,6 +98,7 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const handled = total('troupe.messages.handled', 'Messages handled on this node, by logic.');
   const rpcDropped = total('troupe.rpc.dropped', 'Messages between nodes (rpc subjects) dropped on this node as garbage or undeliverable.');
   const stepAttempts = total('troupe.step.attempts', 'Step attempts that ended, by step and outcome.');
+  const loaded = gauge('troupe.durable.loaded', 'Durable actors in memory on this node.');
   const shards = gauge('troupe.cluster.shards.held', 'Mailbox shards whose lease this node holds.');
   const breakers = gauge('troupe.breaker.state', 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.');
   const escrowItems = gauge('troupe.escrow.items', "Items waiting for a person in this node's escrows, by tier and level.");
@@ -115,7 +116,7 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
   const inspected = inspection.length > 0 ? total('troupe.inspection.records', 'Inspection records produced, and lost to a full backlog, by state.') : undefined;
   const gauges = { 'troupe.breaker.state': breakers, 'troupe.escrow.items': escrowItems } as const;
 
-  const observables = [actors, depth, deepest, handled, rpcDropped, stepAttempts, shards, breakers, escrowItems, ...Object.values(durable), ...(inspected ? [inspected] : [])];
+  const observables = [actors, depth, deepest, handled, rpcDropped, loaded, stepAttempts, shards, breakers, escrowItems, ...Object.values(durable), ...(inspected ? [inspected] : [])];
   const collect = (result: { observe(o: (typeof observables)[number], value: number, attributes?: Attributes): void }): void => {
     const stats = system.runtimeStats();
     result.observe(actors, stats.actors);
@@ -131,6 +132,7 @@ export function instrumentSystem(system: TroupeSystem, meter: Meter, options: In
     }
     const d = system.durabilityStats();
     for (const [key, instrument] of Object.entries(durable)) result.observe(instrument, d[key as keyof typeof durable]);
+    result.observe(loaded, d.loaded);
     if (inspected) {
       let produced = 0;
       let lost = 0;

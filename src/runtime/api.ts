@@ -176,6 +176,8 @@ export interface DurabilityStats {
   readonly rejected: number;
   /** Durable actors this node unloaded after they were idle for `passivateAfterMs`. */
   readonly passivated: number;
+  /** Durable actors in memory on this node now: running, or stopping with their last writes in flight (a gauge). */
+  readonly loaded: number;
   /** Passivated actors `recover()` (or a shard takeover) left unloaded, records unread, because the passive index listed them. */
   readonly passiveListed: number;
   /** Deliveries the mailbox log handed this node more than once (ack_wait passed, a nak, a dead process's). */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escrow, step, workflow } from '../../machines/index.js';
 import { reply } from '../../machines/emit.js';
 import { Aborted, ActorFailedError, createSystem, NonRetryableError, TimeoutError, type TroupeSystem } from '../../src/index.js';
+import { until } from '../fixtures/chaos.js';
 import { startNatsServer, type NatsServer } from '../fixtures/nats-server.js';
 
 let server: NatsServer;
@@ -69,6 +70,28 @@ describe('results and dead letters of durable actors (issue 8)', () => {
     expect(await observer.result('res1/c1')).toEqual({ seen: [1, 2, 3] });
     await expect(observer.result('res1/nobody', { timeoutMs: 200 })).rejects.toBeInstanceOf(TimeoutError);
     await observer.shutdown();
+  });
+
+  it('a node keeps only its live durable actors in memory: the ones that finished are let go once stored', async () => {
+    const system = await open('res7');
+    try {
+      await system.recover();
+      const refs = Array.from({ length: 60 }, (_, i) => system.spawn<typeof counter>('counter', { id: `done-${i}`, durable: true }));
+      const waiting = Array.from({ length: 5 }, (_, i) => system.spawn<typeof counter>('counter', { id: `waiting-${i}`, durable: true }));
+      await Promise.all(refs.map(async (ref, i) => {
+        for (const n of [1, 2, 3]) await ref.deliver({ type: 'inc', n: i * 10 + n });
+        expect(await ref.result()).toEqual({ seen: [i * 10 + 1, i * 10 + 2, i * 10 + 3] });
+      }));
+      await Promise.all(waiting.map((ref) => ref.deliver({ type: 'inc', n: 1 })));
+      // Only the five still running stay loaded (it was every actor ever run: a leak of each one's last snapshot).
+      await until(5_000, 'the finished actors are let go', () => system.durabilityStats().loaded === 5);
+      expect(system.runtimeStats().actors).toBe(5);
+      for (const ref of waiting) await ref.deliver({ type: 'inc', n: 2 }).then(() => ref.deliver({ type: 'inc', n: 3 }));
+      await Promise.all(waiting.map((ref) => ref.result()));
+      await until(5_000, 'the last ones are let go', () => system.durabilityStats().loaded === 0);
+    } finally {
+      await system.shutdown();
+    }
   });
 
   it('a failed handler is in the dead-letter stream with its reason and incarnation; redeliver applies it again', async () => {

@@ -10,7 +10,7 @@ describe('tell batches (the rpc relay wire form of tells to one address)', () =>
     const bytes = encodeTellBatch('s/a', 'n.7', 1_700, [
       encodeTell(inc(1), {}),
       encodeTell(inc(2), { from: 's/b' }),
-      encodeTell({ type: 'at', at: new Date(5), bytes: new Uint8Array([1, 2]) }, { from: 's/c', fromDurable: true, traceContext }),
+      encodeTell({ type: 'at', at: new Date(5), bytes: new Uint8Array([1, 2]) } as { type: string }, { from: 's/c', fromDurable: true, traceContext }),
     ]);
     const batch = decodeTells(bytes);
     expect(batch).toMatchObject({ to: 's/a', id: 'n.7', ts: 1_700 });
