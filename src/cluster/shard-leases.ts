@@ -240,8 +240,10 @@ export class ShardLeases {
         const result = await store.put(leaseKey(shard), this.encode({ epoch: held.epoch, heartbeatAt: sentAt }), held.revision);
         if (this.held.get(shard) !== held) return;
         if (result.ok) {
+          const lapsed = this.o.clock.now() - held.renewedAt >= this.o.leaseMs;
           held.revision = result.revision;
           held.renewedAt = sentAt;
+          if (lapsed) this.regained(shard);
           return;
         }
         const current = await this.read(store, shard);
@@ -255,6 +257,18 @@ export class ShardLeases {
         this.o.logger.warn({ err: toPlainError(error), shard }, 'shard lease renewal failed; retrying');
       }
     }));
+  }
+
+  /**
+   * Renewed after the lease had lapsed by this node's clock (a process too busy or paused to renew in time), and no
+   * other node took it meanwhile. While it was lapsed, this node's actors of the shard found no lease: an activation
+   * did not start, a write was refused, and they stopped. The shard is this node's still, so it is handed to
+   * `acquired` again at this round, as after a takeover: its stored actors that are not running start from their
+   * records (those running are left alone), or a workflow whose step was in flight would wait for ever.
+   */
+  private regained(shard: number): void {
+    this.o.logger.warn({ shard }, `shard ${shard} lease renewed after it lapsed: its stopped actors start again`);
+    if (!this.unready.includes(shard)) this.unready.push(shard);
   }
 
   private lose(shard: number, held: Held, to: string): void {

@@ -25,6 +25,8 @@ interface TestNode {
   readonly drained: number[];
   readonly lost: number[];
   readonly consumed: Set<number>;
+  /** Every `acquired` call's shards, in order. */
+  readonly acquiredCalls: number[][];
 }
 
 class Cluster {
@@ -35,7 +37,7 @@ class Cluster {
 
   add(id: string, shards = SHARDS): TestNode {
     const clock = createManualClock(this.now);
-    const node: TestNode = { id, clock, changes: [], drained: [], lost: [], consumed: new Set(), leases: undefined as unknown as ShardLeases };
+    const node: TestNode = { id, clock, changes: [], drained: [], lost: [], consumed: new Set(), acquiredCalls: [], leases: undefined as unknown as ShardLeases };
     (node as { leases: ShardLeases }).leases = new ShardLeases({
       store: async () => this.store,
       transport: this.transport,
@@ -47,7 +49,10 @@ class Cluster {
       logger: silentLogger,
       // Membership, as the runtime reads it: the nodes whose heartbeat (here: clock) is within a lease of now.
       liveNodes: async () => this.nodes.filter((n) => n.clock.now() > this.now - LEASE_MS).map((n) => ({ node: n.id, token: n.leases.probeToken })),
-      acquired: async (taken) => void taken.forEach((shard) => node.consumed.add(shard)),
+      acquired: async (taken) => {
+        node.acquiredCalls.push([...taken]);
+        taken.forEach((shard) => node.consumed.add(shard));
+      },
       drain: async (shard) => {
         node.drained.push(shard);
         node.consumed.delete(shard);
@@ -136,6 +141,27 @@ describe('shard leases (issue 9)', () => {
     expect(a.lost.sort()).toEqual(held);
     expect(a.changes.filter((c) => c.change === 'lost').every((c) => c.change === 'lost' && c.to === 'b')).toBe(true);
     cluster.expectNoShardConsumedTwice();
+  });
+
+  it('a lease renewed after it lapsed (a node too busy to renew in time, no other node took it) hands its shards to `acquired` again', async () => {
+    const cluster = new Cluster();
+    const a = cluster.add('a');
+    await a.leases.start();
+    await cluster.advance(2 * LEASE_MS);
+    expect(a.acquiredCalls.map((shards) => [...shards].sort())).toEqual([[0, 1, 2, 3, 4, 5]]); // renewals in time: taken once
+
+    // The process stalls past its lease (its timers run late): by its own clock it holds nothing meanwhile — an
+    // actor that starts or writes then finds no lease and stops — yet no one took the shards from it.
+    a.clock.advance(LEASE_MS + 1);
+    expect([0, 1, 2, 3, 4, 5].some((shard) => a.leases.owns(shard))).toBe(false);
+    await settle();
+    await cluster.advance(LEASE_MS);
+    expect(a.leases.heldShards()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect([0, 1, 2, 3, 4, 5].every((shard) => a.leases.owns(shard))).toBe(true);
+    // Its stopped actors start again from their records, as after a takeover; no shard moved, so no change either.
+    expect([...new Set(a.acquiredCalls.slice(1).flat())].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(a.changes.every((c) => c.change === 'acquired' && c.epoch === 1)).toBe(true);
+    expect(a.lost).toEqual([]);
   });
 
   it('garbage in a lease key holds nothing; a node with another shard count is refused, naming the field', async () => {
