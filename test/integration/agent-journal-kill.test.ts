@@ -49,7 +49,8 @@ describe('agent journal across kill -9 (issue 10)', () => {
     await first.exited;
 
     const second = worker('go');
-    await until(30_000, `the recovered workflow finishes:\n${second.out()}`, () => second.out().includes('DONE') || undefined);
+    // TRACE is printed after DONE (the durable trace is read once the result is in): wait for both.
+    await until(30_000, `the recovered workflow finishes and its trace is read:\n${second.out()}`, () => second.out().includes('TRACE') || undefined);
     expect(second.out()).toContain('STARTED 1'); // recovered, not spawned again
     const output = JSON.parse(/DONE (.*)/.exec(second.out())![1]!) as { status: string; results: { draft: { status: string; answer: string; turns: number; usage: unknown } } };
     expect(output).toMatchObject({ status: 'completed', results: { draft: { status: 'answered', answer: 'Order 42 has shipped.', turns: 2 } } });
