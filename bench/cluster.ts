@@ -333,8 +333,8 @@ async function passivation(url: string): Promise<void> {
     const half = IDLE_ACTORS / 2;
     let atHalf = 0;
     let liveBytes = 0;
+    const before = await settledHeap();
     for (let spawned = 0; spawned < IDLE_ACTORS; spawned += SPAWN_BATCH) {
-      const before = spawned === 0 ? await settledHeap() : 0;
       const batch = Array.from({ length: SPAWN_BATCH }, (_, i) => system.spawn('waiter', { id: `w-${spawned + i}`, durable: true }));
       await Promise.all(batch.map((ref) => ref.ready));
       if (spawned === 0) liveBytes = (heap() - before) / SPAWN_BATCH; // one batch loaded: the live cost beside it

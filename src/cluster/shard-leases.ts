@@ -240,7 +240,7 @@ export class ShardLeases {
         const result = await store.put(leaseKey(shard), this.encode({ epoch: held.epoch, heartbeatAt: sentAt }), held.revision);
         if (this.held.get(shard) !== held) return;
         if (result.ok) {
-          const lapsed = this.o.clock.now() - held.renewedAt >= this.o.leaseMs;
+          const lapsed = !this.owns(shard); // by this node's clock, until this renewal
           held.revision = result.revision;
           held.renewedAt = sentAt;
           if (lapsed) this.regained(shard);

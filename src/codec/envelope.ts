@@ -64,8 +64,7 @@ function checkEnvelope(value: unknown): Envelope {
   }
   if (typeof e['ts'] !== 'number') throw new CodecError('envelope.ts must be a number');
   if (e['fromDurable'] !== undefined && typeof e['fromDurable'] !== 'boolean') throw new CodecError('envelope.fromDurable must be a boolean');
-  const tc = e['traceContext'];
-  if (tc !== undefined && (typeof tc !== 'object' || tc === null || Array.isArray(tc) || Object.values(tc).some((v) => typeof v !== 'string'))) {
+  if (e['traceContext'] !== undefined && !isStringMap(e['traceContext'])) {
     throw new CodecError('envelope.traceContext must be a map of strings');
   }
   const problem = findNonPlainData(e['payload']);
@@ -108,6 +107,11 @@ export function eventEnvelope(
 /** `decodeEnvelope`, and the payload must be the event its `type` names; throws CodecError otherwise. */
 export function decodeEventEnvelope(bytes: Uint8Array): EventEnvelope {
   return checkEventEnvelope(decode(bytes));
+}
+
+/** A map of strings (a trace context's propagator fields). */
+export function isStringMap(value: unknown): value is Readonly<Record<string, string>> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 }
 
 /** Validates a decoded value as an event envelope; throws CodecError otherwise. */

@@ -11,7 +11,7 @@
  * envelope is validated: garbage, a wrong version or a malformed field is a `CodecError`.
  */
 import { CodecError } from '../errors.js';
-import { checkEventEnvelope, decode, encode, ENVELOPE_VERSION, type Envelope } from './envelope.js';
+import { checkEventEnvelope, decode, encode, ENVELOPE_VERSION, isStringMap, type Envelope } from './envelope.js';
 import { findNonPlainData } from './plain-data.js';
 
 const MARKER = 'troupe.tells';
@@ -34,12 +34,15 @@ export interface DecodedTellBatch {
   readonly tells: readonly DecodedTell[];
 }
 
+/** The fields of `source` a tell carries, only those set (an envelope's, or a sender's). */
+function metaOf(source: TellMeta): TellMeta {
+  return { ...(source.from ? { from: source.from } : {}), ...(source.fromDurable ? { fromDurable: true } : {}), ...(source.traceContext ? { traceContext: source.traceContext } : {}) };
+}
+
 /** One entry of a batch: the event alone when it carries nothing else (the common case, and the cheapest). */
 export function encodeTell(event: { readonly type: string }, meta: TellMeta): Uint8Array {
   if (!meta.from && !meta.fromDurable && !meta.traceContext) return encode(event);
-  return encode([event, {
-    ...(meta.from ? { from: meta.from } : {}), ...(meta.fromDurable ? { fromDurable: true } : {}), ...(meta.traceContext ? { traceContext: meta.traceContext } : {}),
-  }]);
+  return encode([event, metaOf(meta)]);
 }
 
 /** Joins encoded entries (`encodeTell`) under one header, without decoding them. */
@@ -72,8 +75,7 @@ export function decodeTells(bytes: Uint8Array): DecodedTellBatch {
   const value = decode(bytes);
   if (isTellBatch(value)) return checkTellBatch(value);
   const e = checkEventEnvelope(value);
-  const meta: TellMeta = { ...(e.from ? { from: e.from } : {}), ...(e.fromDurable ? { fromDurable: true } : {}), ...(e.traceContext ? { traceContext: e.traceContext } : {}) };
-  return { to: e.to, id: e.id, ts: e.ts, tells: [{ event: e.payload, meta }] };
+  return { to: e.to, id: e.id, ts: e.ts, tells: [{ event: e.payload, meta: metaOf(e) }] };
 }
 
 function checkTellBatch(value: unknown[]): DecodedTellBatch {
@@ -110,8 +112,7 @@ function checkMeta(meta: unknown, index: number): TellMeta {
   const m = meta as Record<string, unknown>;
   if (m['from'] !== undefined && (typeof m['from'] !== 'string' || m['from'].length === 0)) throw new CodecError(`tell batch: entry ${index} from must be a non-empty string`);
   if (m['fromDurable'] !== undefined && typeof m['fromDurable'] !== 'boolean') throw new CodecError(`tell batch: entry ${index} fromDurable must be a boolean`);
-  const tc = m['traceContext'];
-  if (tc !== undefined && (typeof tc !== 'object' || tc === null || Array.isArray(tc) || Object.values(tc).some((v) => typeof v !== 'string'))) {
+  if (m['traceContext'] !== undefined && !isStringMap(m['traceContext'])) {
     throw new CodecError(`tell batch: entry ${index} traceContext must be a map of strings`);
   }
   return m as TellMeta;

@@ -843,8 +843,6 @@ export class DurableNode {
   }
 }
 
-/** The address a snapshot key names (snapshotKey's inverse). */
-
 /** Resolves when `work` settles or `ms` passed, whichever comes first. */
 async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
