@@ -514,6 +514,7 @@ class Runtime implements TroupeSystem {
       retryDelayMs: (attempt: number) => backoffDelay({ minMs: 100, maxMs: 5_000, factor: 2, jitter: 0.2 }, attempt),
       closing: () => this.closingBackends,
       onRoom: () => this.durable.pump(address),
+      onShardMoved: () => this.durable.shardMoved(address),
       onAcked: (count: number) => {
         this.stats.acked += count;
         this.durable.acked(count);

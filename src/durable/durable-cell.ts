@@ -41,6 +41,8 @@ export interface DurableServices {
   onDelete?(): void;
   /** The actor stopped for good (done, stopped, failed): the node releases what it still holds for it. */
   onFinal?(status: DurableStatus): void;
+  /** The actor stopped here because its shard's lease was not this node's ('its shard moved'), not for good. */
+  onShardMoved?(): void;
   /** The mailbox has room again: the node's inbox may release more. */
   onRoom?(): void;
   /** Log messages acked because a stored record now covers them (the node compacts the log now and then). */
@@ -134,7 +136,7 @@ export class DurableCell extends ActorCell {
           this.log.warn({ err: toPlainError(error) }, 'durable actor not started here: its shard moved');
           this.state = 'running';
           this.markReady();
-          void this.stop(false).then(() => this.parent.childExited(this, 'stopped'));
+          this.stopAsMoved();
           return;
         }
         if (this.state !== 'stopped') {
@@ -497,6 +499,14 @@ export class DurableCell extends ActorCell {
   /** Called once a stop has finished its last writes: the durable node stops tracking the cell then. */
   afterStop: (() => void) | undefined;
 
+  /** Ends this incarnation without a final record: the node that holds the shard runs the actor (this one, again, once its lease is renewed). */
+  private stopAsMoved(): void {
+    void this.stop(false).then(() => {
+      this.services.onShardMoved?.();
+      this.parent.childExited(this, 'stopped');
+    });
+  }
+
   /** Resolves once a stop (if any) has finished its last writes, and every write started so far has ended. */
   async settled(): Promise<void> {
     await this.stopWork;
@@ -592,7 +602,7 @@ export class DurableCell extends ActorCell {
       if (outcome instanceof ShardMovedError) {
         // Fenced by the shard's new owner: nothing here is stored or acked; the owner redoes it from the record.
         this.log.warn({ err: toPlainError(outcome) }, 'durable actor stops here: its shard moved');
-        void this.stop(false).then(() => this.parent.childExited(this, 'stopped'));
+        this.stopAsMoved();
         return;
       }
       this.failWith('persistence-error', outcome);

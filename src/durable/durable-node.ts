@@ -694,6 +694,20 @@ export class DurableNode {
     return this.delivered.get(shardOf(address, this.options.log.shards)) ?? 0;
   }
 
+  /**
+   * The actor at `address` stopped here because its shard's lease was not this node's when it started or wrote (a
+   * lease taken by another node, or lapsed while this one was too busy to renew it). Its inbox must not outlive it:
+   * deliveries queued for the stopped actor would wait for ever, kept in progress. They go back to the stream, after a
+   * second (a lapsed lease comes back at a renewal), and find a new actor on whichever node holds the shard.
+   */
+  shardMoved(address: string): void {
+    const slot = this.slots.get(address);
+    if (slot === undefined || this.stopped || slot.cell?.state !== 'stopped') return; // a newer actor has it, or none yet
+    this.slots.delete(address);
+    slot.inbox.close();
+    for (const entry of slot.inbox.drainPending()) entry.delivery.nak(RETRY_LATER_MS);
+  }
+
   /** Lets the actor's inbox release more (its mailbox has room again). */
   pump(address: string): void {
     this.slots.get(address)?.inbox.pump();
