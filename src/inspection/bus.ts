@@ -20,6 +20,7 @@ import {
   STATELY_VERSION, WIRE_VERSION,
   type ActorState, type DefinitionMessage, type FinishedMessage, type ResyncMessage, type TraceEntryLike, type WireRecord, type WireTreeNode,
 } from './wire.js';
+import { deleteOldest } from '../oldest-entry.js';
 
 /** What the bus needs of a system: `TroupeSystem` has it all (structural, so L3 needs nothing from L4). */
 export interface InspectionSource {
@@ -353,7 +354,7 @@ export class InspectionBus {
     this.watched.delete(w.address);
     this.finished.delete(w.address);
     this.finished.set(w.address, { address: w.address, logic: w.logic, parent: w.parent, snapshot: plainSnapshot(w.last, this.mask), finished: true });
-    if (this.finished.size > this.finishedKept) this.finished.delete(this.finished.keys().next().value as string);
+    if (this.finished.size > this.finishedKept) deleteOldest(this.finished);
     const full = this.full.get(w.address);
     if (full) {
       full.off();
@@ -420,7 +421,7 @@ export class InspectionBus {
     }
     this.traceSeen.delete(workflowId);
     this.traceSeen.set(workflowId, all.length);
-    if (this.traceSeen.size > 10_000) this.traceSeen.delete(this.traceSeen.keys().next().value as string);
+    if (this.traceSeen.size > 10_000) deleteOldest(this.traceSeen);
   }
 
   private maskTrace(entry: object): TraceEntryLike {

@@ -31,6 +31,12 @@ function refreshTracing(): void {
   tracer = provider instanceof ProxyTracerProvider ? provider.getDelegateTracer('troupe') : provider.getTracer('troupe');
 }
 
+/** Whether an SDK is registered now (read live, not at the last refresh): the API's proxy has a delegate. */
+export function tracingRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('troupe') !== undefined;
+}
+
 /** The SDK's tracer, or undefined when none is registered (then nothing is traced). */
 export function activeTracer(): Tracer | undefined {
   return tracer;

@@ -15,6 +15,8 @@
 import { createHash } from 'node:crypto';
 import { context, SpanStatusCode, trace, TraceFlags, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { TraceEntry } from '../trace-entry.js';
+import { deleteOldest } from '../oldest-entry.js';
+import { tracingRegistered } from './propagation.js';
 
 /** Bounds the runs followed at once (a run that never ends must not grow the map for ever). */
 const MAX_OPEN_RUNS = 10_000;
@@ -121,7 +123,7 @@ export class WorkflowSpans {
         },
       }, parent);
       if (!span.isRecording()) return;
-      if (this.escalations.size >= MAX_OPEN_RUNS) this.escalations.delete(this.escalations.keys().next().value as string);
+      if (this.escalations.size >= MAX_OPEN_RUNS) deleteOldest(this.escalations);
       this.escalations.set(itemId, span);
       return;
     }
@@ -156,8 +158,13 @@ export class WorkflowSpans {
   }
 
   private open(entry: TraceEntry): Run | null {
-    if (this.runs.size >= MAX_OPEN_RUNS) this.runs.delete(this.runs.keys().next().value as string);
-    // No SDK registered: the API hands out non-recording spans; follow nothing for this run.
+    if (this.runs.size >= MAX_OPEN_RUNS) deleteOldest(this.runs);
+    // No SDK registered: the API hands out non-recording spans; follow nothing for this run. Known without
+    // hashing the trace ids and starting a span (a SHA-256 per workflow, for nothing).
+    if (!tracingRegistered()) {
+      this.runs.set(entry.workflowId, null);
+      return null;
+    }
     const { traceId, spanId } = workflowTraceIds(this.system, entry.workflowId);
     const parent = trace.setSpanContext(context.active(), { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
     const span = this.tracer.startSpan('troupe.workflow', { startTime: entry.at, attributes: { 'troupe.workflow.id': entry.workflowId } }, parent);

@@ -8,6 +8,8 @@
  * is kept once. This store is the node's local view (synchronous, for the inspector); the durable history is
  * the trace log behind `system.trace()`.
  */
+import { deleteOldest } from '../oldest-entry.js';
+
 export type TraceEntry = { readonly workflowId: string } & Record<string, unknown>;
 
 /** Entry fields that are times on the clock of the run that emitted them: never part of an entry's identity. */
@@ -151,9 +153,7 @@ export class TraceStore {
     let trace = this.traces.get(entry.workflowId);
     if (!trace) {
       if (this.traces.size >= this.workflows) {
-        const oldest = this.traces.keys().next().value as string;
-        this.droppedEntries += this.traces.get(oldest)?.entries.length ?? 0;
-        this.traces.delete(oldest);
+        this.droppedEntries += deleteOldest(this.traces)?.[1].entries.length ?? 0;
       }
       trace = { entries: [], ids: undefined };
       this.traces.set(entry.workflowId, trace);

@@ -14,6 +14,7 @@ import {
   type MailboxLog,
   type StoredDeadLetter,
 } from '../mailbox-log.js';
+import { deleteOldest } from '../../oldest-entry.js';
 
 export interface MemoryMailboxLogOptions {
   /** Number of shards. Default 8. */
@@ -140,7 +141,7 @@ export function createMemoryMailboxLog(options: MemoryMailboxLogOptions = {}): M
       if (existing !== undefined) return { seq: existing, duplicate: true };
       const entry: Entry = { subject, data: data.slice(), seq: ++seq, shard: target.shard, deliveries: 0, acked: false, timer: undefined };
       byMsgId.set(msgId, entry.seq);
-      if (byMsgId.size > dedupeWindow) byMsgId.delete(byMsgId.keys().next().value as string);
+      if (byMsgId.size > dedupeWindow) deleteOldest(byMsgId);
       unacked.add(entry);
       deliver(entry);
       return { seq: entry.seq, duplicate: false };

@@ -4,6 +4,7 @@
  * first); drops are counted. Bytes are copied in and out, as over a wire.
  */
 import { checkTraceTokens, type TraceLog, type TraceRecord } from '../trace-log.js';
+import { deleteOldest } from '../../oldest-entry.js';
 
 export interface MemoryTraceLogOptions {
   /** Entries kept per workflow; later ones are dropped (counted). Default 10,000. */
@@ -35,9 +36,7 @@ export function createMemoryTraceLog(options: MemoryTraceLogOptions = {}): Memor
       let entries = traces.get(workflowId);
       if (!entries) {
         if (traces.size >= workflows) {
-          const oldest = traces.keys().next().value as string;
-          dropped += traces.get(oldest)?.size ?? 0;
-          traces.delete(oldest);
+          dropped += deleteOldest(traces)?.[1].size ?? 0;
         }
         entries = new Map();
         traces.set(workflowId, entries);
