@@ -61,6 +61,8 @@ function walk(nodes: readonly DefinitionNode[], before: Set<string>, seen: Set<s
 
 function claim(id: string, seen: Set<string>, field: string): void {
   if (typeof id !== 'string' || !ID.test(id)) fail(String(id), field, `must match ${ID} (it becomes part of the idempotency key)`);
+  // Every sequence ends in a final state of that name (workflow.ts), which would replace the item.
+  if (id === 'end') fail(id, field, '"end" names the final state of every sequence: rename it');
   if (seen.has(id)) fail(id, field, 'duplicate id: step, group and sequence ids must be unique in a workflow');
   seen.add(id);
 }

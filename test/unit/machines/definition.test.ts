@@ -39,6 +39,10 @@ describe('workflow definition validation (issue 3)', () => {
     ['compensation retry', () => workflow('w', { steps: [step('a', ok, { compensate: { run: ok, retry: { maximumAttempts: 1.5 } } })] }), 'a', 'compensate.retry.maximumAttempts'],
     ['empty parallel group', () => workflow('w', { steps: [parallel([], { id: 'g' })] }), 'g', 'branches'],
     ['empty sequence', () => workflow('w', { steps: [sequence('s', [])] }), 's', 'steps'],
+    // The final state of every sequence is named `end`: a step of that name was replaced by it (XState then threw
+    // "Child state node '#troupe:item:1' does not exist" on the first run).
+    ['a step named end', () => workflow('w', { steps: [step('a', ok), step('end', ok)] }), 'end', 'id'],
+    ['a group named end', () => workflow('w', { steps: [sequence('s', [step('a', ok)]), parallel([step('b', ok)], { id: 'end' })] }), 'end', 'id'],
   ])('%s', (_name, build, stepId, stepField) => {
     expect(problem(build)).toMatchObject({ stepId, stepField });
   });
