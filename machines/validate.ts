@@ -29,7 +29,15 @@ export function validateDefinition(workflowId: string, def: WorkflowDefinition):
   checkConcurrency(def.concurrency);
   const seen = new Set<string>();
   walk(def.steps, new Set(), seen, 'steps');
+  // The top-level items are the root's own states (workflow.ts), beside the workflow's.
+  def.steps.forEach((node, index) => {
+    const key = node.kind === 'parallel' ? node.id ?? `parallel-${index}` : node.id;
+    if (WORKFLOW_STATES.has(key)) fail(key, 'id', `${JSON.stringify(key)} names a state of the workflow itself: rename the top-level ${node.kind}`);
+  });
 }
+
+/** The workflow's own states, beside its top-level items. */
+const WORKFLOW_STATES: ReadonlySet<string> = new Set(['completed', 'compensating', 'aborted']);
 
 /** Checks nodes in order; `before` holds the steps certain to have finished before each node starts. */
 function walk(nodes: readonly DefinitionNode[], before: Set<string>, seen: Set<string>, where: string): Set<string> {

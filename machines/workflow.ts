@@ -15,6 +15,7 @@ import { DEFAULT_TOKEN_BUDGET, estimateTokens, type SummarizeRequest } from './h
 import { stepEnv, actorName, type StepEnv } from './step-env.js';
 import { startsDirectly, stepState, type DelayFn, type SuccessHandoff } from './step.js';
 import { ABORTED_ID, COMPENSATING_ID, cancelled, compensatingState } from './compensation.js';
+import { withNestedRestore } from './nested-layout.js';
 import { traceEvent } from './trace.js';
 import { validateDefinition } from './validate.js';
 import { actorIdOf, resolveRunIdentity } from './workflow-input.js';
@@ -59,7 +60,9 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
     concurrency: (definition.concurrency ?? []).map((limit) => (typeof limit === 'string' ? { pool: limit } : limit) as ConcurrencyLimit),
   };
   const compiled: Compiled = { states: {}, items: 0, envs: [], actors: {}, delays: {} };
-  const active = compileSequence(definition.steps as readonly DefinitionNode[], [], shared, compiled);
+  // The steps are the root's own states, and the top-level sequence ends in `completed`: a chart one level
+  // shallower than a compound of the steps would be (every transition's cost grows with the active states' depth).
+  const top = compileSequence(definition.steps as readonly DefinitionNode[], [], shared, compiled, { key: 'completed', entry: act(completed) });
   const compensating = compensatingState(compiled.envs);
   const summarizer = definition.summarizer;
   const actors: Record<string, AnyActorLogic> = { ...compiled.actors, ...compensating.actors };
@@ -70,15 +73,12 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
   const config = {
     id,
     context: ({ input, self }: { input: unknown; self: { id?: unknown; sessionId?: unknown } }) => initialContext(id, escrow, input, actorIdOf(self)),
-    initial: 'active',
+    initial: top.state['initial'],
+    // A cancel while the steps run; ignored once compensating.
+    on: { 'workflow.cancel': { guard: ({ context }: { context: WorkflowContext }) => context.status === 'running', target: `#${COMPENSATING_ID}`, actions: act(cancelled) } },
     states: {
-      active: {
-        ...active.state,
-        onDone: { target: 'completed', actions: act(completed) },
-        on: { 'workflow.cancel': { target: 'compensating', actions: act(cancelled) } },
-      },
+      ...(top.state['states'] as Record<string, unknown>),
       compensating: compensating.state,
-      completed: { type: 'final' },
       aborted: { id: ABORTED_ID, type: 'final' },
     },
     output: ({ context }: { context: WorkflowContext }) => outputOf(context),
@@ -90,7 +90,7 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
   // The chart is compiled from data, so its config cannot be checked against xstate's literal-config types.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   }).createMachine(config as any);
-  return Object.assign(machine, {
+  return Object.assign(withNestedRestore(machine), {
     workflowDefinition: definition as WorkflowDefinition<TInput>,
     stepIds: compiled.envs.map((e) => e.id),
     troupeServices: servicesOf(id, escrow, summarizer, compiled.envs, shared.concurrency),
@@ -130,7 +130,13 @@ export function stepMachine<TInput = unknown>(def: StepDef<TInput>, options: Omi
   return workflow<TInput>(def.id, { ...options, steps: [def] });
 }
 
-function compileSequence(nodes: readonly DefinitionNode[], before: readonly string[], shared: Shared, out: Compiled): { state: Record<string, unknown>; after: string[] } {
+/** The final state a sequence ends in: `end`, or the workflow's `completed` for the top-level sequence. */
+interface SequenceEnd {
+  readonly key: string;
+  readonly entry?: unknown;
+}
+
+function compileSequence(nodes: readonly DefinitionNode[], before: readonly string[], shared: Shared, out: Compiled, end: SequenceEnd = { key: 'end' }): { state: Record<string, unknown>; after: string[] } {
   const states: Record<string, unknown> = {};
   let done = [...before];
   const keys = nodes.map((node, index) => keyOf(node, index));
@@ -141,7 +147,7 @@ function compileSequence(nodes: readonly DefinitionNode[], before: readonly stri
   // built here, one item early, and reused when that step is compiled.
   let env: StepEnv | undefined;
   nodes.forEach((node, index) => {
-    const next = keys[index + 1] ?? 'end';
+    const next = keys[index + 1] ?? end.key;
     const nextNode = nodes[index + 1];
     const own = node.kind === 'step' ? env ?? stepEnv(node, done, shared) : undefined;
     env = own !== undefined && nextNode?.kind === 'step' ? stepEnv(nextNode, [...done, own.id], shared) : undefined;
@@ -151,7 +157,7 @@ function compileSequence(nodes: readonly DefinitionNode[], before: readonly stri
     states[keys[index] as string] = { ...compiled.state, id: ids[index], onDone: next };
     done = compiled.after;
   });
-  states['end'] = { type: 'final', id: ids[keys.length] };
+  states[end.key] = end.entry === undefined ? { type: 'final', id: ids[keys.length] } : { type: 'final', id: ids[keys.length], entry: end.entry };
   return { state: { initial: keys[0], states }, after: done };
 }
 

@@ -207,8 +207,33 @@ function isStep(node: ChartNode): boolean {
   return node.type === 'compound' && node.children.some((c) => c.key === ROUTE) && node.children.every((c) => c.children.length === 0);
 }
 
+/**
+ * A Troupe workflow's steps are the root's own states, beside `completed`, `compensating` and `aborted`
+ * (machines/workflow.ts). The view draws them inside one box, `STEPS` (a path no state can have: ids never hold
+ * `~`), so "any step fails" and "cancel" are one edge each from that box, not one per step.
+ */
+export const STEPS = '~steps';
+const WORKFLOW_STATES = ['completed', 'compensating', 'aborted'];
+
+function withStepsBox(root: ChartNode): ChartNode {
+  const own = root.children.filter((c) => WORKFLOW_STATES.includes(c.key));
+  const items = root.children.filter((c) => !WORKFLOW_STATES.includes(c.key));
+  if (own.length !== WORKFLOW_STATES.length || items.length === 0 || !items.some((c) => c.type === 'compound' || c.type === 'parallel')) return root;
+  const box: ChartNode = { path: STEPS, key: 'steps', type: 'compound', children: items, ...(root.initial === undefined ? {} : { initial: root.initial }) };
+  return { ...root, children: [box, ...own], initial: STEPS };
+}
+
+/** Whether a drawn state is active: the steps' box is while any step is (the workflow runs its steps). */
+export function isDrawnActive(path: string, active: ReadonlySet<string>): boolean {
+  if (path !== STEPS) return active.has(path);
+  for (const p of active) if (p !== '' && !WORKFLOW_STATES.includes(p.split('.')[0]!)) return true;
+  return false;
+}
+
 /** The chart as drawn for `view`. */
 export function viewOf(model: ChartModel, view: ChartView): ChartViewModel {
+  const grouped = withStepsBox(model.root);
+  const boxed = grouped !== model.root;
   const drawnAs = new Map<string, string>();
   const keys = new Map<string, string>();
   const routes = new Set<string>();
@@ -226,7 +251,9 @@ export function viewOf(model: ChartModel, view: ChartView): ChartViewModel {
       ...(n.initial === undefined || collapsed ? {} : { initial: n.initial }),
     };
   };
-  const root = build(model.root, undefined);
+  const root = build(grouped, undefined);
+  // The root's own transitions (a workflow's cancel) leave from the steps' box.
+  if (boxed) drawnAs.set('', STEPS);
   const merged = new Map<string, { source: string; target: string; label: string; events: string[]; internal: boolean; loop: boolean }>();
   for (const e of model.edges) {
     const internal = isInternalEvent(e.event);
@@ -247,23 +274,24 @@ export function viewOf(model: ChartModel, view: ChartView): ChartViewModel {
   const edges: ViewEdge[] = [];
   const loops: ViewEdge[] = [];
   for (const { loop, ...edge } of merged.values()) (loop ? loops : edges).push(edge);
-  return { root, edges: view.showInternal ? edges : lifted(edges), loops };
+  return { root, edges: view.showInternal ? edges : lifted(edges, boxed ? (path) => root.children[0]!.children.some((c) => path === c.path || path.startsWith(`${c.path}.`)) : undefined), loops };
 }
 
 /**
  * Several states leaving for the same target with the same label (every step's `fail` into `compensating`)
  * become one edge from their closest common ancestor, the statechart way of saying "any of these".
  */
-function lifted(edges: ViewEdge[]): ViewEdge[] {
+function lifted(edges: ViewEdge[], inStepsBox?: (path: string) => boolean): ViewEdge[] {
   const groups = new Map<string, ViewEdge[]>();
   for (const e of edges) groups.set(`${e.target}|${e.label}`, [...(groups.get(`${e.target}|${e.label}`) ?? []), e]);
   const out: ViewEdge[] = [];
   for (const group of groups.values()) {
     const sources = group.map((e) => e.source);
-    const common = group.length > 1 ? commonAncestor(sources) : undefined;
     const target = group[0]!.target;
-    const liftable = common !== undefined && common !== '' && !sources.includes(common) && target !== common && !target.startsWith(`${common}.`);
-    if (!liftable) {
+    const shared = group.length > 1 ? commonAncestor(sources) : undefined;
+    // Steps with nothing in common but the root are all in the steps' box: leave from it.
+    const common = shared === '' && inStepsBox !== undefined && sources.every(inStepsBox) && !inStepsBox(target) ? STEPS : shared;
+    if (common === undefined || common === '' || sources.includes(common) || target === common || target.startsWith(`${common}.`)) {
       out.push(...group);
       continue;
     }

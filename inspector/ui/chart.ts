@@ -1,11 +1,11 @@
 /**
  * Statecharts in SVG: a chart view (chart-model.ts) -> laid out by elkjs (loaded lazily, on the first chart;
- * layouts cached per definition and view) -> SVG whose state boxes are keyed by path (`active.assess`), so
+ * layouts cached per definition and view) -> SVG whose state boxes are keyed by path (`assess.sentiment`), so
  * snapshots only toggle classes and badges, never re-layout. Everything drawn sits in one `g.viewport`, which
  * pan-zoom.ts moves and scales.
  */
 import { s } from './dom.js';
-import { activeLeaves, activePaths, stepBadge, type ChartViewModel, type ViewEdge, type ViewNode } from './chart-model.js';
+import { activeLeaves, activePaths, isDrawnActive, stepBadge, type ChartViewModel, type ViewEdge, type ViewNode } from './chart-model.js';
 
 interface ElkLabel { text: string; width?: number; height?: number; x?: number; y?: number }
 
@@ -196,7 +196,7 @@ export function highlight(svg: SVGSVGElement, value: unknown, context: unknown):
   const active = activePaths(value);
   for (const g of Array.from(svg.querySelectorAll<SVGGElement>('g.state'))) {
     const path = g.dataset['path'] ?? '';
-    const on = active.has(path);
+    const on = isDrawnActive(path, active);
     g.classList.toggle('active', on);
     if (g.classList.contains('collapsed')) {
       const badge = stepBadge(path, path.slice(path.lastIndexOf('.') + 1), active, context);

@@ -302,8 +302,14 @@ export class DurableCell extends ActorCell {
     this.clock?.bind(actor);
   }
 
+  /** The record's timers, as the logic reads them now (a workflow stored in an earlier layout renames them). */
+  private persistedTimers(record: DurableRecord): readonly PersistedTimer[] {
+    const restoreTimer = (this.logic.logic as { troupeRestoreTimer?: (timer: PersistedTimer) => PersistedTimer }).troupeRestoreTimer;
+    return restoreTimer === undefined ? record.timers : record.timers.map(restoreTimer);
+  }
+
   protected override incarnationStarted(actor: AnyActor, restored: boolean): void {
-    if (restored && this.persisted) rescheduleTimers(actor, this.persisted.timers, this.host.clock.now());
+    if (restored && this.persisted) rescheduleTimers(actor, this.persistedTimers(this.persisted), this.host.clock.now());
     this.latest = actor;
     this.lastActive = this.host.clock.now();
     // A fresh actor's first durable point is its initial state. A restarted one is written too: the messages it

@@ -77,7 +77,7 @@ export interface ActorRef<TLogic extends AnyActorLogic = AnyActorLogic> {
    * Rejects with TimeoutError after `timeoutMs` (default: no limit), ActorTerminatedError when the actor reaches
    * `done` or `stopped` without a match, and with the signal's reason when `signal` aborts.
    * @example
-   * const waiting = await ticket.waitFor((s) => s.matches({ active: { draft: 'escalated' } }), { timeoutMs: 10_000 });
+   * const waiting = await ticket.waitFor((s) => s.matches({ draft: 'escalated' }), { timeoutMs: 10_000 });
    */
   waitFor(predicate: (snapshot: SnapshotFrom<TLogic>) => boolean, options?: WaitForOptions): Promise<SnapshotFrom<TLogic>>;
 }

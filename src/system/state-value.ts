@@ -3,7 +3,7 @@
  * bundles this module for the browser (no Node imports here).
  */
 
-/** The active leaf paths of a snapshot value (what the machine is in): `active.draft.running`, one per parallel region. */
+/** The active leaf paths of a snapshot value (what the machine is in): `draft.running`, one per parallel region. */
 export function activeLeaves(value: unknown): string[] {
   const out: string[] = [];
   const child = (base: string, key: string) => (base === '' ? key : `${base}.${key}`);

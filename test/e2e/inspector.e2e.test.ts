@@ -61,11 +61,11 @@ test('a workflow started after the page opened: its active state changes live, t
   const runs = scenario.startDemoTickets();
   await page.locator(workflow('ticket-42')).click();
   // The chart is drawn (elkjs loaded lazily) with the active step highlighted and its badge saying why it waits.
-  await page.locator('#chart svg.chart g.state.collapsed.active[data-path="active.assess.sentiment"][data-badge="waiting for a person"]').waitFor({ timeout: 20_000 });
-  expect(await page.locator('#chart svg.chart').getAttribute('data-active')).toBe('active.assess.sentiment.escalated,active.assess.inventory.done');
+  await page.locator('#chart svg.chart g.state.collapsed.active[data-path="assess.sentiment"][data-badge="waiting for a person"]').waitFor({ timeout: 20_000 });
+  expect(await page.locator('#chart svg.chart').getAttribute('data-active')).toBe('assess.sentiment.escalated,assess.inventory.done');
   const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
-  expect(seen.some((v) => v.startsWith('active.history.'))).toBe(true);
-  expect(seen.at(-1)).toBe('active.assess.(sentiment.escalated | inventory.done)');
+  expect(seen.some((v) => v.startsWith('history.'))).toBe(true);
+  expect(seen.at(-1)).toBe('assess.(sentiment.escalated | inventory.done)');
   await page.screenshot({ path: artifact('inspector-escalated.png'), scale: 'css' });
 
   // The timeline shows the CRM retries with their backoff.
@@ -136,7 +136,7 @@ test('the other ticket fails critically: the timeline shows its compensations in
   await page.locator('#log tr[data-type="step.retrying"]', { hasText: 'ticket-43' }).first().click();
   await page.locator('#time-travel:not([hidden])').waitFor();
   expect(await page.locator('#active-value').textContent()).toMatch(/history/);
-  await page.locator('#chart svg.chart g.state.active[data-path="active.history"]').waitFor();
+  await page.locator('#chart svg.chart g.state.active[data-path="history"]').waitFor();
   await page.locator('#back-to-live').click();
   await page.locator('#active-value', { hasText: 'aborted' }).waitFor();
   await expect(page.locator('#time-travel').isHidden()).resolves.toBe(true);
@@ -166,7 +166,7 @@ test('the workflow chart fits its panel on open, zooms and pans; a step opens on
   expectInside(fitted.content, fitted.panel);
   // Steps are single nodes: no state inside a step is drawn, no runtime-internal event either.
   await expect(page.locator('#chart g.state.collapsed').count()).resolves.toBeGreaterThanOrEqual(8);
-  await expect(page.locator('#chart g.state[data-path^="active.history."]').count()).resolves.toBe(0);
+  await expect(page.locator('#chart g.state[data-path^="history."]').count()).resolves.toBe(0);
   await expect(page.locator('#chart circle.initial').count()).resolves.toBeGreaterThan(0);
   await page.screenshot({ path: artifact('inspector-chart-fitted.png'), scale: 'css', clip: fitted.panel });
 
@@ -207,9 +207,9 @@ test('the workflow chart fits its panel on open, zooms and pans; a step opens on
   expect((await chartBoxes(page)).scale).toBeCloseTo(fitted.scale, 3);
 
   // A collapsed step opens on click: its states appear, the route is a nameless choice, labels are human.
-  await page.locator('#chart g.state.collapsed[data-path="active.history"]').click();
-  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|active.history"] g.state[data-path="active.history.retrying"]').waitFor();
-  await expect(page.locator('#chart g.state.choice[data-path="active.history.route"]').count()).resolves.toBe(1);
+  await page.locator('#chart g.state.collapsed[data-path="history"]').click();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|history"] g.state[data-path="history.retrying"]').waitFor();
+  await expect(page.locator('#chart g.state.choice[data-path="history.route"]').count()).resolves.toBe(1);
   await expect(page.locator('#chart path.edge[data-event*="troupe."]').count()).resolves.toBe(0);
   const labels = await page.locator('#chart text.edge-label').allTextContents();
   expect(labels).toEqual(expect.arrayContaining(['retry', 'escalate', 'backoff over']));
@@ -220,15 +220,15 @@ test('the workflow chart fits its panel on open, zooms and pans; a step opens on
 
   // The toggle shows the runtime's own transitions, by their raw names, and the route by name.
   await page.locator('#show-internal').check();
-  await page.locator('#chart[data-drawn="support/tickets/ticket-42|internal|active.history"] path.edge.internal[data-event="troupe.answer.breaker.history"]').waitFor();
-  await expect(page.locator('#chart g.state:not(.choice)[data-path="active.history.route"]').count()).resolves.toBe(1);
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|internal|history"] path.edge.internal[data-event="troupe.answer.breaker.history"]').waitFor();
+  await expect(page.locator('#chart g.state:not(.choice)[data-path="history.route"]').count()).resolves.toBe(1);
   await page.locator('#show-internal').uncheck();
-  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|active.history"]').waitFor();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|history"]').waitFor();
   await expect(page.locator('#chart path.edge.internal').count()).resolves.toBe(0);
 
   // Clicking the open step's name closes it again.
-  await page.locator('#chart g.state.step.expanded[data-path="active.history"] text.toggle').click();
-  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|"] g.state.collapsed[data-path="active.history"]').waitFor();
+  await page.locator('#chart g.state.step.expanded[data-path="history"] text.toggle').click();
+  await page.locator('#chart[data-drawn="support/tickets/ticket-42|plain|"] g.state.collapsed[data-path="history"]').waitFor();
 }, 60_000);
 
 test('the workflow list filters by status and searches by id', async () => {

@@ -75,13 +75,13 @@ describe('troupe CLI against a running system (issue 10)', () => {
       expect(json.code).toBe(0);
       const actors = JSON.parse(json.stdout) as Array<{ address: string; node: string; value: string; status: string; durable: boolean }>;
       expect(actors.map((a) => [a.address, a.node])).toEqual([['clisys/escrow', 'host-1'], ['clisys/tally', 'host-2'], ['clisys/ticket-1', 'host-1']]);
-      expect(actors.find((a) => a.address === 'clisys/ticket-1')).toMatchObject({ value: 'active.draft.escalated', status: 'active', durable: false });
+      expect(actors.find((a) => a.address === 'clisys/ticket-1')).toMatchObject({ value: 'draft.escalated', status: 'active', durable: false });
       const text = await troupe('ps', 'clisys/t', ...on());
       const [header, ...rows] = tableRows(text.stdout);
       expect(header).toEqual(['address', 'logic', 'state', 'status', 'cell', 'durable', 'queued', 'node']);
       expect(rows).toEqual([
         ['clisys/tally', 'counter', expect.stringMatching(/\S/), 'active', 'running', 'no', '0', 'host-2'],
-        ['clisys/ticket-1', 'review', 'active.draft.escalated', 'active', 'running', 'no', '0', 'host-1'],
+        ['clisys/ticket-1', 'review', 'draft.escalated', 'active', 'running', 'no', '0', 'host-1'],
       ]);
       expect(text.stdout).not.toContain('clisys/escrow');
       const extra = await troupe('ps', 'a', 'b', ...on());

@@ -41,7 +41,7 @@ describe('workflow + shared breaker + escrow as Troupe actors (issue 3)', () => 
     let last: { output?: unknown } | undefined;
     run.subscribe((s) => { paths.push(JSON.stringify(s.value)); last = s as { output?: unknown }; });
     await settle();
-    expect(run.getSnapshot()?.value).toEqual({ active: { 'parallel-1': { sentiment: 'escalated', inventory: 'done' } } });
+    expect(run.getSnapshot()?.value).toEqual({ 'parallel-1': { sentiment: 'escalated', inventory: 'done' } });
 
     const queue = system.lookup('support/escrow');
     const items = await queue.ask<EscrowItem[]>({ type: 'escrow.list' });

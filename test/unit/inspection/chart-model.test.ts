@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createSupportScenario, type SupportScenario } from '../../../examples/support-workflow.js';
-import { activeLeaves, humanLabel, modelFromConfig, modelFromDefinition, stepBadge, activePaths, viewOf, type ChartModel } from '../../../inspector/ui/chart-model.js';
+import { activeLeaves, humanLabel, modelFromConfig, modelFromDefinition, stepBadge, activePaths, viewOf, isDrawnActive, STEPS, type ChartModel } from '../../../inspector/ui/chart-model.js';
 
 let scenario: SupportScenario;
 let model: ChartModel;
@@ -29,46 +29,54 @@ describe('the demo workflow', () => {
   test('by default every step is one node, with no internal event and no state inside a step', () => {
     const vm = viewOf(model, { showInternal: false, expanded: new Set() });
     const drawn = paths(vm);
-    expect(drawn).toContain('active.history');
-    expect(drawn).toContain('active.assess.sentiment');
+    expect(drawn).toContain('history');
+    expect(drawn).toContain('assess.sentiment');
     expect(drawn).toContain('compensating.draft');
-    expect(drawn.some((p) => p.startsWith('active.history.'))).toBe(false);
+    expect(drawn.some((p) => p.startsWith('history.'))).toBe(false);
     expect(vm.edges.some((e) => e.events.some((ev) => ev.startsWith('troupe.')))).toBe(false);
     // The step chain reads left to right with human labels; a critical failure leads to compensation.
-    expect(vm.edges).toContainEqual(expect.objectContaining({ source: 'active.history', target: 'active.assess', label: 'done' }));
-    // Every step's failure into compensation is one edge from `active` ("any step fails").
-    expect(vm.edges).toContainEqual(expect.objectContaining({ source: 'active', target: 'compensating', label: 'fail' }));
+    expect(vm.edges).toContainEqual(expect.objectContaining({ source: 'history', target: 'assess', label: 'done' }));
+    // The steps are the root's own states, drawn in one box: every step's failure into compensation is one edge
+    // from it ("any step fails"), and so is the workflow's cancel.
+    expect(vm.root.children.map((c) => c.path)).toEqual([STEPS, 'completed', 'compensating', 'aborted']);
+    expect(vm.root.children[0]!.children.map((c) => c.path)).toEqual(model.root.children.filter((c) => !['completed', 'compensating', 'aborted'].includes(c.key)).map((c) => c.path));
+    expect(vm.edges).toContainEqual(expect.objectContaining({ source: STEPS, target: 'compensating', label: 'fail' }));
     expect(vm.edges.filter((e) => e.target === 'compensating' && e.label === 'fail')).toHaveLength(1);
-    expect(vm.edges).toContainEqual(expect.objectContaining({ source: 'active', target: 'compensating', label: 'cancel' }));
-    expect(vm.root.initial).toBe('active');
+    expect(vm.edges).toContainEqual(expect.objectContaining({ source: STEPS, target: 'compensating', label: 'cancel' }));
+    expect(vm.root.initial).toBe(STEPS);
+    expect(vm.root.children[0]!.initial).toBe('history');
   });
 
   test('an expanded step shows its states, the route as a nameless choice, and human labels', () => {
-    const vm = viewOf(model, { showInternal: false, expanded: new Set(['active.history']) });
-    const history = vm.root.children.find((c) => c.key === 'active')!.children.find((c) => c.key === 'history')!;
+    const vm = viewOf(model, { showInternal: false, expanded: new Set(['history']) });
+    const history = vm.root.children.find((c) => c.path === STEPS)!.children.find((c) => c.key === 'history')!;
     expect(history.collapsed).toBe(false);
     expect(history.children.map((c) => c.key)).toEqual(expect.arrayContaining(['route', 'running', 'retrying', 'escalated', 'done']));
     expect(history.children.find((c) => c.key === 'route')!.choice).toBe(true);
-    const labels = new Set(vm.edges.filter((e) => e.source.startsWith('active.history.')).map((e) => e.label));
+    const labels = new Set(vm.edges.filter((e) => e.source.startsWith('history.')).map((e) => e.label));
     for (const label of ['retry', 'escalate', 'approve', 'reject', 'backoff over', 'error']) expect(labels).toContain(label);
     expect([...labels].some((l) => l.startsWith('troupe.') || l.startsWith('xstate.'))).toBe(false);
   });
 
   test('the toggle shows internal transitions with their raw names and the route by name', () => {
-    const vm = viewOf(model, { showInternal: true, expanded: new Set(['active.history']) });
+    const vm = viewOf(model, { showInternal: true, expanded: new Set(['history']) });
     const internal = vm.edges.filter((e) => e.internal);
     expect(internal.map((e) => e.label)).toContain('troupe.answer.breaker.history');
-    expect(paths(vm)).toContain('active.history.route');
-    expect(vm.root.children.find((c) => c.key === 'active')!.children.find((c) => c.key === 'history')!.children.find((c) => c.key === 'route')!.choice).toBe(false);
+    expect(paths(vm)).toContain('history.route');
+    expect(vm.root.children.find((c) => c.path === STEPS)!.children.find((c) => c.key === 'history')!.children.find((c) => c.key === 'route')!.choice).toBe(false);
   });
 
   test('a collapsed step badge names its active sub-state in words', () => {
-    const value = { active: { assess: { sentiment: 'escalated', inventory: 'running' } } };
+    const value = { assess: { sentiment: 'escalated', inventory: 'running' } };
     const active = activePaths(value);
-    expect(stepBadge('active.assess.sentiment', 'sentiment', active, {})).toBe('waiting for a person');
-    expect(stepBadge('active.history', 'history', activePaths({ active: { history: 'retrying' } }), { steps: { history: { attempt: 2 } } })).toBe('retrying · attempt 3 next');
-    expect(stepBadge('active.history', 'history', active, {})).toBe('');
-    expect(activeLeaves(value)).toEqual(['active.assess.sentiment.escalated', 'active.assess.inventory.running']);
+    expect(stepBadge('assess.sentiment', 'sentiment', active, {})).toBe('waiting for a person');
+    expect(stepBadge('history', 'history', activePaths({ history: 'retrying' }), { steps: { history: { attempt: 2 } } })).toBe('retrying · attempt 3 next');
+    expect(stepBadge('history', 'history', active, {})).toBe('');
+    expect(activeLeaves(value)).toEqual(['assess.sentiment.escalated', 'assess.inventory.running']);
+    // The box the steps are drawn in is active while a step is.
+    expect(isDrawnActive(STEPS, active)).toBe(true);
+    expect(isDrawnActive(STEPS, activePaths({ compensating: { draft: 'running' } }))).toBe(false);
+    expect(isDrawnActive(STEPS, activePaths('completed'))).toBe(false);
   });
 });
 

@@ -49,7 +49,7 @@ describe('actors: verifiers, summarizers, tokenizer (issue 3)', () => {
     net.add('escrow', escrow);
     net.add('w', wf);
     await net.settle();
-    expect(net.path('w')).toEqual(['active.draft.running', 'active.draft.verifying', 'active.draft.escalated']);
+    expect(net.path('w')).toEqual(['draft.running', 'draft.verifying', 'draft.escalated']);
     expect(net.trace.filter((e) => e.kind === 'step').at(-1)?.error).toMatchObject({ message: 'verification failed: contains forbidden phrase "guarantee"' });
   });
 });

@@ -23,7 +23,7 @@ describe('circuit breaker (issue 3)', () => {
       await net.advance(10_000);
     }
     expect(net.path(BREAKER)).toEqual(['closed', 'open']);
-    expect(net.path('support/w1')).toEqual(['active.history.checking', 'active.history.running', 'completed']);
+    expect(net.path('support/w1')).toEqual(['history.checking', 'history.running', 'completed']);
 
     // Open: the call never reaches the CRM; the fallback answers.
     let reached = 0;
@@ -31,7 +31,7 @@ describe('circuit breaker (issue 3)', () => {
     const w6 = net.add('support/w6', healthy, { input: { workflowId: 'w6' } });
     await net.settle();
     expect(reached).toBe(0);
-    expect(net.path('support/w6')).toEqual(['active.history.checking', 'active.history.fallback', 'completed']);
+    expect(net.path('support/w6')).toEqual(['history.checking', 'history.fallback', 'completed']);
     expect(w6.getSnapshot().output).toMatchObject({ results: { history: { cached: true } } });
     expect(traceLines(net.trace.filter((e) => e.workflowId === 'w6'))).toEqual([
       'history:pending->checking(asking-breaker)', 'history:checking->fallback(breaker-open)', 'history:fallback->done(succeeded)',
@@ -47,7 +47,7 @@ describe('circuit breaker (issue 3)', () => {
     const w7 = net.add('support/w7', healthy, { input: { workflowId: 'w7' } });
     await net.settle();
     expect(reached).toBe(1);
-    expect(net.path('support/w7')).toEqual(['active.history.checking', 'active.history.running', 'completed']);
+    expect(net.path('support/w7')).toEqual(['history.checking', 'history.running', 'completed']);
     expect(w7.getSnapshot().output).toMatchObject({ results: { history: { orders: 3 } } });
     expect(net.path(BREAKER)).toEqual(['closed', 'open', 'halfOpen.waiting', 'halfOpen.trial', 'closed']);
     expect(breaker.getSnapshot().context).toMatchObject({ failures: [], timers: {} });
@@ -108,7 +108,7 @@ describe('circuit breaker (issue 3)', () => {
     await net.advance(4_900);
     expect(actor.getSnapshot().output).toMatchObject({ results: { a: 'up' } });
     expect(net.path('w')).toEqual([
-      'active.a.checking', 'active.a.running', 'active.a.retrying', 'active.a.checking', 'active.a.retrying', 'active.a.checking', 'active.a.running', 'completed',
+      'a.checking', 'a.running', 'a.retrying', 'a.checking', 'a.retrying', 'a.checking', 'a.running', 'completed',
     ]);
   });
 
@@ -123,7 +123,7 @@ describe('circuit breaker (issue 3)', () => {
     const wf = workflow('w', { steps: [step('history', async () => 'primary', { breaker: BREAKER, fallback: 'support/backup-crm' })] });
     const actor = net.add('w', wf, { input: { workflowId: 'w-3' } });
     await net.settle();
-    expect(net.path('w')).toEqual(['active.history.checking', 'active.history.fallback', 'completed']);
+    expect(net.path('w')).toEqual(['history.checking', 'history.fallback', 'completed']);
     expect(actor.getSnapshot().output).toMatchObject({ results: { history: { from: 'backup', key: 'w-3/history' } } });
   });
 });

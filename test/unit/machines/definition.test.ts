@@ -42,9 +42,17 @@ describe('workflow definition validation (issue 3)', () => {
     // The final state of every sequence is named `end`: a step of that name was replaced by it (XState then threw
     // "Child state node '#troupe:item:1' does not exist" on the first run).
     ['a step named end', () => workflow('w', { steps: [step('a', ok), step('end', ok)] }), 'end', 'id'],
+    // The top-level items are the root's states, beside the workflow's own; nested, the names are free.
+    ['a top-level step named completed', () => workflow('w', { steps: [step('completed', ok)] }), 'completed', 'id'],
+    ['a top-level sequence named aborted', () => workflow('w', { steps: [sequence('aborted', [step('a', ok)])] }), 'aborted', 'id'],
+    ['a top-level group named compensating', () => workflow('w', { steps: [parallel([step('a', ok)], { id: 'compensating' })] }), 'compensating', 'id'],
     ['a group named end', () => workflow('w', { steps: [sequence('s', [step('a', ok)]), parallel([step('b', ok)], { id: 'end' })] }), 'end', 'id'],
   ])('%s', (_name, build, stepId, stepField) => {
     expect(problem(build)).toMatchObject({ stepId, stepField });
+  });
+
+  test('a nested item may be named like a state of the workflow', () => {
+    expect(() => workflow('w', { steps: [sequence('s', [step('completed', ok), step('aborted', ok)])] })).not.toThrow();
   });
 
   test('unnamed parallel groups in different sequences do not collide', () => {

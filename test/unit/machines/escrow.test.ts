@@ -22,13 +22,13 @@ describe('escrow (issue 3)', () => {
   test('approve with an edited output: the step is done with the edit and the workflow continues', async () => {
     const { net, queue, run, items } = setupEscalation('customer-facing');
     await net.settle();
-    expect(net.path('support/ticket-7')).toEqual(['active.draft.running', 'active.draft.escalated']);
+    expect(net.path('support/ticket-7')).toEqual(['draft.running', 'draft.escalated']);
     expect(items()).toEqual([expect.objectContaining({ id: 'ticket-7/draft/1', tier: 'customer-facing', level: 0, reason: 'low-confidence', output: { text: 'Dear customer', confidence: 0.5 } })]);
     queue.send({ type: 'escrow.approve', itemId: 'ticket-7/draft/1', output: { text: 'Dear Ms. Lee' }, by: 'ana' });
     await net.settle();
     expect(items()).toEqual([]);
     expect(net.path('support/escrow')).toEqual(['idle', 'waiting', 'idle']);
-    expect(net.path('support/ticket-7')).toEqual(['active.draft.running', 'active.draft.escalated', 'active.send.running', 'completed']);
+    expect(net.path('support/ticket-7')).toEqual(['draft.running', 'draft.escalated', 'send.running', 'completed']);
     expect(run.getSnapshot().output).toMatchObject({ status: 'completed', results: { draft: { text: 'Dear Ms. Lee' }, send: { sent: 'Dear Ms. Lee' } } });
     expect(traceLines(net.trace, ['step', 'workflow', 'escrow'])).toEqual([
       'draft:pending->running(started)', 'draft:running->escalated(escalated)', 'draft:submitted->operator(queued)',
@@ -42,7 +42,7 @@ describe('escrow (issue 3)', () => {
     await net.settle();
     queue.send({ type: 'escrow.reject', itemId: 'ticket-7/draft/1', reason: 'off-brand', by: 'ana' });
     await net.settle();
-    expect(net.path('support/ticket-7')).toEqual(['active.draft.running', 'active.draft.escalated', 'active.send.running', 'completed']);
+    expect(net.path('support/ticket-7')).toEqual(['draft.running', 'draft.escalated', 'send.running', 'completed']);
     expect(run.getSnapshot().output).toMatchObject({ skipped: [{ stepId: 'draft' }] });
     const rejected = net.trace.find((e) => e.kind === 'step' && e.outcome === 'rejected');
     expect(rejected).toMatchObject({ from: 'escalated', to: 'skipped', error: { name: 'NonRetryableError', message: 'rejected by a person: off-brand' } });
@@ -60,7 +60,7 @@ describe('escrow (issue 3)', () => {
     await net.settle();
     queue.send({ type: 'escrow.retry', itemId: 'w/a/1' });
     await net.settle();
-    expect(net.path('w')).toEqual(['active.a.running', 'active.a.escalated', 'active.a.running', 'completed']);
+    expect(net.path('w')).toEqual(['a.running', 'a.escalated', 'a.running', 'completed']);
     expect(run.getSnapshot().output).toMatchObject({ results: { a: { confidence: 0.99 } } });
   });
 
@@ -81,7 +81,7 @@ describe('escrow (issue 3)', () => {
     ]);
     // The workflow records each breach in its own step trace too, and still waits for a person.
     expect(net.trace.filter((e) => e.kind === 'step' && e.outcome === 'sla-breached').map((e) => e.detail?.['levelName'])).toEqual(['team-lead', 'manager', 'manager']);
-    expect(net.path('support/ticket-7').at(-1)).toBe('active.draft.escalated');
+    expect(net.path('support/ticket-7').at(-1)).toBe('draft.escalated');
     expect(net.outbox.filter((m) => m.to === 'support/pager').map((m) => m.event.type)).toEqual(['escrow.breached', 'escrow.breached', 'escrow.breached']);
   });
 
@@ -113,11 +113,11 @@ describe('escrow (issue 3)', () => {
     const run = net.add('w', wf);
     await net.settle();
     await net.advance(1_000);
-    expect(net.path('w')).toEqual(['active.a.running', 'active.a.escalated']);
+    expect(net.path('w')).toEqual(['a.running', 'a.escalated']);
     await net.advance(60_000);
     queue.send({ type: 'escrow.retry', itemId: 'w/a/1' });
     await net.settle();
     expect(run.getSnapshot().output).toMatchObject({ results: { a: 'ok' } });
-    expect(net.path('w')).toEqual(['active.a.running', 'active.a.escalated', 'active.a.running', 'completed']);
+    expect(net.path('w')).toEqual(['a.running', 'a.escalated', 'a.running', 'completed']);
   });
 });

@@ -23,7 +23,7 @@ describe('verifier gate and confidence routing (issue 3)', () => {
     await net.advance(200);
     expect(verdicts).toEqual([{ attempt: 1, output: 'draft v1' }, { attempt: 2, output: 'draft v2' }]);
     expect(net.path('w')).toEqual([
-      'active.draft.running', 'active.draft.verifying', 'active.draft.retrying', 'active.draft.running', 'active.draft.verifying', 'active.draft.escalated',
+      'draft.running', 'draft.verifying', 'draft.retrying', 'draft.running', 'draft.verifying', 'draft.escalated',
     ]);
     expect(traceLines(net.trace)).toEqual([
       'draft:pending->running(started)', 'draft:running->verifying(produced)', 'draft:verifying->retrying(retrying)',
@@ -44,7 +44,7 @@ describe('verifier gate and confidence routing (issue 3)', () => {
     net.add('escrow', escrow); // where a workflow without a system escalates
     net.add('w', wf);
     await net.settle();
-    expect(net.path('w')).toEqual(['active.a.running', 'active.a.verifying', 'active.b.running', 'active.b.verifying', 'active.b.escalated']);
+    expect(net.path('w')).toEqual(['a.running', 'a.verifying', 'b.running', 'b.verifying', 'b.escalated']);
   });
 
   test('a verifier agent is asked by address and its answer gates the step', async () => {
@@ -54,7 +54,7 @@ describe('verifier gate and confidence routing (issue 3)', () => {
     net.add('support/brand-verifier', verifier);
     const actor = net.add('w', wf);
     await net.settle();
-    expect(net.path('w')).toEqual(['active.a.running', 'active.a.verifying', 'completed']);
+    expect(net.path('w')).toEqual(['a.running', 'a.verifying', 'completed']);
     expect(actor.getSnapshot().output).toMatchObject({ results: { a: 'Dear Ms. Lee' } });
   });
 
@@ -64,7 +64,7 @@ describe('verifier gate and confidence routing (issue 3)', () => {
     const net = createNet();
     const run = net.add('support/w1', critical, { input: { workflowId: 'w1', address: 'support/w1' } });
     await net.settle();
-    expect(net.path('support/w1')).toEqual(['active.sentiment.running', 'active.sentiment.escalated', 'aborted']);
+    expect(net.path('support/w1')).toEqual(['sentiment.running', 'sentiment.escalated', 'aborted']);
     expect(run.getSnapshot().output).toMatchObject({ status: 'aborted', cause: { stepId: 'sentiment', error: { name: 'DeadLetterError', message: 'no actor at support/nobody' } } });
 
     const optional = workflow('w', { escrow: 'support/nobody', steps: [step('sentiment', low, { minConfidence: 0.85, critical: false }), step('reply', async () => 'ok')] });
@@ -87,7 +87,7 @@ describe('verifier gate and confidence routing (issue 3)', () => {
     net.add('w', wf);
     await net.settle();
     expect(next).toBe(0);
-    expect(net.path('w')).toEqual(['active.sentiment.running', 'active.sentiment.escalated']);
+    expect(net.path('w')).toEqual(['sentiment.running', 'sentiment.escalated']);
     expect(net.trace.filter((e) => e.kind === 'step').at(-1)).toMatchObject({
       kind: 'step', from: 'running', to: 'escalated', outcome: 'escalated', detail: { reason: 'low-confidence', confidence: 0.6, minConfidence: 0.85, tier: 'internal' },
     });

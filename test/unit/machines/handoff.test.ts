@@ -18,7 +18,7 @@ describe('handoff channel (issue 3)', () => {
     await net.settle();
     expect(requests).toEqual([{ tokens: 10_000, budget: 4_000 }]);
     expect(received).toBe('customer asked about order 42 three times');
-    expect(net.path('w')).toEqual(['active.history.running', 'active.draft.summarizing', 'active.draft.running', 'completed']);
+    expect(net.path('w')).toEqual(['history.running', 'draft.summarizing', 'draft.running', 'completed']);
     const handoffs = net.trace.filter((e) => e.kind === 'handoff');
     expect(handoffs).toEqual([
       expect.objectContaining({ from: '', to: 'history', outcome: 'passed', bytes: 2, tokens: 1, summarized: false }),

@@ -101,7 +101,7 @@ export function createNet(start = 1_000_000): Net {
   return net;
 }
 
-/** `{ active: { history: 'running' } }` -> `active.history.running`; parallel regions as `{a.x|b.y}`. */
+/** `{ history: 'running' }` -> `history.running`; parallel regions as `{a.x|b.y}`. */
 export function pathOf(value: StateValue | undefined): string {
   if (value === undefined) return '';
   if (typeof value === 'string') return value;

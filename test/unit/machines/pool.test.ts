@@ -198,14 +198,14 @@ describe('steps that use pools (issue 11)', () => {
     net.add('w2', wf('w2'));
     await net.settle();
     // w1 holds the GPU; w2 waits for it, and has not asked the next pool yet (pools are asked one at a time).
-    expect(net.path('w2')).toEqual(['active.draft.waiting']);
+    expect(net.path('w2')).toEqual(['draft.waiting']);
     expect((gpu.getSnapshot().context as PoolContext).queue.map((q) => q.requestId)).toEqual(['w2/draft/1#0']);
     expect(Object.keys((net.get('rpm').getSnapshot().context as PoolContext).leases)).toEqual(['w1/draft/1#1']);
     finishW1(); // w1's attempt ends: its GPU slot goes to w2
     for (let i = 0; i < 100 && net.get('w2').getSnapshot().status !== 'done'; i++) await net.settle();
     expect(started).toEqual(['w1', 'w2']);
-    expect(net.path('w1')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
-    expect(net.path('w2')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
+    expect(net.path('w1')).toEqual(['draft.waiting', 'draft.running', 'completed']);
+    expect(net.path('w2')).toEqual(['draft.waiting', 'draft.running', 'completed']);
     expect(traceLines(net.trace.filter((e) => e.workflowId === 'w2'))).toEqual([
       'draft:pending->waiting(waiting-for-resources)', 'draft:waiting->waiting(granted)', 'draft:waiting->running(started)',
       'draft:running->done(succeeded)', 'workflow:running->completed(completed)',
@@ -228,10 +228,10 @@ describe('steps that use pools (issue 11)', () => {
     const c = llm.getSnapshot().context as PoolContext;
     expect(Object.values(c.leases).map((l) => [l.requestId, l.key]).sort()).toEqual([['a1/draft/1#0', 'acme'], ['b1/draft/1#0', 'globex']]);
     expect(c.queue.map((r) => [r.requestId, r.key])).toEqual([['a2/draft/1#0', 'acme']]);
-    expect(net.path('a2')).toEqual(['active.draft.waiting']);
+    expect(net.path('a2')).toEqual(['draft.waiting']);
     holds.shift()!(); // a1's attempt ends: acme's slot goes to a2
-    for (let i = 0; i < 50 && net.path('a2').at(-1) !== 'active.draft.running'; i++) await net.settle();
-    expect(net.path('a2').at(-1)).toBe('active.draft.running');
+    for (let i = 0; i < 50 && net.path('a2').at(-1) !== 'draft.running'; i++) await net.settle();
+    expect(net.path('a2').at(-1)).toBe('draft.running');
     expect(() => workflow('x', { steps: [step('x', async () => 1, { poolKey: () => 'k' } as never)] })).toThrow(/poolKey/);
     for (const release of holds.splice(0)) release();
   });
@@ -247,7 +247,7 @@ describe('steps that use pools (issue 11)', () => {
     gpu.send({ type: 'pool.acquire', requestId: 'hog', replyTo: 'nobody' });
     const run = net.add('w', wf);
     await net.settle();
-    expect(net.path('w')).toEqual(['active.a.waiting']);
+    expect(net.path('w')).toEqual(['a.waiting']);
     run.send({ type: 'workflow.cancel', reason: 'customer left' });
     await net.settle();
     expect(run.getSnapshot().output).toMatchObject({ status: 'aborted' });
@@ -295,7 +295,7 @@ describe('step concurrency per workflow definition and per system (issue 11)', (
     expect(holders(own)).toEqual(['c1']);
     expect(holders(all)).toEqual(['c1', 'r1', 'r2']);
     expect((all.getSnapshot().context as PoolContext).queue.map((r) => r.requestId)).toEqual(['r3/a/1#0']);
-    expect(['c2', 'c3'].map((id) => net.path(id).at(-1))).toEqual(['active.a.waiting', 'active.a.waiting']);
+    expect(['c2', 'c3'].map((id) => net.path(id).at(-1))).toEqual(['a.waiting', 'a.waiting']);
 
     await g.releaseAll(net, () => ['c1', 'c2', 'c3', 'r1', 'r2', 'r3'].every((id) => net.get(id).getSnapshot().status === 'done'));
     for (const id of ['c1', 'c2', 'c3', 'r1', 'r2', 'r3']) expect(net.get(id).getSnapshot().output).toMatchObject({ status: 'completed' });
@@ -316,7 +316,7 @@ describe('step concurrency per workflow definition and per system (issue 11)', (
     expect(Object.values(c.leases).map((l) => [l.requestId, l.key]).sort()).toEqual([['a1/draft/1#0', 'acme'], ['b1/draft/1#0', 'globex']]);
     expect(c.queue.map((r) => [r.requestId, r.key])).toEqual([['a2/draft/1#0', 'acme']]);
     await g.releaseAll(net, () => ['a1', 'a2', 'b1'].every((id) => net.get(id).getSnapshot().status === 'done'));
-    expect(net.path('a2')).toEqual(['active.draft.waiting', 'active.draft.running', 'completed']);
+    expect(net.path('a2')).toEqual(['draft.waiting', 'draft.running', 'completed']);
   });
 
   test('a run waiting for its retry holds no slot (the limit counts running steps, not runs)', async () => {
@@ -330,7 +330,7 @@ describe('step concurrency per workflow definition and per system (issue 11)', (
     const p = net.add('steps', pool, { input: { capacity: 1 } });
     net.add('f', flaky);
     await net.settle();
-    expect(net.path('f').at(-1)).toBe('active.a.retrying');
+    expect(net.path('f').at(-1)).toBe('a.retrying');
     net.add('o', other); // the slot is free while f waits out its backoff
     await net.settle();
     expect(net.get('o').getSnapshot().output).toMatchObject({ status: 'completed' });

@@ -63,7 +63,7 @@ describe('rate limit (issue 11)', () => {
     const second = net.add('w2', wf('w2'));
     await net.settle();
     expect(first.getSnapshot().status).toBe('done');
-    expect(net.path('w2')).toEqual(['active.call.waiting']);
+    expect(net.path('w2')).toEqual(['call.waiting']);
     await net.advance(10_000);
     expect(second.getSnapshot().output).toMatchObject({ status: 'completed', results: { call: 'w2' } });
   });

@@ -62,7 +62,7 @@ describe('snapshots round-trip through JSON (issue 3)', () => {
     const first = net.add('w', wf, { input: { workflowId: 'order-5' } });
     await net.settle();
     await net.advance(4_000);
-    expect(first.getSnapshot().value).toEqual({ active: { charge: 'retrying' } });
+    expect(first.getSnapshot().value).toEqual({ charge: 'retrying' });
     const persisted = first.getPersistedSnapshot();
     net.remove('w');
     expect(pendingTimers(persisted)).toEqual([
@@ -78,7 +78,7 @@ describe('snapshots round-trip through JSON (issue 3)', () => {
     clock.increment(1);
     await settle();
     expect(calls).toEqual([{ attempt: 1, key: 'order-5/charge' }, { attempt: 2, key: 'order-5/charge' }]);
-    expect(restored.path()).toEqual(['active.charge.retrying', 'active.charge.running', 'completed']);
+    expect(restored.path()).toEqual(['charge.retrying', 'charge.running', 'completed']);
     expect(restored.actor.getSnapshot().output).toMatchObject({ status: 'completed', results: { prep: 'p', charge: 'charged' } });
     expect(restored.trace.map((e) => `${e.step}:${e.from}->${e.to}(${e.outcome}) attempt ${e.attempt}`)).toEqual([
       'charge:retrying->running(started) attempt 2', 'charge:running->done(succeeded) attempt 2', ':running->completed(completed) attempt 0',
@@ -127,7 +127,7 @@ describe('snapshots round-trip through JSON (issue 3)', () => {
     clock.set(net.clock.now());
     const q = recover(escrow, queue.getPersistedSnapshot(), clock);
     const w = recover(wf, run.getPersistedSnapshot(), clock);
-    expect(w.path()).toEqual(['active.a.escalated']);
+    expect(w.path()).toEqual(['a.escalated']);
     clock.increment(4 * 60_000);
     await settle();
     expect(q.trace.map((e) => e.outcome)).toEqual(['sla-breached']);

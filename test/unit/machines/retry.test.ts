@@ -19,7 +19,7 @@ describe('step retries (issue 3)', () => {
     const net = createNet();
     const actor = net.add('support/ticket-1', wf, { input: { workflowId: 'ticket-1' } });
     await net.settle();
-    expect(actor.getSnapshot().value).toEqual({ active: { history: 'retrying' } });
+    expect(actor.getSnapshot().value).toEqual({ history: 'retrying' });
     await net.advance(999);
     expect(calls).toBe(1);
     await net.advance(1);
@@ -32,8 +32,8 @@ describe('step retries (issue 3)', () => {
     expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', results: { history: { orders: 3 } } });
     expect(attempts).toEqual([1, 2, 3, 4].map((attempt) => ({ attempt, key: 'ticket-1/history' })));
     expect(net.path('support/ticket-1')).toEqual([
-      'active.history.running', 'active.history.retrying', 'active.history.running', 'active.history.retrying',
-      'active.history.running', 'active.history.retrying', 'active.history.running', 'completed',
+      'history.running', 'history.retrying', 'history.running', 'history.retrying',
+      'history.running', 'history.retrying', 'history.running', 'completed',
     ]);
     const retries = net.trace.filter((e) => e.outcome === 'retrying');
     expect(retries.map((e) => e.delayMs)).toEqual([1_000, 2_000, 4_000]);
@@ -61,7 +61,7 @@ describe('step failures that are not retried (issue 3)', () => {
     const actor = net.add('support/t', wf, { input: { workflowId: 't' } });
     await net.settle();
     expect(calls).toBe(1);
-    expect(net.path('support/t')).toEqual(['active.parse.running', 'active.reply.running', 'completed']);
+    expect(net.path('support/t')).toEqual(['parse.running', 'reply.running', 'completed']);
     expect(traceLines(net.trace)).toEqual([
       'parse:pending->running(started)', 'parse:running->skipped(failed-permanently)',
       'reply:pending->running(started)', 'reply:running->done(succeeded)', 'workflow:running->completed(completed)',
@@ -79,7 +79,7 @@ describe('step failures that are not retried (issue 3)', () => {
     net.add('w', wf);
     await net.settle();
     expect(calls).toBe(1);
-    expect(net.path('w')).toEqual(['active.a.running', 'completed']);
+    expect(net.path('w')).toEqual(['a.running', 'completed']);
   });
 
   test('exhausted retries escalate to the escrow when onExhausted is escalate', async () => {
@@ -92,7 +92,7 @@ describe('step failures that are not retried (issue 3)', () => {
     net.add('support/w-1', wf, { input: { workflowId: 'w-1', address: 'support/w-1' } });
     await net.settle();
     await net.advance(100);
-    expect(net.path('support/w-1')).toEqual(['active.a.running', 'active.a.retrying', 'active.a.running', 'active.a.escalated']);
+    expect(net.path('support/w-1')).toEqual(['a.running', 'a.retrying', 'a.running', 'a.escalated']);
     expect(traceLines(net.trace)).toEqual([
       'a:pending->running(started)', 'a:running->retrying(retrying)', 'a:retrying->running(started)', 'a:running->escalated(escalated)',
     ]);
@@ -131,7 +131,7 @@ describe('step failures that are not retried (issue 3)', () => {
     expect(net.trace.find((e) => e.outcome === 'retrying')?.error).toMatchObject({ name: 'TimeoutError' });
     await net.advance(100);
     expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', results: { slow: 'fast' } });
-    expect(net.path('w')).toEqual(['active.slow.running', 'active.slow.retrying', 'active.slow.running', 'completed']);
+    expect(net.path('w')).toEqual(['slow.running', 'slow.retrying', 'slow.running', 'completed']);
   });
 
   test('scheduleToCloseMs bounds the step overall, retries included', async () => {
@@ -143,7 +143,7 @@ describe('step failures that are not retried (issue 3)', () => {
     await net.settle();
     await net.advance(1_000);
     // The second retry would be due at 3,000 ms, past the 2,500 ms bound: the step gives up without waiting.
-    expect(net.path('w')).toEqual(['active.a.running', 'active.a.retrying', 'active.a.running', 'completed']);
+    expect(net.path('w')).toEqual(['a.running', 'a.retrying', 'a.running', 'completed']);
     expect(actor.getSnapshot().output).toMatchObject({ skipped: [{ stepId: 'a' }] });
     expect(traceLines(net.trace).at(-2)).toBe('a:running->skipped(exhausted)');
   });

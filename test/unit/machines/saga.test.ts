@@ -35,7 +35,7 @@ describe('workflow saga (issue 3)', () => {
       { step: 'reserve', output: 'r-1', key: 'o-9/reserve/compensate' },
     ]);
     expect(net.path('o')).toEqual([
-      'active.reserve.running', 'active.charge.running', 'active.label.running', 'active.ship.running',
+      'reserve.running', 'charge.running', 'label.running', 'ship.running',
       'compensating.label.running', 'compensating.charge.running', 'compensating.reserve.running', 'aborted',
     ]);
     expect(traceLines(net.trace)).toEqual([
@@ -85,7 +85,7 @@ describe('workflow saga (issue 3)', () => {
     const net = createNet();
     const actor = net.add('w', wf);
     await net.settle();
-    expect(net.path('w')).toEqual(['active.a.running', 'active.b.running', 'active.c.running', 'completed']);
+    expect(net.path('w')).toEqual(['a.running', 'b.running', 'c.running', 'completed']);
     expect(actor.getSnapshot().output).toMatchObject({ status: 'completed', skipped: [{ stepId: 'b', error: { message: 'flaky' } }], results: { a: 1, c: { a: 1 } } });
     expect(traceLines(net.trace)).toContain('b:running->skipped(exhausted)');
   });
@@ -104,11 +104,11 @@ describe('workflow saga (issue 3)', () => {
     const actor = net.add('w', wf);
     await net.settle();
     expect(net.path('w')).toEqual([
-      'active.history.running',
-      'active.analyse.{sentiment.running|stock.inventory.running}',
-      'active.analyse.{sentiment.done|stock.inventory.running}',
-      'active.analyse.{sentiment.done|stock.price.running}',
-      'active.draft.running',
+      'history.running',
+      'analyse.{sentiment.running|stock.inventory.running}',
+      'analyse.{sentiment.done|stock.inventory.running}',
+      'analyse.{sentiment.done|stock.price.running}',
+      'draft.running',
       'completed',
     ]);
     expect(actor.getSnapshot().output).toMatchObject({ results: { draft: ['history', 'inventory', 'price', 'sentiment'] } });
@@ -129,7 +129,7 @@ describe('workflow saga (issue 3)', () => {
     await net.settle();
     await net.advance(50);
     expect(tries).toBe(2);
-    expect(net.path('w')).toEqual(['active.book.running', 'active.pay.running', 'compensating.book.running', 'compensating.book.retrying', 'compensating.book.running', 'compensating.book.escalated']);
+    expect(net.path('w')).toEqual(['book.running', 'pay.running', 'compensating.book.running', 'compensating.book.retrying', 'compensating.book.running', 'compensating.book.escalated']);
     expect(Object.keys((queue.getSnapshot().context as { items: object }).items)).toEqual(['w/book~compensate/2']);
     queue.send({ type: 'escrow.approve', itemId: 'w/book~compensate/2', by: 'ops' });
     await net.settle();
@@ -153,7 +153,7 @@ describe('workflow saga (issue 3)', () => {
     await net.settle();
     expect(signal?.aborted).toBe(true);
     expect(undone).toEqual(['a']);
-    expect(net.path('w')).toEqual(['active.a.running', 'active.b.running', 'compensating.a.running', 'aborted']);
+    expect(net.path('w')).toEqual(['a.running', 'b.running', 'compensating.a.running', 'aborted']);
     expect(actor.getSnapshot().output).toMatchObject({ status: 'aborted', cause: { stepId: '', error: { name: 'Aborted' } } });
   });
 
@@ -170,7 +170,7 @@ describe('workflow saga (issue 3)', () => {
     const net = createNet();
     const actor = net.add('s', stepMachine(step('ping', async () => 'pong')));
     await net.settle();
-    expect(net.path('s')).toEqual(['active.ping.running', 'completed']);
+    expect(net.path('s')).toEqual(['ping.running', 'completed']);
     expect(actor.getSnapshot().output).toMatchObject({ results: { ping: 'pong' } });
   });
 });
