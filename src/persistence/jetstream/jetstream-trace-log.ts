@@ -118,9 +118,9 @@ class JetStreamTraceLog implements TraceLog {
 
   append(workflowId: string, entryId: string, data: Uint8Array): void {
     checkTraceTokens(workflowId, entryId);
-    const subject = traceSubject(this.o.system, workflowId, entryId);
-    if (this.closed) return this.giveUp(subject, 'the trace log is closed');
-    if (this.held >= this.o.maxQueued) return this.giveUp(subject, `more than ${this.o.maxQueued} entries queued`);
+    // The subject of a batch is its first entry's, built when the batch is (an entry's own only for a report).
+    if (this.closed) return this.giveUp(traceSubject(this.o.system, workflowId, entryId), 'the trace log is closed');
+    if (this.held >= this.o.maxQueued) return this.giveUp(traceSubject(this.o.system, workflowId, entryId), `more than ${this.o.maxQueued} entries queued`);
     this.queue.push({ workflowId, id: entryId, data, since: Date.now() });
     this.held++;
     this.schedule();
