@@ -139,6 +139,11 @@ export interface SequenceDef<TInput = unknown> {
 
 export type DefinitionNode<TInput = unknown> = StepDef<TInput> | ParallelDef<TInput> | SequenceDef<TInput>;
 
+/** The state key of an item at `index` among its siblings: its id; an unnamed parallel group's position. */
+export function itemKey(node: DefinitionNode, index: number): string {
+  return node.kind === 'parallel' ? node.id ?? `parallel-${index}` : node.id;
+}
+
 export interface WorkflowDefinition<TInput = unknown> {
   readonly steps: readonly DefinitionNode<TInput>[];
   /** Token budget per handoff; default 4,000. */

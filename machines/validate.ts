@@ -3,7 +3,8 @@
  * naming the step and the field (`steps.<stepId>.<field>`), like OTP's `check_childspec`.
  */
 import { InvalidConfigError } from '../src/errors.js';
-import type { DefinitionNode, StepDef, WorkflowDefinition } from './definition.js';
+import { itemKey, type DefinitionNode, type StepDef, type WorkflowDefinition } from './definition.js';
+import { WORKFLOW_STATES } from './workflow-states.js';
 import type { RetryPolicy } from './policy.js';
 
 /** A workflow definition problem; `stepId` and `stepField` say where. */
@@ -31,13 +32,10 @@ export function validateDefinition(workflowId: string, def: WorkflowDefinition):
   walk(def.steps, new Set(), seen, 'steps');
   // The top-level items are the root's own states (workflow.ts), beside the workflow's.
   def.steps.forEach((node, index) => {
-    const key = node.kind === 'parallel' ? node.id ?? `parallel-${index}` : node.id;
-    if (WORKFLOW_STATES.has(key)) fail(key, 'id', `${JSON.stringify(key)} names a state of the workflow itself: rename the top-level ${node.kind}`);
+    const key = itemKey(node, index);
+    if (WORKFLOW_STATES.includes(key)) fail(key, 'id', `${JSON.stringify(key)} names a state of the workflow itself: rename the top-level ${node.kind}`);
   });
 }
-
-/** The workflow's own states, beside its top-level items. */
-const WORKFLOW_STATES: ReadonlySet<string> = new Set(['completed', 'compensating', 'aborted']);
 
 /** Checks nodes in order; `before` holds the steps certain to have finished before each node starts. */
 function walk(nodes: readonly DefinitionNode[], before: Set<string>, seen: Set<string>, where: string): Set<string> {
@@ -49,7 +47,7 @@ function walk(nodes: readonly DefinitionNode[], before: Set<string>, seen: Set<s
       done = new Set([...done, node.id]);
     } else if (node.kind === 'parallel') {
       // An unnamed group is keyed by its position, unique among its siblings (checked below), not workflow-wide.
-      const id = node.id ?? `parallel-${index}`;
+      const id = itemKey(node, index);
       if (node.id !== undefined) claim(id, seen, 'id');
       if (node.id === undefined && nodes.some((other) => other !== node && other?.kind !== 'parallel' && other?.id === id)) fail(id, 'id', 'collides with the position key of an unnamed parallel group: name the group');
       if (!Array.isArray(node.branches) || node.branches.length === 0) fail(id, 'branches', 'must be a non-empty array');

@@ -10,7 +10,7 @@
  * The machine is pure: it talks to the runtime only through emitted events (tell, ask, trace; see emit.ts).
  */
 import { fromPromise, setup, type AnyActorLogic, type AnyEventObject } from 'xstate';
-import type { ConcurrencyLimit, DefinitionNode, StepDef, WorkflowDefinition } from './definition.js';
+import { itemKey, type ConcurrencyLimit, type DefinitionNode, type StepDef, type WorkflowDefinition } from './definition.js';
 import { DEFAULT_TOKEN_BUDGET, estimateTokens, type SummarizeRequest } from './handoff.js';
 import { stepEnv, actorName, type StepEnv } from './step-env.js';
 import { startsDirectly, stepState, type DelayFn, type SuccessHandoff } from './step.js';
@@ -139,7 +139,7 @@ interface SequenceEnd {
 function compileSequence(nodes: readonly DefinitionNode[], before: readonly string[], shared: Shared, out: Compiled, end: SequenceEnd = { key: 'end' }): { state: Record<string, unknown>; after: string[] } {
   const states: Record<string, unknown> = {};
   let done = [...before];
-  const keys = nodes.map((node, index) => keyOf(node, index));
+  const keys = nodes.map(itemKey);
   // Each item (and the end) gets an id, so a step that succeeds can go straight to the next item: one
   // microstep instead of two (through its final `done` state and the compound's onDone).
   const ids = [...keys, 'end'].map(() => `troupe:item:${out.items++}`);
@@ -178,15 +178,11 @@ function compileNode(node: DefinitionNode, index: number, before: readonly strin
   node.branches.forEach((branch, i) => {
     // A branch ends in its own final state: the parallel group is done when every branch is.
     const compiled = compileNode(branch, i, before, shared, out);
-    regions[keyOf(branch, i)] = compiled.state;
+    regions[itemKey(branch, i)] = compiled.state;
     for (const id of compiled.after) after.add(id);
   });
   void index;
   return { state: { type: 'parallel', states: regions }, after: [...after] };
-}
-
-function keyOf(node: DefinitionNode, index: number): string {
-  return node.kind === 'parallel' ? node.id ?? `parallel-${index}` : node.id;
 }
 
 function initialContext(id: string, escrow: string | undefined, raw: unknown, actorId: string | undefined): WorkflowContext {

@@ -5,6 +5,7 @@
  * unless asked for, the `route` pseudo-state drawn as a nameless choice point, and human labels on the edges.
  * No DOM here, so it is tested in Node.
  */
+import { WORKFLOW_STATES } from '../../machines/workflow-states.js';
 
 export interface ChartNode {
   readonly path: string;
@@ -213,11 +214,15 @@ function isStep(node: ChartNode): boolean {
  * `~`), so "any step fails" and "cancel" are one edge each from that box, not one per step.
  */
 export const STEPS = '~steps';
-const WORKFLOW_STATES = ['completed', 'compensating', 'aborted'];
+
+/** A state inside the steps' box: any but the root, the box and the workflow's own states, and theirs. */
+function inStepsBox(path: string): boolean {
+  return path !== '' && path !== STEPS && !WORKFLOW_STATES.includes(path.split('.')[0]!);
+}
 
 function withStepsBox(root: ChartNode): ChartNode {
-  const own = root.children.filter((c) => WORKFLOW_STATES.includes(c.key));
-  const items = root.children.filter((c) => !WORKFLOW_STATES.includes(c.key));
+  const own = root.children.filter((c) => !inStepsBox(c.path));
+  const items = root.children.filter((c) => inStepsBox(c.path));
   if (own.length !== WORKFLOW_STATES.length || items.length === 0 || !items.some((c) => c.type === 'compound' || c.type === 'parallel')) return root;
   const box: ChartNode = { path: STEPS, key: 'steps', type: 'compound', children: items, ...(root.initial === undefined ? {} : { initial: root.initial }) };
   return { ...root, children: [box, ...own], initial: STEPS };
@@ -226,7 +231,7 @@ function withStepsBox(root: ChartNode): ChartNode {
 /** Whether a drawn state is active: the steps' box is while any step is (the workflow runs its steps). */
 export function isDrawnActive(path: string, active: ReadonlySet<string>): boolean {
   if (path !== STEPS) return active.has(path);
-  for (const p of active) if (p !== '' && !WORKFLOW_STATES.includes(p.split('.')[0]!)) return true;
+  for (const p of active) if (inStepsBox(p)) return true;
   return false;
 }
 
@@ -274,7 +279,7 @@ export function viewOf(model: ChartModel, view: ChartView): ChartViewModel {
   const edges: ViewEdge[] = [];
   const loops: ViewEdge[] = [];
   for (const { loop, ...edge } of merged.values()) (loop ? loops : edges).push(edge);
-  return { root, edges: view.showInternal ? edges : lifted(edges, boxed ? (path) => root.children[0]!.children.some((c) => path === c.path || path.startsWith(`${c.path}.`)) : undefined), loops };
+  return { root, edges: view.showInternal ? edges : lifted(edges, boxed ? inStepsBox : undefined), loops };
 }
 
 /**

@@ -26,15 +26,18 @@ export function watchTracing(): void {
 }
 
 function refreshTracing(): void {
-  const provider = trace.getTracerProvider();
-  // The API's global is a proxy that delegates once an SDK registers; without one it has no delegate tracer.
-  tracer = provider instanceof ProxyTracerProvider ? provider.getDelegateTracer('troupe') : provider.getTracer('troupe');
+  tracer = sdkTracer();
 }
 
-/** Whether an SDK is registered now (read live, not at the last refresh): the API's proxy has a delegate. */
-export function tracingRegistered(): boolean {
+/** The registered SDK's tracer now, or undefined: the API's global is a proxy that delegates once an SDK registers. */
+function sdkTracer(): Tracer | undefined {
   const provider = trace.getTracerProvider();
-  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('troupe') !== undefined;
+  return provider instanceof ProxyTracerProvider ? provider.getDelegateTracer('troupe') : provider.getTracer('troupe');
+}
+
+/** Whether an SDK is registered now (read live, not at the last refresh). */
+export function tracingRegistered(): boolean {
+  return sdkTracer() !== undefined;
 }
 
 /** The SDK's tracer, or undefined when none is registered (then nothing is traced). */
