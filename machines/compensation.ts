@@ -14,6 +14,8 @@ import { poolCancels } from './step-move.js';
 import { traceEvent } from './trace.js';
 import { act, recordOf, type ReducerArgs, type WorkflowContext } from './workflow-context.js';
 
+import type { TaskSpec } from './task.js';
+
 export const ABORTED_ID = 'troupe:aborted';
 export const COMPENSATING_ID = 'troupe:compensating';
 
@@ -21,16 +23,19 @@ export function compensatingState(steps: readonly StepEnv[]): {
   state: Record<string, unknown>;
   actors: Record<string, AnyActorLogic>;
   delays: Record<string, DelayFn>;
+  tasks: TaskSpec<WorkflowContext>[];
 } {
   const envs = steps.filter((s) => s.compensable).map(compensationEnv);
   const states: Record<string, unknown> = {};
   let actors: Record<string, AnyActorLogic> = {};
   let delays: Record<string, DelayFn> = {};
+  const tasks: TaskSpec<WorkflowContext>[] = [];
   for (const env of envs) {
     const built = stepState(env, { initial: 'route', abortTarget: `#${ABORTED_ID}` });
     states[env.origin] = { ...built.state, onDone: { target: 'next', actions: act(finished(env)) } };
     actors = { ...actors, ...built.actors };
     delays = { ...delays, ...built.delays };
+    tasks.push(...built.tasks);
   }
   states['next'] = {
     always: [
@@ -42,7 +47,7 @@ export function compensatingState(steps: readonly StepEnv[]): {
       { target: `#${ABORTED_ID}`, actions: act(aborted) },
     ],
   };
-  return { state: { id: COMPENSATING_ID, initial: 'next', entry: act(entered(steps)), states }, actors, delays };
+  return { state: { id: COMPENSATING_ID, initial: 'next', entry: act(entered(steps)), states }, actors, delays, tasks };
 }
 
 /** Statuses in which a step's attempt holds or awaits pool slots (see step-move.ts). */

@@ -6,6 +6,7 @@
 export * from './emit.js';
 export { workflow, stepMachine, DEFAULT_ESCROW, type WorkflowMachine } from './workflow.js';
 export type { NestedRestore, RestoredTimer } from './nested-layout.js';
+export type { TaskHost } from './task.js';
 export {
   agent,
   runAgent,

@@ -3,8 +3,8 @@
  * (`{ active: { s0: 'running' } }`); they are the root's own states now (`{ s0: 'running' }`, workflow.ts). A stored
  * snapshot of the earlier layout is rewritten as it is restored, so durable workflows in flight across the upgrade
  * resume where they were:
- * - its state value loses the `active` level;
- * - its invoked children, keyed by the invoking state's id (`0.<workflow>.active.s0.running`), take the new ids;
+ * - its state value loses the `active` level (its invoked steps' attempts, XState children then, are not kept: the
+ *   restored workflow runs the attempts of its active states again, task.ts);
  * - its pending `after` timers, which a durable record keeps beside the snapshot with the same state ids in their
  *   event types (`xstate.after.<delay>.<workflow>.active.s0.retrying`), through `troupeRestoreTimer`.
  * Each rewrite applies only where the stored form does not fit the chart as it is (a top-level step may itself be
@@ -18,7 +18,6 @@ interface StateNodeLike {
 
 interface PersistedLike {
   readonly value?: unknown;
-  readonly children?: Readonly<Record<string, unknown>>;
 }
 
 /** A timer as a durable record keeps it: XState's scheduled event id, the event, and when it is due. */
@@ -38,13 +37,7 @@ export function withNestedRestore<T extends AnyStateMachine>(machine: T): T & Ne
   const restoreSnapshot = (snapshot: unknown, scope: unknown) => {
     const persisted = snapshot as PersistedLike;
     if (!isNested(machine.root as unknown as StateNodeLike, persisted.value)) return restore(snapshot as never, scope as never);
-    const children: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(persisted.children ?? {})) {
-      // `<index>.<state node id>` (XState's invoke ids): the index, then the id without `active`.
-      const dot = key.indexOf('.') + 1;
-      children[key.startsWith(nestedId, dot) ? `${key.slice(0, dot)}${flatId}${key.slice(dot + nestedId.length)}` : key] = child;
-    }
-    return restore({ ...persisted, value: (persisted.value as { active: unknown }).active, children } as never, scope as never);
+    return restore({ ...persisted, value: (persisted.value as { active: unknown }).active } as never, scope as never);
   };
   const troupeRestoreTimer = (timer: RestoredTimer): RestoredTimer => {
     const type = timer.event.type;

@@ -16,7 +16,7 @@ export interface StepEnv {
   readonly kind: 'step' | 'compensation';
   /** The step this env belongs to (the compensated one, for a compensation). */
   readonly origin: string;
-  /** Name of the invoked work in `setup({ actors })`. */
+  /** Name of the attempt's work (its state's task, task.ts) in `setup({ actors })`. */
   readonly src: string;
   readonly def: StepDef;
   readonly retry: ResolvedRetryPolicy;

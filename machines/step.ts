@@ -18,6 +18,7 @@ import { handoffContext, handoffData } from './handoff.js';
 import { actorName, answerType, idempotencyKey, noteType, timerKey, type StepEnv } from './step-env.js';
 import * as h from './handoff-reducers.js';
 import * as r from './step-reducers.js';
+import { taskEvent, taskState, taskStopped, taskTag, type TaskSpec } from './task.js';
 import { isTimerFor, remainingMs, TIMER_EVENT, type Timers } from './timers.js';
 import { act, andThen, recordOf, type ReducerArgs, type StepStatus, type WorkflowContext } from './workflow-context.js';
 
@@ -36,11 +37,17 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
   state: StateConfig;
   actors: Record<string, AnyActorLogic>;
   delays: Record<string, DelayFn>;
+  tasks: TaskSpec<WorkflowContext>[];
 } {
   const is = (status: StepStatus) => ({ context }: Args) => recordOf(context, env.id).status === status;
+  const tasks: TaskSpec<WorkflowContext>[] = [];
+  const task = (spec: TaskSpec<WorkflowContext>, onDone: unknown, onError: unknown, on: StateConfig = {}): StateConfig => {
+    tasks.push(spec);
+    return { ...taskState(spec), on: { [taskEvent.done(spec.key)]: onDone, [taskEvent.error(spec.key)]: onError, ...on } };
+  };
   const states: Record<string, StateConfig> = {
     route: {},
-    summarizing: summarizingState(env),
+    summarizing: summarizingState(env, task),
     checking: { on: { [answerType.breaker(env.id)]: toRoute(r.permitted(env)) } },
     // The slots of the pools the step `uses` (issue 11): granted one by one, or a pool's deadline fails the attempt.
     waiting: {
@@ -49,18 +56,15 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
         'pool.expired': { guard: forPoolRequest(env), ...toRoute(r.poolFailed(env)) },
       },
     },
-    running: {
-      invoke: { src: env.src, input: attemptInput(env), onDone: succeededTransition(env, options.success), onError: toRoute(onError(env, true)) },
-      on: {
-        ...noteHandler(env),
-        // A lease that ran out under a running attempt: recorded; the attempt goes on (its pool has moved on).
-        ...(env.uses.length > 0 ? { 'pool.revoked': { guard: forPoolRequest(env), actions: act(r.leaseRevoked(env)) } } : {}),
-      },
-    },
+    running: task({ key: `run:${env.id}`, src: env.src, input: attemptInput(env), recoverable: true }, succeededTransition(env, options.success), toRoute(onError(env, true)), {
+      ...noteHandler(env),
+      // A lease that ran out under a running attempt: recorded; the attempt goes on (its pool has moved on).
+      ...(env.uses.length > 0 ? { 'pool.revoked': { guard: forPoolRequest(env), actions: act(r.leaseRevoked(env)) } } : {}),
+    }),
     fallback: typeof env.fallback === 'string'
       ? { on: { [answerType.fallback(env.id)]: toRoute(answered(env, (output) => r.succeeded(env, output))) } }
-      : { invoke: { src: actorName.fallback(env.id), input: attemptInput(env), onDone: toRoute(r.succeeded(env)), onError: toRoute(onError(env, false)) }, on: noteHandler(env) },
-    verifying: verifyingState(env),
+      : task({ key: `fallback:${env.id}`, src: actorName.fallback(env.id), input: attemptInput(env), recoverable: false }, toRoute(r.succeeded(env)), toRoute(onError(env, false)), noteHandler(env)),
+    verifying: verifyingState(env, task),
     retrying: {},
     escalated: {
       on: {
@@ -88,12 +92,14 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
     ],
   };
   const delays = armTimers(env, states);
-  if (options.initial === 'route') return { state: { initial: 'route', states }, actors: actorsOf(env), delays };
+  // The tasks of the states left out are not run.
+  const kept = tasks.filter((spec) => Object.values(states).some((state) => (state['tags'] as string[] | undefined)?.includes(taskTag(spec.key))));
+  if (options.initial === 'route') return { state: { initial: 'route', states }, actors: actorsOf(env), delays, tasks: kept };
   // pending: the step's initial transition measures the handoff and starts the first attempt. When only `running`
   // can follow (a direct step) the step starts there: one microstep less per step on the hot path. It is the initial
   // transition's action, not an entry action, so the step before can enter `running` itself having prepared this
   // step in its own transition (see `SuccessHandoff`), and the prepare is not run twice.
-  return { state: { initial: { target: startsDirectly(env) ? 'running' : 'route', actions: act(h.prepare(env)) }, states }, actors: actorsOf(env), delays };
+  return { state: { initial: { target: startsDirectly(env) ? 'running' : 'route', actions: act(h.prepare(env)) }, states }, actors: actorsOf(env), delays, tasks: kept };
 }
 
 /** A step with no summarizer and no breaker can only start by running its first attempt. */
@@ -143,7 +149,7 @@ function forItem(env: StepEnv) {
 }
 
 function attemptInput(env: StepEnv) {
-  return ({ context }: Args) => {
+  return (context: WorkflowContext) => {
     const rec = recordOf(context, env.id);
     const base = {
       input: context.input, context: handoffContext(rec.handoff, env.from, context.results), idempotencyKey: idempotencyKey(context.workflowId, env),
@@ -153,39 +159,38 @@ function attemptInput(env: StepEnv) {
   };
 }
 
-function summarizingState(env: StepEnv): StateConfig {
+/** A state running a task: its spec, its result's transitions, and the state's other handlers. */
+type TaskStateOf = (spec: TaskSpec<WorkflowContext>, onDone: unknown, onError: unknown, on?: StateConfig) => StateConfig;
+
+function summarizingState(env: StepEnv, task: TaskStateOf): StateConfig {
   const summarizer = env.summarizer;
   if (typeof summarizer === 'string') {
     return { on: { [answerType.summary(env.id)]: toRoute(answered(env, (payload) => h.summarized(env, payload))) } };
   }
-  return {
-    invoke: {
-      src: actorName.summarize,
-      input: ({ context }: Args) => {
-        const data = handoffData(env.from, context.results);
-        const text = JSON.stringify(data);
-        return { text, data, budget: env.budget, tokens: env.tokenizer(text), workflowId: context.workflowId, stepId: env.id };
-      },
-      onDone: toRoute((a) => h.summarized(env, (a.event as { output?: unknown }).output)(a)),
-      onError: toRoute(onError(env, false)),
-    },
+  const input = (context: WorkflowContext) => {
+    const data = handoffData(env.from, context.results);
+    const text = JSON.stringify(data);
+    return { text, data, budget: env.budget, tokens: env.tokenizer(text), workflowId: context.workflowId, stepId: env.id };
   };
+  return task(
+    { key: `summarize:${env.id}`, src: actorName.summarize, input, recoverable: false },
+    toRoute((a) => h.summarized(env, (a.event as { output?: unknown }).output)(a)),
+    toRoute(onError(env, false)),
+  );
 }
 
-function verifyingState(env: StepEnv): StateConfig {
+function verifyingState(env: StepEnv, task: TaskStateOf): StateConfig {
   if (typeof env.verify === 'string') {
     return { on: { [answerType.verify(env.id)]: toRoute(answered(env, (payload) => r.verified(env, verdictOf(payload)))) } };
   }
-  return {
-    invoke: {
-      src: actorName.verify(env.id),
-      input: ({ context }: Args) => ({ ...attemptInput(env)({ context, event: { type: '' } }), output: recordOf(context, env.id).output }),
-      onDone: toRoute((a) => r.verified(env, verdictOf((a.event as { output?: unknown }).output))(a)),
-      // A verifier that cannot decide is a reason for a person to look, not for guessing.
-      onError: toRoute((a) => r.escalate(env, a, 'verifier-error', toPlainError((a.event as { error?: unknown }).error))),
-    },
-    on: noteHandler(env),
-  };
+  const attempt = attemptInput(env);
+  return task(
+    { key: `verify:${env.id}`, src: actorName.verify(env.id), input: (context) => ({ ...attempt(context), output: recordOf(context, env.id).output }), recoverable: false },
+    toRoute((a) => r.verified(env, verdictOf((a.event as { output?: unknown }).output))(a)),
+    // A verifier that cannot decide is a reason for a person to look, not for guessing.
+    toRoute((a) => r.escalate(env, a, 'verifier-error', toPlainError((a.event as { error?: unknown }).error))),
+    noteHandler(env),
+  );
 }
 
 /** An `askTo` answer: `{ ok: true, payload }` goes to `onPayload`, `{ ok: false, error }` counts as a failed attempt. */
@@ -229,39 +234,24 @@ function armTimers(env: StepEnv, states: Record<string, StateConfig>): Record<st
   return delays;
 }
 
-/**
- * A step's promise logic whose restored runs say so: XState restarts a promise that was running when the snapshot
- * was taken from the snapshot's input, through the logic's `restoreSnapshot` (the public ActorLogic interface), so
- * the input gets `recovered: true` there. A first run never passes through it.
- */
-function recoverable(logic: AnyActorLogic): AnyActorLogic {
-  return {
-    ...logic,
-    restoreSnapshot: (snapshot: unknown, scope: unknown) => {
-      const restored = (logic.restoreSnapshot ? logic.restoreSnapshot(snapshot as never, scope as never) : snapshot) as { input?: unknown };
-      return restored.input !== null && typeof restored.input === 'object' ? { ...restored, input: { ...restored.input, recovered: true } } : restored;
-    },
-  } as AnyActorLogic;
-}
-
 type AttemptFn = (args: never) => unknown;
 
 /**
- * An attempt's function as promise logic: it receives its input plus the attempt's `signal` and `note` (added here,
- * not in the input, which a snapshot keeps). `note` sends the workflow actor — the promise actor's parent — a
- * `noteType` event: XState gives promise logic no public way to message its parent, so this reads `_parent`
- * (an internal of XState 5.33, as DESIGN.md pins; test/unit/agent.test.ts fails if it goes).
+ * An attempt's function as promise logic, run as its state's task (task.ts): it receives its input plus the
+ * attempt's `signal` and `note` (added here, not in the input, which a snapshot keeps). `note` sends the workflow a
+ * `noteType` event, while the attempt's state is active. `signal` is made when the function reads it.
  */
 function attemptLogic(env: StepEnv, fn: AttemptFn) {
   const type = noteType(env.id);
-  // `Object.assign({}, input, ...)` rather than `{ ...input, ... }`: see `patch` in workflow-context.ts.
-  return fromPromise(async ({ input, signal, self }: { input: Record<string, unknown>; signal: AbortSignal; self: AnyActorRef }) => {
-    const attempt = input['attempt'];
+  return fromPromise(async (task: { input: Record<string, unknown>; signal: AbortSignal; self: AnyActorRef }) => {
+    const attempt = task.input['attempt'];
     const note = (n: AttemptNote) => {
       const checked = checkNote(n);
-      if (!signal.aborted) (self as unknown as { _parent?: AnyActorRef })._parent?.send({ type, attempt, note: checked });
+      if (!taskStopped(task)) task.self.send({ type, attempt, note: checked });
     };
-    return fn(Object.assign({}, input, { signal, note }) as never);
+    // `Object.assign({}, input, ...)` rather than `{ ...input, ... }`: see `patch` in workflow-context.ts.
+    const args = Object.assign({}, task.input, { note });
+    return fn(Object.defineProperty(args, 'signal', { get: () => task.signal, enumerable: true }) as never);
   });
 }
 
@@ -278,10 +268,10 @@ function actorsOf(env: StepEnv): Record<string, AnyActorLogic> {
   const actors: Record<string, AnyActorLogic> = {};
   if (env.kind === 'compensation') {
     const run = compensationOf(env.def)?.run;
-    if (run !== undefined) actors[env.src] = recoverable(attemptLogic(env, run));
+    if (run !== undefined) actors[env.src] = attemptLogic(env, run);
     return actors;
   }
-  actors[env.src] = recoverable(attemptLogic(env, env.def.run));
+  actors[env.src] = attemptLogic(env, env.def.run);
   if (typeof env.fallback === 'function') actors[actorName.fallback(env.id)] = attemptLogic(env, env.fallback);
   if (typeof env.verify === 'function') actors[actorName.verify(env.id)] = attemptLogic(env, env.verify);
   return actors;

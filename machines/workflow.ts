@@ -1,8 +1,9 @@
 /**
  * `workflow(id, { steps })` (issue 3): a definition of steps, parallel groups and nested sequences compiled
  * into one statechart — sequences to compound states, parallel groups to parallel states, each step to the
- * step statechart (step.ts) whose work is an invoked `fromPromise` registered by name in `setup({ actors })`,
- * so snapshots restore and tests swap implementations with `machine.provide({ actors })`.
+ * step statechart (step.ts) whose work runs as its `running` state's task (task.ts): promise logic registered by
+ * name in `setup({ actors })`, so tests swap implementations with `machine.provide({ actors })`, and run again
+ * when a snapshot is restored with that state active.
  *
  *   active (the steps) --all done or skipped--> completed
  *   active --critical failure | workflow.cancel--> compensating (reverse order) --> aborted (with the cause)
@@ -16,6 +17,7 @@ import { stepEnv, actorName, type StepEnv } from './step-env.js';
 import { startsDirectly, stepState, type DelayFn, type SuccessHandoff } from './step.js';
 import { ABORTED_ID, COMPENSATING_ID, cancelled, compensatingState } from './compensation.js';
 import { withNestedRestore } from './nested-layout.js';
+import { withTasks, type TaskSpec } from './task.js';
 import { traceEvent } from './trace.js';
 import { validateDefinition } from './validate.js';
 import { actorIdOf, resolveRunIdentity } from './workflow-input.js';
@@ -31,6 +33,7 @@ interface Compiled {
   envs: StepEnv[];
   actors: Record<string, AnyActorLogic>;
   delays: Record<string, DelayFn>;
+  tasks: TaskSpec<WorkflowContext>[];
 }
 
 type Shared = { budget: number; tokenizer: (text: string) => number; summarizer: WorkflowDefinition['summarizer']; concurrency: readonly ConcurrencyLimit[] };
@@ -59,7 +62,7 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
     budget: definition.tokenBudget ?? DEFAULT_TOKEN_BUDGET, tokenizer: definition.tokenizer ?? estimateTokens, summarizer: definition.summarizer,
     concurrency: (definition.concurrency ?? []).map((limit) => (typeof limit === 'string' ? { pool: limit } : limit) as ConcurrencyLimit),
   };
-  const compiled: Compiled = { states: {}, items: 0, envs: [], actors: {}, delays: {} };
+  const compiled: Compiled = { states: {}, items: 0, envs: [], actors: {}, delays: {}, tasks: [] };
   // The steps are the root's own states, and the top-level sequence ends in `completed`: a chart one level
   // shallower than a compound of the steps would be (every transition's cost grows with the active states' depth).
   const top = compileSequence(definition.steps as readonly DefinitionNode[], [], shared, compiled, { key: 'completed', entry: act(completed) });
@@ -90,11 +93,18 @@ export function workflow<TInput = unknown>(id: string, definition: WorkflowDefin
   // The chart is compiled from data, so its config cannot be checked against xstate's literal-config types.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   }).createMachine(config as any);
-  return Object.assign(withNestedRestore(machine), {
+  const tasks = [...compiled.tasks, ...compensating.tasks];
+  const extras = {
     workflowDefinition: definition as WorkflowDefinition<TInput>,
     stepIds: compiled.envs.map((e) => e.id),
     troupeServices: servicesOf(id, escrow, summarizer, compiled.envs, shared.concurrency),
-  });
+  };
+  // `provide()` makes a new machine from the config: it gets the same restore, tasks and fields.
+  const decorate = (m: typeof machine) => {
+    const provide = m.provide.bind(m);
+    return Object.assign(withTasks(withNestedRestore(m), tasks), extras, { provide: (implementations: Parameters<typeof provide>[0]) => decorate(provide(implementations)) });
+  };
+  return decorate(machine);
 }
 
 /**
@@ -167,6 +177,7 @@ function compileStep(env: StepEnv, before: readonly string[], out: Compiled, suc
   out.envs.push(env);
   Object.assign(out.actors, built.actors);
   Object.assign(out.delays, built.delays);
+  out.tasks.push(...built.tasks);
   return { state: built.state, after: [...before, env.id] };
 }
 

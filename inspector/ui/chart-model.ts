@@ -196,9 +196,9 @@ class Edges {
 
 // ---- the view ----------------------------------------------------------------------------------
 
-/** Events the runtime sends a workflow for its own bookkeeping (ask answers, restored timers). */
+/** Events the runtime sends a workflow for its own bookkeeping (ask answers, restored timers); a task's result is not. */
 export function isInternalEvent(event: string): boolean {
-  return event.startsWith('troupe.');
+  return event.startsWith('troupe.') && !event.startsWith('troupe.task.');
 }
 
 const ROUTE = 'route';
@@ -317,7 +317,7 @@ function commonAncestor(paths: readonly string[]): string {
 export function rawLabel(event: string): string {
   if (event === '') return 'always';
   if (event.startsWith('xstate.after.')) return `after ${event.slice('xstate.after.'.length).split('.')[0] ?? ''}`;
-  for (const prefix of ['xstate.done.actor', 'xstate.error.actor', 'xstate.done.state']) if (event.startsWith(prefix)) return prefix;
+  for (const prefix of ['xstate.done.actor', 'xstate.error.actor', 'xstate.done.state', 'troupe.task.done', 'troupe.task.error']) if (event.startsWith(prefix)) return prefix;
   return event;
 }
 
@@ -349,8 +349,9 @@ export function humanLabel(event: string, choiceTarget?: string, source?: string
     if (delay.includes(':')) return delay.slice(delay.lastIndexOf(':') + 1);
     return /^\d+$/.test(delay) ? `after ${delay} ms` : `after ${delay}`;
   }
-  if (event.startsWith('xstate.done.')) return 'done';
-  if (event.startsWith('xstate.error.')) return 'error';
+  // An invoked actor's or a state's task's result (machines/task.ts).
+  if (event.startsWith('xstate.done.') || event.startsWith('troupe.task.done.')) return 'done';
+  if (event.startsWith('xstate.error.') || event.startsWith('troupe.task.error.')) return 'error';
   return EVENT_LABELS[event] ?? event;
 }
 

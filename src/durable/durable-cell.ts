@@ -418,6 +418,8 @@ export class DurableCell extends ActorCell {
     if (this.applied.length > 0 || this.replies.length > 0 || this.deadReceipts.length > 0 || this.finalStatus !== undefined) return undefined;
     const snapshot = actor.getSnapshot() as Snapshot<unknown> & { children?: Record<string, unknown> };
     if (snapshot.status !== 'active' || (snapshot.children !== undefined && Object.keys(snapshot.children).length > 0)) return undefined;
+    // A workflow's step runs as its state's task, not as a child (machines/task.ts): the logic says whether one runs.
+    if ((actor.logic as { troupeBusy?: (actor: unknown) => boolean }).troupeBusy?.(actor) === true) return undefined;
     if (this.persisted === undefined || this.persisted.status !== 'active') return undefined;
     return this.lastActive;
   }

@@ -33,7 +33,8 @@ describe('the demo workflow', () => {
     expect(drawn).toContain('assess.sentiment');
     expect(drawn).toContain('compensating.draft');
     expect(drawn.some((p) => p.startsWith('history.'))).toBe(false);
-    expect(vm.edges.some((e) => e.events.some((ev) => ev.startsWith('troupe.')))).toBe(false);
+    // A step's result (`troupe.task.done.run:history`) is drawn; the runtime's bookkeeping events are not.
+    expect(vm.edges.some((e) => e.events.some((ev) => ev.startsWith('troupe.') && !ev.startsWith('troupe.task.')))).toBe(false);
     // The step chain reads left to right with human labels; a critical failure leads to compensation.
     expect(vm.edges).toContainEqual(expect.objectContaining({ source: 'history', target: 'assess', label: 'done' }));
     // The steps are the root's own states, drawn in one box: every step's failure into compensation is one edge
@@ -111,6 +112,8 @@ describe('an outside app config', () => {
     expect(humanLabel('xstate.after.1000.x.a')).toBe('after 1000 ms');
     expect(humanLabel('xstate.after.history:retry.w.active')).toBe('backoff over');
     expect(humanLabel('xstate.error.actor.0.w.running')).toBe('error');
+    expect(humanLabel('troupe.task.done.run:history')).toBe('done');
+    expect(humanLabel('troupe.task.error.run:history')).toBe('error');
     expect(humanLabel('escrow.approved')).toBe('approve');
   });
 });
