@@ -130,7 +130,10 @@ function stopAll(self: AnyActorRef): void {
   runs.delete(self);
 }
 
-/** The work named `src` in the actor's machine, as provided: promise logic (`fromPromise`), whose function it calls. */
+/**
+ * The work named `src` in the actor's machine, as provided: promise logic, whose function `fromPromise` keeps as the
+ * logic's `config` (a public field of ActorLogic; task.test.ts's `provide()` test fails if that changes).
+ */
 function creatorOf(self: AnyActorRef, src: string): PromiseCreator {
   const machine = (self as { logic?: AnyStateMachine }).logic;
   const logic = machine?.implementations.actors[src] as { config?: unknown } | undefined;
