@@ -507,8 +507,12 @@ export class DurableCell extends ActorCell {
   /** Called once a stop has finished its last writes: the durable node stops tracking the cell then. */
   afterStop: (() => void) | undefined;
 
+  /** This incarnation stopped here because its shard's lease was not this node's: the actor lives on elsewhere. */
+  moved = false;
+
   /** Ends this incarnation without a final record: the node that holds the shard runs the actor (this one, again, once its lease is renewed). */
   private stopAsMoved(): void {
+    this.moved = true;
     void this.stop(false).then(() => {
       this.services.onShardMoved?.();
       this.parent.childExited(this, 'stopped');

@@ -43,6 +43,8 @@ const APPEND_BACKOFF = { minMs: 100, maxMs: 2_000, factor: 2, jitter: 0.2 };
 /** Default ack_wait of the log (JETSTREAM_MAILBOX_DEFAULTS), for the keep-alive period when none is configured. */
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_LATER_MS = 1_000;
+/** `cellFor`'s answer for an actor that stopped here because its shard moved (see there). */
+const MOVED = Symbol('moved');
 /** A delivery of a shard whose lease lapsed here is given back for redelivery after this long, ms. */
 const NOT_MINE_RETRY_MS = 100;
 /** Delete markers of moved records older than this are purged from the snapshot store (at recover, then hourly). */
@@ -117,7 +119,7 @@ export class DurableNode {
   /** Addresses this node knows to be durable: sends to them go through the log even when not active. */
   private readonly known = new Set<string>();
   private readonly asks = new Map<string, ReplyTarget>();
-  private readonly activating = new Map<string, Promise<DurableCell | undefined>>();
+  private readonly activating = new Map<string, Promise<DurableCell | typeof MOVED | undefined>>();
   private readonly slots = new Map<string, Slot>();
   /** Envelopes decoded on arrival, so a release does not decode twice. */
   private readonly decoded = new WeakMap<MailboxDelivery, EventEnvelope>();
@@ -440,7 +442,7 @@ export class DurableNode {
         continue;
       }
       const cell = await this.cellFor(record.address);
-      if (cell) restored.push(record.address);
+      if (cell instanceof DurableCell) restored.push(record.address);
     }
     this.purgeTombstones();
     if (!shards) await this.start();
@@ -632,7 +634,7 @@ export class DurableNode {
 
   /** Activates the slot's actor; retries a store that does not answer; gives up only when there is no actor. */
   private async activateSlot(slot: Slot): Promise<void> {
-    let cell: DurableCell | undefined;
+    let cell: DurableCell | typeof MOVED | undefined;
     try {
       cell = await this.cellFor(slot.address);
     } catch (error) {
@@ -642,6 +644,7 @@ export class DurableNode {
       return;
     }
     if (this.slots.get(slot.address) !== slot) return;
+    if (cell === MOVED) return this.handBack(slot);
     if (!cell) return this.releaseAll(slot, 'no durable actor at this address');
     slot.cell = cell;
     slot.inbox.open(cell.baseSeq);
@@ -703,7 +706,12 @@ export class DurableNode {
   shardMoved(address: string): void {
     const slot = this.slots.get(address);
     if (slot === undefined || this.stopped || slot.cell?.state !== 'stopped') return; // a newer actor has it, or none yet
-    this.slots.delete(address);
+    this.handBack(slot);
+  }
+
+  /** The slot's deliveries go back to the stream (after a second), for whichever node holds the shard. */
+  private handBack(slot: Slot): void {
+    this.slots.delete(slot.address);
     slot.inbox.close();
     for (const entry of slot.inbox.drainPending()) entry.delivery.nak(RETRY_LATER_MS);
   }
@@ -760,13 +768,17 @@ export class DurableNode {
     return !!stored && decodeRecord(stored.value).status === 'active';
   }
 
-  /** The active cell, or the one activated from its stored record; undefined when none is stored or it finished. */
-  private async cellFor(address: string): Promise<DurableCell | undefined> {
+  /**
+   * The running actor at `address`, activated from its record if need be; undefined when there is none (never
+   * spawned, or ended for good); MOVED when it stopped here because its shard's lease was not this node's, so its
+   * messages are another node's to handle (or this one's again, once its lease is renewed), not dead letters.
+   */
+  private async cellFor(address: string): Promise<DurableCell | typeof MOVED | undefined> {
     this.cancelWake(address); // activated now, by a message or its timer
     const existing = this.options.core.cell(address);
     if (existing instanceof DurableCell) {
       await existing.ready;
-      return existing.state === 'stopped' ? undefined : existing;
+      return existing.moved ? MOVED : existing.state === 'stopped' ? undefined : existing;
     }
     if (existing) return undefined;
     let pending = this.activating.get(address);
@@ -777,7 +789,7 @@ export class DurableNode {
     return pending;
   }
 
-  private async activateFromStore(address: string): Promise<DurableCell | undefined> {
+  private async activateFromStore(address: string): Promise<DurableCell | typeof MOVED | undefined> {
     const stored = await this.options.store.get(snapshotKey(address));
     if (!stored) return undefined;
     const record = decodeRecord(stored.value);
@@ -789,7 +801,7 @@ export class DurableNode {
     if (record.passive) await this.index?.remove(shardOf(address, this.options.log.shards), address, earliestDue(record.timers));
     const cell = this.options.activate(record);
     await cell.ready;
-    return cell.state === 'stopped' ? undefined : cell;
+    return cell.moved ? MOVED : cell.state === 'stopped' ? undefined : cell;
   }
 
   /** An active record a newer final one supersedes (a finish cut short): its delete is finished here. */

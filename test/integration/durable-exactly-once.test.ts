@@ -199,6 +199,47 @@ describe('durable delivery guarantee on NATS: every stored message applied exact
     await second.shutdown();
   }, 30_000);
 
+  it('a delivery accepted under the lease, whose actor then activates with the lease lapsed (the process stalled past it): it waits for the renewed lease, not dead-lettered', async () => {
+    const name = 'eolapse';
+    const LEASE_MS = 600;
+    const options = { nats: { servers: server.url, shards: SHARDS, nodeLeaseMs: LEASE_MS } };
+    // `l` is stored and passivated, so in the next system its first delivery activates it from its record.
+    const first = await start(name, { ...options, passivateAfterMs: 50 });
+    await first.recover();
+    const ref1 = first.spawn<typeof ledger>('ledger', { id: 'l', durable: true });
+    const confirmed = await burst(ref1, ids('a', 10));
+    await within(10_000, 'ask in the first system', ref1.ask({ type: 'get' }, { timeoutMs: 9_000 }));
+    await until(5_000, 'l is unloaded', () => first.durabilityStats().passivated >= 1);
+    await first.shutdown();
+
+    const second = await start(name, { ...options, passivateAfterMs: false });
+    expect(await second.recover()).not.toContain(`${name}/l`);
+    // Each of the first reads of `l`'s record stalls the process (its event loop blocked, as a long GC pause or a
+    // starved CPU would) for longer than its lease: the delivery was accepted under a valid lease, and the
+    // activation it starts then finds none by the node's own clock (a renewal counts from when it was sent).
+    const connection = (second as unknown as { transport: { connection: { request: (subject: string, ...rest: unknown[]) => unknown } } }).transport.connection;
+    const request = connection.request.bind(connection);
+    const recordRead = `DIRECT.GET.KV_troupe_${name}_snapshots.$KV.troupe_${name}_snapshots.${snapshotKey(`${name}/l`)}`;
+    let stalls = 0;
+    connection.request = (subject, ...rest) => {
+      if (subject.endsWith(recordRead) && stalls < 2) {
+        stalls++;
+        const until = Date.now() + LEASE_MS + 200;
+        while (Date.now() < until) {
+          // stalled
+        }
+      }
+      return request(subject, ...rest);
+    };
+    const ref2 = second.lookup<typeof ledger>(`${name}/l`);
+    confirmed.push(...(await burst(ref2, ids('b', 20))));
+    const applied = await settledState(second, ref2, 'l');
+    expect(stalls, 'the reads of the record stalled').toBeGreaterThan(0);
+    expectExactlyOnce({ applied, stored: await storedIds(nc, name, actorSubject(name, SHARDS, 'l')), confirmed });
+    expect((await deadLetterEntries(nc, name)).filter((e) => e.originalSubject === actorSubject(name, SHARDS, 'l'))).toEqual([]);
+    await second.shutdown();
+  }, 30_000);
+
   it('a transient store error while a stored actor activates (two gets fail with RetryableError): nothing lost, nothing applied twice', async () => {
     const name = 'eo6';
     const first = await start(name);
