@@ -610,7 +610,7 @@ class Runtime implements TroupeSystem {
   }
 
   durabilityStats(): DurabilityStats {
-    return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated, loaded: this.durable.loaded, passiveListed: this.durable.passiveListed, redeliveries: this.durable.redeliveries };
+    return { ...this.stats, rejected: this.durable.rejected, passivated: this.durable.passivated, loaded: this.durable.loaded, passiveListed: this.durable.passiveListed, knownAddresses: this.durable.knownAddresses, redeliveries: this.durable.redeliveries };
   }
 
   async finishedActors(options: { readonly limit?: number } = {}): Promise<FinishedActor[]> {

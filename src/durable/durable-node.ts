@@ -37,12 +37,19 @@ import { finishSuperseded, moveToFinished } from './finished-records.js';
 import { decodeRecord, type DurableRecord, type DurableStatus } from './durable-record.js';
 import { OrderedInbox, type InboxEntry } from './ordered-inbox.js';
 import { earliestDue, PassiveIndex } from './passive-index.js';
+import { deleteOldest } from '../oldest-entry.js';
 
 const APPEND_RETRY_MS = 60_000;
 const APPEND_BACKOFF = { minMs: 100, maxMs: 2_000, factor: 2, jitter: 0.2 };
 /** Default ack_wait of the log (JETSTREAM_MAILBOX_DEFAULTS), for the keep-alive period when none is configured. */
 const DEFAULT_ACK_WAIT_MS = 30_000;
 const RETRY_LATER_MS = 1_000;
+/**
+ * Finished actors whose addresses stay routed through the log, most recent first: a late message to one is a durable
+ * dead letter. Older ones are forgotten, so the routing table holds the loaded, passive and recently finished actors,
+ * not every actor this node ever ran (one workflow run is one actor).
+ */
+const FINISHED_ROUTED = 10_000;
 /** `cellFor`'s answer for an actor that stopped here because its shard moved (see there). */
 const MOVED = Symbol('moved');
 /** A delivery of a shard whose lease lapsed here is given back for redelivery after this long, ms. */
@@ -118,6 +125,8 @@ interface Slot {
 export class DurableNode {
   /** Addresses this node knows to be durable: sends to them go through the log even when not active. */
   private readonly known = new Set<string>();
+  /** Known addresses of actors that finished, the last FINISHED_ROUTED of them (insertion order). */
+  private readonly finishedKnown = new Map<string, true>();
   private readonly asks = new Map<string, ReplyTarget>();
   private readonly activating = new Map<string, Promise<DurableCell | typeof MOVED | undefined>>();
   private readonly slots = new Map<string, Slot>();
@@ -199,11 +208,31 @@ export class DurableNode {
   }
 
   knows(address: string): boolean {
-    return this.known.has(address);
+    return this.known.has(address) || this.finishedKnown.has(address);
   }
 
+  /** A durable actor spawned, or hosted somewhere: routed through the log until it finishes. */
   remember(address: string): void {
     this.known.add(address);
+    this.finishedKnown.delete(address);
+  }
+
+  /** A message sent to `address`: known from now on, unless it is a finished actor's (still routed, not kept). */
+  private sentTo(address: string): void {
+    if (!this.finishedKnown.has(address)) this.known.add(address);
+  }
+
+  /** The actor finished: routed still, among the most recent finished ones only. */
+  private forgetFinished(address: string): void {
+    this.known.delete(address);
+    this.finishedKnown.delete(address);
+    this.finishedKnown.set(address, true);
+    if (this.finishedKnown.size > FINISHED_ROUTED) deleteOldest(this.finishedKnown);
+  }
+
+  /** Addresses routed through the log (`durabilityStats().knownAddresses`). */
+  get knownAddresses(): number {
+    return this.known.size + this.finishedKnown.size;
   }
 
   /**
@@ -428,8 +457,11 @@ export class DurableNode {
         await moveToFinished(store, finished, key, stored.value, stored.revision);
         continue;
       }
+      if (record.status !== 'active') {
+        this.forgetFinished(record.address);
+        continue;
+      }
       this.known.add(record.address);
-      if (record.status !== 'active') continue;
       if (record.passive && !this.options.core.cell(record.address)) {
         // Unloaded while idle, and not indexed (a crash came between its record and its entry): indexed now.
         await this.indexPassive(record.address, record.timers);
@@ -482,7 +514,7 @@ export class DurableNode {
    * sender's deterministic id) makes a re-sent message a duplicate the log drops.
    */
   async send(address: string, event: EventObject, from: string | undefined, reply: ReplyTarget | undefined, msgId?: string, trace?: Context): Promise<AppendResult> {
-    this.known.add(address);
+    this.sentTo(address);
     const id = msgId ?? `${this.options.nodeId}.${++this.counter}`;
     const envelope = eventEnvelope(id, address, event, this.options.core.clock.now(), {
       from, correlationId: reply ? id : undefined, replyTo: reply ? this.replies?.subject : undefined, traceContext: injectContext(trace),
@@ -505,7 +537,7 @@ export class DurableNode {
    * actor's. Resolves once stored. `msgId` makes a repeated request (a retried spawn) one.
    */
   async requestSpawn(request: Omit<SpawnRequest, 'seq'>): Promise<AppendResult> {
-    this.known.add(request.address);
+    this.remember(request.address);
     const { address, ...spec } = request;
     const id = `spawn.${this.options.nodeId}.${++this.counter}`;
     const envelope = eventEnvelope(id, address, { type: SPAWN_EVENT, ...spec }, this.options.core.clock.now(), { from: SPAWN_EVENT });
@@ -547,7 +579,7 @@ export class DurableNode {
     const [entry] = await this.options.log.deadLetters({ fromSeq: dlqSeq, limit: 1 });
     if (!entry || entry.dlqSeq !== dlqSeq) throw new NonRetryableError(`no dead letter with sequence ${dlqSeq}`, { type: 'NoSuchDeadLetter' });
     const target = addressOfSubject(entry.subject);
-    if (target) this.known.add(target.address);
+    if (target) this.sentTo(target.address);
     return this.appendWithRetry(entry.subject, entry.data, `redeliver.${dlqSeq}`);
   }
 
@@ -723,6 +755,7 @@ export class DurableNode {
 
   /** The actor ended for good: what its inbox still holds goes to the dead-letter stream. */
   finished(address: string, status: DurableStatus): void {
+    this.forgetFinished(address);
     const slot = this.slots.get(address);
     if (!slot) return;
     this.slots.delete(address);

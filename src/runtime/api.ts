@@ -180,6 +180,11 @@ export interface DurabilityStats {
   readonly loaded: number;
   /** Passivated actors `recover()` (or a shard takeover) left unloaded, records unread, because the passive index listed them. */
   readonly passiveListed: number;
+  /**
+   * Durable addresses this node routes through the log (a gauge): loaded and passive actors, and the last 10,000
+   * that finished (a late message to one is a durable dead letter; to an older one, a message to an unknown address).
+   */
+  readonly knownAddresses: number;
   /** Deliveries the mailbox log handed this node more than once (ack_wait passed, a nak, a dead process's). */
   readonly redeliveries: number;
   /** Durable messages acked after their effect was stored: over `snapshotWrites`, how many each write carried (coalescing). */

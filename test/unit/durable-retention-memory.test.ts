@@ -9,6 +9,7 @@ import { createMemoryMailboxLog } from '../../src/persistence/memory/memory-mail
 import { mailboxSubject } from '../../src/persistence/mailbox-log.js';
 import { createMemorySnapshotStore } from '../../src/persistence/memory/memory-snapshot-store.js';
 import { finishingCounter } from '../fixtures/machines.js';
+import { step, workflow } from '../../machines/index.js';
 
 /** Finishes (a final state) after 2 `inc`s; its output is what it saw. */
 const counter = finishingCounter(2);
@@ -39,6 +40,29 @@ describe('bounded growth on the embedded default', () => {
     expect(await again.ask({ type: 'get' })).toEqual([5]);
     await system.shutdown();
   });
+
+  it('the addresses routed through the log stay bounded: a finished actor is forgotten once 10,000 finished after it', async () => {
+    const system = await createSystem({ name: 'routed', logLevel: 'silent' });
+    system.register('once', workflow('once', { steps: [step('a', async () => 1)] }));
+    const TOTAL = 10_050;
+    for (let i = 0; i < TOTAL; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => system.spawn('once', { id: `w${i + k}`, durable: true }).result()));
+    }
+    await until(async () => system.durabilityStats().loaded === 0);
+    expect(system.durabilityStats().knownAddresses).toBe(10_000);
+    // The most recent finished one is still routed through the log: a late message is a durable dead letter.
+    await system.lookup(`routed/w${TOTAL - 1}`).deliver({ type: 'late' });
+    await until(async () => (await system.deadLetters.list()).length === 1);
+    expect((await system.deadLetters.list()).map((d) => [d.subject.endsWith(`w${TOTAL - 1}`), d.reason])).toEqual([[true, 'no durable actor at this address']]);
+    // The oldest is forgotten: an address this one process does not know, refused as such.
+    await expect(system.lookup('routed/w0').deliver({ type: 'late' })).rejects.toThrow(/w0/);
+    // Spawned again, it is known again.
+    const again = system.spawn('once', { id: 'w0', durable: true });
+    await again.result();
+    await until(async () => system.durabilityStats().loaded === 0);
+    expect(system.durabilityStats().knownAddresses).toBe(10_000);
+    await system.shutdown();
+  }, 60_000);
 
   it("the memory store's delete with a revision deletes only that revision", async () => {
     const store = createMemorySnapshotStore();
