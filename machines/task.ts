@@ -37,13 +37,17 @@ export const taskEvent = {
 /** Marks the states whose task runs, for the restart after a restore (a tag is XState's public per-state mark). */
 export const taskTag = (key: string) => `troupe.task:${key}`;
 
-/** What `fromPromise` passes its function, but `emit` (a task has no listeners of its own); `signal` is made on first read. */
+/** What `fromPromise` passes its function; `signal` is made on first read. */
 interface PromiseCreatorArgs {
   readonly input: unknown;
   readonly self: AnyActorRef;
   readonly system: unknown;
   readonly signal: AbortSignal;
+  readonly emit: (event: AnyEventObject) => void;
 }
+
+/** A task has no listeners of its own, as an invoked promise child had none: what it emits goes nowhere. */
+const emitNowhere = (): void => {};
 
 type PromiseCreator = (args: PromiseCreatorArgs) => unknown;
 
@@ -52,8 +56,12 @@ class Run {
   stopped = false;
   private controller: AbortController | undefined;
 
+  /** Made on first read; already aborted when read after the state was left. */
   signal(): AbortSignal {
-    this.controller ??= new AbortController();
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.stopped) this.controller.abort();
+    }
     return this.controller.signal;
   }
 
@@ -100,13 +108,15 @@ function startTask<C>(spec: TaskSpec<C>, self: AnyActorRef, input: unknown): voi
     get signal() {
       return run.signal();
     },
+    emit: emitNowhere,
     [RUN]: run,
   };
   const done = taskEvent.done(spec.key);
   const error = taskEvent.error(spec.key);
   // A microtask later: the work never runs inside the transition that entered its state (an invoked child
-  // started after it too), and what it throws, a bad implementation included, is its error event.
-  Promise.resolve(args).then((a) => creatorOf(self, spec.src)(a)).then(
+  // started after it too), and what it throws, a bad implementation included, is its error event. A state left
+  // in the same turn (a cancel sent with the start) never starts its work.
+  Promise.resolve(args).then((a) => (run.stopped ? undefined : creatorOf(self, spec.src)(a))).then(
     (output) => {
       if (!run.stopped) finish(self, spec.key, run, { type: done, output });
     },
@@ -184,15 +194,31 @@ export function withTasks<T extends AnyStateMachine>(machine: T, specs: readonly
     restored.delete(snapshot as object);
     const s = snapshot as MachineSnapshotLike;
     if (s.status !== 'active') return;
-    for (const spec of specs) {
-      if (!s.hasTag(taskTag(spec.key))) continue;
-      const input = spec.input(s.context as never);
-      startTask(spec, scope.self, spec.recoverable && typeof input === 'object' && input !== null ? { ...input, recovered: true } : input);
+    try {
+      for (const spec of specs) {
+        if (!s.hasTag(taskTag(spec.key))) continue;
+        const input = spec.input(s.context as never);
+        startTask(spec, scope.self, spec.recoverable && typeof input === 'object' && input !== null ? { ...input, recovered: true } : input);
+      }
+    } catch (error) {
+      stopAll(scope.self); // the actor fails to start (an input that throws: a user's tokenizer)
+      throw error;
     }
   };
+  // XState ends an actor without an exit action when it stops (`xstate.stop`) and when a transition throws (an
+  // action that throws: the actor's status becomes `error`): its tasks are stopped here then, or a restarted
+  // incarnation would run the same attempt beside the one still running.
   const stopping = (snapshot: unknown, event: AnyEventObject, scope: { self: AnyActorRef }) => {
     if (event.type === 'xstate.stop') stopAll(scope.self);
-    return transition(snapshot as never, event as never, scope as never);
+    let next: { status?: unknown };
+    try {
+      next = transition(snapshot as never, event as never, scope as never) as { status?: unknown };
+    } catch (error) {
+      stopAll(scope.self);
+      throw error;
+    }
+    if (next.status === 'error') stopAll(scope.self);
+    return next;
   };
   const troupeBusy = (actor: AnyActorRef) => tasksInFlight(actor) > 0;
   return Object.assign(machine, { restoreSnapshot, start: startRestored, transition: stopping, troupeBusy });

@@ -440,7 +440,7 @@ export class DurableNode {
       for (const entry of await this.index!.list(shard)) {
         if (this.options.core.cell(entry.address)) continue;
         passive.add(entry.address);
-        this.known.add(entry.address);
+        this.remember(entry.address);
         this.schedulePassive(shard, entry.address, entry.dueAt);
       }
     }
@@ -461,7 +461,7 @@ export class DurableNode {
         this.forgetFinished(record.address);
         continue;
       }
-      this.known.add(record.address);
+      this.remember(record.address);
       if (record.passive && !this.options.core.cell(record.address)) {
         // Unloaded while idle, and not indexed (a crash came between its record and its entry): indexed now.
         await this.indexPassive(record.address, record.timers);

@@ -212,17 +212,20 @@ describe('durable delivery guarantee on NATS: every stored message applied exact
     await until(5_000, 'l is unloaded', () => first.durabilityStats().passivated >= 1);
     await first.shutdown();
 
-    const second = await start(name, { ...options, passivateAfterMs: false });
+    const logged: string[] = [];
+    const second = await start(name, { ...options, passivateAfterMs: false, logLevel: 'warn', logDestination: { write: (line: string) => void logged.push(line) } });
     expect(await second.recover()).not.toContain(`${name}/l`);
-    // Each of the first reads of `l`'s record stalls the process (its event loop blocked, as a long GC pause or a
-    // starved CPU would) for longer than its lease: the delivery was accepted under a valid lease, and the
-    // activation it starts then finds none by the node's own clock (a renewal counts from when it was sent).
+    // Reads of `l`'s record stall the process (its event loop blocked, as a long GC pause or a starved CPU would)
+    // for longer than its lease: the delivery was accepted under a valid lease, and the activation it starts then
+    // finds none by the node's own clock (a renewal counts from when it was sent). Until the node has refused an
+    // activation for it (logged), at most four times.
+    const refused = () => logged.some((line) => line.includes('not started here: its shard moved') && line.includes(`${name}/l`));
     const connection = (second as unknown as { transport: { connection: { request: (subject: string, ...rest: unknown[]) => unknown } } }).transport.connection;
     const request = connection.request.bind(connection);
     const recordRead = `DIRECT.GET.KV_troupe_${name}_snapshots.$KV.troupe_${name}_snapshots.${snapshotKey(`${name}/l`)}`;
     let stalls = 0;
     connection.request = (subject, ...rest) => {
-      if (subject.endsWith(recordRead) && stalls < 2) {
+      if (subject.endsWith(recordRead) && stalls < 4 && !refused()) {
         stalls++;
         const until = Date.now() + LEASE_MS + 200;
         while (Date.now() < until) {
@@ -235,6 +238,8 @@ describe('durable delivery guarantee on NATS: every stored message applied exact
     confirmed.push(...(await burst(ref2, ids('b', 20))));
     const applied = await settledState(second, ref2, 'l');
     expect(stalls, 'the reads of the record stalled').toBeGreaterThan(0);
+    // The activation was refused for the lapsed lease (the actor stopped "as moved"), and yet nothing is lost.
+    expect(refused()).toBe(true);
     expectExactlyOnce({ applied, stored: await storedIds(nc, name, actorSubject(name, SHARDS, 'l')), confirmed });
     expect((await deadLetterEntries(nc, name)).filter((e) => e.originalSubject === actorSubject(name, SHARDS, 'l'))).toEqual([]);
     await second.shutdown();

@@ -56,11 +56,14 @@ describe('bounded growth on the embedded default', () => {
     expect((await system.deadLetters.list()).map((d) => [d.subject.endsWith(`w${TOTAL - 1}`), d.reason])).toEqual([[true, 'no durable actor at this address']]);
     // The oldest is forgotten: an address this one process does not know, refused as such.
     await expect(system.lookup('routed/w0').deliver({ type: 'late' })).rejects.toThrow(/w0/);
-    // Spawned again, it is known again.
+    // Spawned again, it is known again: once finished, a late message to it is a durable dead letter again.
     const again = system.spawn('once', { id: 'w0', durable: true });
     await again.result();
     await until(async () => system.durabilityStats().loaded === 0);
     expect(system.durabilityStats().knownAddresses).toBe(10_000);
+    await system.lookup('routed/w0').deliver({ type: 'late' });
+    await until(async () => (await system.deadLetters.list()).length === 2);
+    expect((await system.deadLetters.list()).map((d) => d.subject.endsWith('.w0'))).toEqual([false, true]);
     await system.shutdown();
   }, 60_000);
 

@@ -58,6 +58,7 @@ describe('restoring a workflow of the 0.1 layout (steps under `active`)', () => 
     const wf = workflow('w', { steps: [step('active', async ({ recovered }) => (runs.push(`recovered=${recovered === true}`), new Promise(() => {})))] });
     const first = createActor(wf, { input: { workflowId: 'w-1' } });
     first.start();
+    await Promise.resolve(); // its attempt starts a microtask after the state was entered
     const persisted = first.getPersistedSnapshot() as unknown as { value: unknown };
     expect(persisted.value).toEqual({ active: 'running' });
     first.stop();

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { step, workflow } from '../../../machines/index.js';
+import { parallel, sequence, step, workflow } from '../../../machines/index.js';
 
 const never = () => new Promise<never>(() => {});
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -29,6 +29,46 @@ describe('a step runs as its state task', () => {
     // A result sent to a stopped actor would make XState warn (development build) — none is sent.
     expect(warn).not.toHaveBeenCalled();
     expect(actor.getSnapshot().status).toBe('stopped');
+  });
+
+  test('a signal first read after its state was left (a timeout) is already aborted', async () => {
+    let late: boolean | undefined;
+    const wf = workflow('w', {
+      steps: [step('a', async (args) => (await new Promise((resolve) => setTimeout(resolve, 60)), (late = args.signal.aborted), 'late'), { startToCloseMs: 20, retry: { maximumAttempts: 1 }, critical: false })],
+    });
+    const output = await toPromise(createActor(wf, { input: { workflowId: 'w-1' } }).start());
+    expect(output).toMatchObject({ skipped: [{ stepId: 'a' }] });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(late).toBe(true);
+  });
+
+  test('a step whose state is left in the turn that entered it (a cancel sent with the start) never runs', async () => {
+    const runs: string[] = [];
+    const wf = workflow('w', { steps: [step('a', async () => (runs.push('a'), 'done'))] });
+    const actor = createActor(wf, { input: { workflowId: 'w-1' } }).start();
+    actor.send({ type: 'workflow.cancel', reason: 'changed my mind' });
+    expect(await toPromise(actor)).toMatchObject({ status: 'aborted' });
+    await tick();
+    expect(runs).toEqual([]);
+  });
+
+  test('a workflow that errors (an action throws) stops its running tasks', async () => {
+    let signal: AbortSignal | undefined;
+    const wf = workflow('w', {
+      // The handoff to `b2` measures `b1`'s output with this tokenizer, inside the transition: the actor errors.
+      tokenizer: (text) => {
+        if (text.includes('boom')) throw new Error('tokenizer broke');
+        return text.length;
+      },
+      steps: [parallel([step('a', ({ signal: s }) => ((signal = s), never())), sequence('b', [step('b1', async () => 'boom'), step('b2', async () => 'never')])])],
+    });
+    const actor = createActor(wf, { input: { workflowId: 'w-1' } });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    await tick();
+    await tick();
+    expect(actor.getSnapshot().status).toBe('error');
+    expect(signal?.aborted).toBe(true);
   });
 
   test('a step that never reads its signal makes no AbortController; one that does gets one', async () => {
