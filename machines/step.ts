@@ -18,7 +18,7 @@ import { handoffContext, handoffData } from './handoff.js';
 import { actorName, answerType, idempotencyKey, noteType, timerKey, type StepEnv } from './step-env.js';
 import * as h from './handoff-reducers.js';
 import * as r from './step-reducers.js';
-import { taskEvent, taskState, taskStopped, taskTag, type TaskSpec } from './task.js';
+import { taskState, taskStopped, type TaskSpec } from './task.js';
 import { isTimerFor, remainingMs, TIMER_EVENT, type Timers } from './timers.js';
 import { act, andThen, recordOf, type ReducerArgs, type StepStatus, type WorkflowContext } from './workflow-context.js';
 
@@ -40,10 +40,12 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
   tasks: TaskSpec<WorkflowContext>[];
 } {
   const is = (status: StepStatus) => ({ context }: Args) => recordOf(context, env.id).status === status;
-  const tasks: TaskSpec<WorkflowContext>[] = [];
-  const task = (spec: TaskSpec<WorkflowContext>, onDone: unknown, onError: unknown, on: StateConfig = {}): StateConfig => {
-    tasks.push(spec);
-    return { ...taskState(spec), on: { [taskEvent.done(spec.key)]: onDone, [taskEvent.error(spec.key)]: onError, ...on } };
+  // The task of each state that runs one, by the state's config (armTimers adds to the same objects).
+  const tasks = new Map<StateConfig, TaskSpec<WorkflowContext>>();
+  const task: TaskStateOf = (spec, onDone, onError, on) => {
+    const state = taskState(spec, onDone, onError, on);
+    tasks.set(state, spec);
+    return state;
   };
   const states: Record<string, StateConfig> = {
     route: {},
@@ -93,7 +95,7 @@ export function stepState(env: StepEnv, options: { initial: 'pending' | 'route';
   };
   const delays = armTimers(env, states);
   // The tasks of the states left out are not run.
-  const kept = tasks.filter((spec) => Object.values(states).some((state) => (state['tags'] as string[] | undefined)?.includes(taskTag(spec.key))));
+  const kept = Object.values(states).flatMap((state) => tasks.get(state) ?? []);
   if (options.initial === 'route') return { state: { initial: 'route', states }, actors: actorsOf(env), delays, tasks: kept };
   // pending: the step's initial transition measures the handoff and starts the first attempt. When only `running`
   // can follow (a direct step) the step starts there: one microstep less per step on the hot path. It is the initial

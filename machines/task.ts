@@ -16,6 +16,7 @@
  */
 import type { AnyActorRef, AnyEventObject, AnyStateMachine } from 'xstate';
 import { InvalidConfigError } from '../src/errors.js';
+import { TASK_DONE, TASK_ERROR } from './task-events.js';
 
 export interface TaskSpec<C> {
   /** Unique in the machine, e.g. `run:s0`: names the state's tag and result events. */
@@ -28,14 +29,21 @@ export interface TaskSpec<C> {
   readonly recoverable: boolean;
 }
 
-/** The result events of a task: `{ type, output }` when its promise resolves, `{ type, error }` when it rejects. */
-export const taskEvent = {
-  done: (key: string) => `troupe.task.done.${key}`,
-  error: (key: string) => `troupe.task.error.${key}`,
-} as const;
+/**
+ * A spec with the names built from its key, once per machine rather than per run: its result events (`{ type,
+ * output }` when the promise resolves, `{ type, error }` when it rejects) and the tag of its state, which marks the
+ * states whose task runs for the restart after a restore (a tag is XState's public per-state mark).
+ */
+interface Task<C> {
+  readonly spec: TaskSpec<C>;
+  readonly done: string;
+  readonly error: string;
+  readonly tag: string;
+}
 
-/** Marks the states whose task runs, for the restart after a restore (a tag is XState's public per-state mark). */
-export const taskTag = (key: string) => `troupe.task:${key}`;
+function named<C>(spec: TaskSpec<C>): Task<C> {
+  return { spec, done: `${TASK_DONE}.${spec.key}`, error: `${TASK_ERROR}.${spec.key}`, tag: `troupe.task:${spec.key}` };
+}
 
 /** What `fromPromise` passes its function; `signal` is made on first read. */
 interface PromiseCreatorArgs {
@@ -82,20 +90,26 @@ export function taskStopped(args: object): boolean {
 /** The runs of each actor's active task states, by task key. */
 const runs = new WeakMap<AnyActorRef, Map<string, Run>>();
 
-/** The entry, exit and tag a state gives its task; the state's `on` takes `taskEvent.done/error(key)`. */
-export function taskState<C>(spec: TaskSpec<C>): { entry: unknown; exit: unknown; tags: string[] } {
+/**
+ * The state that runs the task: its entry starts it, its exit abandons it, its tag marks it, and `onDone` and
+ * `onError` take its result events, beside the state's other handlers (`on`).
+ */
+export function taskState<C>(spec: TaskSpec<C>, onDone: unknown, onError: unknown, on: Record<string, unknown> = {}): Record<string, unknown> {
+  const task = named(spec);
   return {
-    entry: ({ context, self }: { context: C; self: AnyActorRef }) => startTask(spec, self, spec.input(context)),
+    entry: ({ context, self }: { context: C; self: AnyActorRef }) => startTask(task, self, spec.input(context)),
     exit: ({ self }: { self: AnyActorRef }) => {
       const active = runs.get(self);
       active?.get(spec.key)?.stop();
       active?.delete(spec.key);
     },
-    tags: [taskTag(spec.key)],
+    tags: [task.tag],
+    on: { [task.done]: onDone, [task.error]: onError, ...on },
   };
 }
 
-function startTask<C>(spec: TaskSpec<C>, self: AnyActorRef, input: unknown): void {
+function startTask<C>(task: Task<C>, self: AnyActorRef, input: unknown): void {
+  const spec = task.spec;
   let active = runs.get(self);
   if (active === undefined) runs.set(self, (active = new Map()));
   active.get(spec.key)?.stop();
@@ -111,17 +125,15 @@ function startTask<C>(spec: TaskSpec<C>, self: AnyActorRef, input: unknown): voi
     emit: emitNowhere,
     [RUN]: run,
   };
-  const done = taskEvent.done(spec.key);
-  const error = taskEvent.error(spec.key);
   // A microtask later: the work never runs inside the transition that entered its state (an invoked child
   // started after it too), and what it throws, a bad implementation included, is its error event. A state left
   // in the same turn (a cancel sent with the start) never starts its work.
   Promise.resolve(args).then((a) => (run.stopped ? undefined : creatorOf(self, spec.src)(a))).then(
     (output) => {
-      if (!run.stopped) finish(self, spec.key, run, { type: done, output });
+      if (!run.stopped) finish(self, spec.key, run, { type: task.done, output });
     },
     (reason: unknown) => {
-      if (!run.stopped) finish(self, spec.key, run, { type: error, error: reason });
+      if (!run.stopped) finish(self, spec.key, run, { type: task.error, error: reason });
     },
   );
 }
@@ -151,11 +163,6 @@ function creatorOf(self: AnyActorRef, src: string): PromiseCreator {
   return logic.config as PromiseCreator;
 }
 
-/** Tasks running for an actor: a workflow with work in flight is not idle (passivation). */
-export function tasksInFlight(actor: AnyActorRef): number {
-  return runs.get(actor)?.size ?? 0;
-}
-
 interface MachineSnapshotLike {
   readonly status: string;
   readonly context: unknown;
@@ -173,6 +180,7 @@ export interface TaskHost {
  * XState children) are dropped as it is restored: the restart replaces them, so none runs twice.
  */
 export function withTasks<T extends AnyStateMachine>(machine: T, specs: readonly TaskSpec<never>[]): T & TaskHost {
+  const tasks = specs.map(named);
   const sources = new Set(specs.map((spec) => spec.src));
   const restored = new WeakSet<object>();
   const restore = machine.restoreSnapshot.bind(machine);
@@ -195,10 +203,10 @@ export function withTasks<T extends AnyStateMachine>(machine: T, specs: readonly
     const s = snapshot as MachineSnapshotLike;
     if (s.status !== 'active') return;
     try {
-      for (const spec of specs) {
-        if (!s.hasTag(taskTag(spec.key))) continue;
-        const input = spec.input(s.context as never);
-        startTask(spec, scope.self, spec.recoverable && typeof input === 'object' && input !== null ? { ...input, recovered: true } : input);
+      for (const task of tasks) {
+        if (!s.hasTag(task.tag)) continue;
+        const input = task.spec.input(s.context as never);
+        startTask(task, scope.self, task.spec.recoverable && typeof input === 'object' && input !== null ? { ...input, recovered: true } : input);
       }
     } catch (error) {
       stopAll(scope.self); // the actor fails to start (an input that throws: a user's tokenizer)
@@ -220,6 +228,7 @@ export function withTasks<T extends AnyStateMachine>(machine: T, specs: readonly
     if (next.status === 'error') stopAll(scope.self);
     return next;
   };
-  const troupeBusy = (actor: AnyActorRef) => tasksInFlight(actor) > 0;
+  // A workflow with work in flight is not idle (passivation).
+  const troupeBusy = (actor: AnyActorRef) => (runs.get(actor)?.size ?? 0) > 0;
   return Object.assign(machine, { restoreSnapshot, start: startRestored, transition: stopping, troupeBusy });
 }

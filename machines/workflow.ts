@@ -5,8 +5,8 @@
  * name in `setup({ actors })`, so tests swap implementations with `machine.provide({ actors })`, and run again
  * when a snapshot is restored with that state active.
  *
- *   active (the steps) --all done or skipped--> completed
- *   active --critical failure | workflow.cancel--> compensating (reverse order) --> aborted (with the cause)
+ *   the steps (the root's own states) --all done or skipped--> completed
+ *   a step --critical failure--> compensating (reverse order) --> aborted (with the cause); workflow.cancel too
  *
  * The machine is pure: it talks to the runtime only through emitted events (tell, ask, trace; see emit.ts).
  */

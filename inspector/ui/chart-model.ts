@@ -6,6 +6,7 @@
  * No DOM here, so it is tested in Node.
  */
 import { WORKFLOW_STATES } from '../../machines/workflow-states.js';
+import { TASK_DONE, TASK_ERROR } from '../../machines/task-events.js';
 
 export interface ChartNode {
   readonly path: string;
@@ -198,7 +199,7 @@ class Edges {
 
 /** Events the runtime sends a workflow for its own bookkeeping (ask answers, restored timers); a task's result is not. */
 export function isInternalEvent(event: string): boolean {
-  return event.startsWith('troupe.') && !event.startsWith('troupe.task.');
+  return event.startsWith('troupe.') && !event.startsWith(`${TASK_DONE}.`) && !event.startsWith(`${TASK_ERROR}.`);
 }
 
 const ROUTE = 'route';
@@ -317,7 +318,7 @@ function commonAncestor(paths: readonly string[]): string {
 export function rawLabel(event: string): string {
   if (event === '') return 'always';
   if (event.startsWith('xstate.after.')) return `after ${event.slice('xstate.after.'.length).split('.')[0] ?? ''}`;
-  for (const prefix of ['xstate.done.actor', 'xstate.error.actor', 'xstate.done.state', 'troupe.task.done', 'troupe.task.error']) if (event.startsWith(prefix)) return prefix;
+  for (const prefix of ['xstate.done.actor', 'xstate.error.actor', 'xstate.done.state', TASK_DONE, TASK_ERROR]) if (event.startsWith(prefix)) return prefix;
   return event;
 }
 
@@ -350,8 +351,8 @@ export function humanLabel(event: string, choiceTarget?: string, source?: string
     return /^\d+$/.test(delay) ? `after ${delay} ms` : `after ${delay}`;
   }
   // An invoked actor's or a state's task's result (machines/task.ts).
-  if (event.startsWith('xstate.done.') || event.startsWith('troupe.task.done.')) return 'done';
-  if (event.startsWith('xstate.error.') || event.startsWith('troupe.task.error.')) return 'error';
+  if (event.startsWith('xstate.done.') || event.startsWith(`${TASK_DONE}.`)) return 'done';
+  if (event.startsWith('xstate.error.') || event.startsWith(`${TASK_ERROR}.`)) return 'error';
   return EVENT_LABELS[event] ?? event;
 }
 

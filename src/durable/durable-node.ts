@@ -404,12 +404,7 @@ export class DurableNode {
     this.lastDelivery.delete(shard);
     this.later.delete(shard);
     for (const address of [...this.wakes.keys()]) if (shardOf(address, this.options.log.shards) === shard) this.cancelWake(address);
-    const slots = [...this.slots.values()].filter((slot) => slot.shard === shard);
-    for (const slot of slots) {
-      this.slots.delete(slot.address);
-      slot.inbox.close();
-      for (const entry of slot.inbox.drainPending()) entry.delivery.nak(0);
-    }
+    for (const slot of [...this.slots.values()]) if (slot.shard === shard) this.handBack(slot, 0);
     const cells = [...this.cells].filter((cell) => shardOf(cell.address, this.options.log.shards) === shard && cell.state !== 'stopped');
     if (mode === 'drain') await withTimeout(Promise.all(cells.map((cell) => cell.settled())), timeoutMs);
     await Promise.all(cells.map((cell) => this.options.stopCell?.(cell)));
@@ -676,7 +671,7 @@ export class DurableNode {
       return;
     }
     if (this.slots.get(slot.address) !== slot) return;
-    if (cell === MOVED) return this.handBack(slot);
+    if (cell === MOVED) return this.handBack(slot, RETRY_LATER_MS);
     if (!cell) return this.releaseAll(slot, 'no durable actor at this address');
     slot.cell = cell;
     slot.inbox.open(cell.baseSeq);
@@ -738,14 +733,14 @@ export class DurableNode {
   shardMoved(address: string): void {
     const slot = this.slots.get(address);
     if (slot === undefined || this.stopped || slot.cell?.state !== 'stopped') return; // a newer actor has it, or none yet
-    this.handBack(slot);
+    this.handBack(slot, RETRY_LATER_MS);
   }
 
-  /** The slot's deliveries go back to the stream (after a second), for whichever node holds the shard. */
-  private handBack(slot: Slot): void {
+  /** The slot's deliveries go back to the stream (redelivered after `delayMs`), for whichever node holds the shard. */
+  private handBack(slot: Slot, delayMs: number): void {
     this.slots.delete(slot.address);
     slot.inbox.close();
-    for (const entry of slot.inbox.drainPending()) entry.delivery.nak(RETRY_LATER_MS);
+    for (const entry of slot.inbox.drainPending()) entry.delivery.nak(delayMs);
   }
 
   /** Lets the actor's inbox release more (its mailbox has room again). */
@@ -811,7 +806,7 @@ export class DurableNode {
     const existing = this.options.core.cell(address);
     if (existing instanceof DurableCell) {
       await existing.ready;
-      return existing.moved ? MOVED : existing.state === 'stopped' ? undefined : existing;
+      return runningOrWhy(existing);
     }
     if (existing) return undefined;
     let pending = this.activating.get(address);
@@ -834,7 +829,7 @@ export class DurableNode {
     if (record.passive) await this.index?.remove(shardOf(address, this.options.log.shards), address, earliestDue(record.timers));
     const cell = this.options.activate(record);
     await cell.ready;
-    return cell.moved ? MOVED : cell.state === 'stopped' ? undefined : cell;
+    return runningOrWhy(cell);
   }
 
   /** An active record a newer final one supersedes (a finish cut short): its delete is finished here. */
@@ -900,6 +895,11 @@ export class DurableNode {
     for (const reply of this.asks.values()) reply.reject(new DeadLetterError('durable mailbox', 'system stopped before the message was handled'));
     this.asks.clear();
   }
+}
+
+/** `cellFor`'s answer for a cell once ready: the cell while it runs, else MOVED or undefined (see there). */
+function runningOrWhy(cell: DurableCell): DurableCell | typeof MOVED | undefined {
+  return cell.moved ? MOVED : cell.state === 'stopped' ? undefined : cell;
 }
 
 /** Resolves when `work` settles or `ms` passed, whichever comes first. */
