@@ -215,8 +215,8 @@ describe('durable delivery guarantee on NATS: every stored message applied exact
     const logged: string[] = [];
     const second = await start(name, { ...options, passivateAfterMs: false, logLevel: 'warn', logDestination: { write: (line: string) => void logged.push(line) } });
     expect(await second.recover()).not.toContain(`${name}/l`);
-    // Reads of `l`'s record stall the process (its event loop blocked, as a long GC pause or a starved CPU would)
-    // for longer than its lease: the delivery was accepted under a valid lease, and the activation it starts then
+    // Reads of `l`'s record stall the process (its event loop blocked, as a long GC pause or a SIGSTOP would; a
+    // wait, not a spin, so the tests running beside this one keep the CPU) for longer than its lease: the delivery was accepted under a valid lease, and the activation it starts then
     // finds none by the node's own clock (a renewal counts from when it was sent). Until the node has refused an
     // activation for it (logged), at most four times.
     const refused = () => logged.some((line) => line.includes('not started here: its shard moved') && line.includes(`${name}/l`));
@@ -227,10 +227,7 @@ describe('durable delivery guarantee on NATS: every stored message applied exact
     connection.request = (subject, ...rest) => {
       if (subject.endsWith(recordRead) && stalls < 4 && !refused()) {
         stalls++;
-        const until = Date.now() + LEASE_MS + 200;
-        while (Date.now() < until) {
-          // stalled
-        }
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, LEASE_MS + 200);
       }
       return request(subject, ...rest);
     };
